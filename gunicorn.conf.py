@@ -1,0 +1,15 @@
+"""gunicorn settings: gevent workers so one process holds thousands of idle
+connections (SSE) while psycopg 3 and redis-py cooperate with gevent's sockets."""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:" + os.environ.get("PORT", "5000"))
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 10000))
+timeout = 60
+graceful_timeout = 10
+keepalive = 5
+accesslog = "-"
+control_socket_disable = True  # the control socket fails in sandboxes and is unused here
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

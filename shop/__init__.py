@@ -1,0 +1,140 @@
+"""Playcation: a game store. `create_app` builds the Flask application."""
+import logging
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import DEFAULT_SECRET_KEY, INSTANCE, ROOT, config_from_env
+from .extensions import csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_clients
+from .extensions import mail as mail_ext  # `shop.mail` is the mail module
+
+
+def create_app(config=None, **overrides) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(INSTANCE))
+    app.config.from_object(config or config_from_env())
+    app.config.update(overrides)
+    if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
+        raise RuntimeError("Refusing to start in production with the default SECRET_KEY; set SECRET_KEY.")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", None)
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+    if int(app.config.get("TRUSTED_PROXIES", 0) or 0):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    mail_ext.init_app(app)
+    limiter.init_app(app)
+    redis_clients.init_app(app)
+
+    _register_models()
+    _register_blueprints(app)
+    _register_login(app)
+    _register_templates(app)
+    _register_cli(app)
+
+    from .errors import register_error_pages
+
+    register_error_pages(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if "HX-Request" in request.headers or response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        return response
+
+    return app
+
+
+def _register_models():
+    from .accounts import models as _accounts  # noqa: F401
+    from . import mail as _mail  # noqa: F401
+
+
+def _register_blueprints(app):
+    from .accounts import profile_views  # noqa: F401  (routes on accounts.bp)
+    from .accounts.views import bp as accounts_bp
+    from .core.views import bp as core_bp, dev_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    if app.config.get("DEV_INBOX"):
+        app.register_blueprint(dev_bp)
+
+
+def _register_login(app):
+    from .accounts.models import User
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        uid, _, token = user_id.partition(":")
+        if not uid.isdigit() or not token:
+            return None
+        user = db.session.get(User, int(uid))
+        if user is None or user.session_token != token:
+            return None
+        return user
+
+
+def _register_templates(app):
+    from .timeutil import format_seoul
+
+    app.jinja_env.filters["kst"] = format_seoul
+    app.jinja_env.filters["won"] = lambda amount: f"₩{int(amount or 0):,}"
+
+    @app.context_processor
+    def inject_site():
+        from .storage import get_storage
+
+        def media_url(key):
+            return get_storage().url(key) if key else None
+
+        return {"site_name": app.config["SITE_NAME"], "media_url": media_url,
+                "dev_inbox": app.config.get("DEV_INBOX", False)}
+
+
+def _register_cli(app):
+    from .accounts.cli import users_cli
+    from .cli import seed_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_cli)
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    if _is_sqlite(dbapi_connection):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin, so that
+        # SAVEPOINTs and rollbacks behave as on PostgreSQL (SQLAlchemy's pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if _is_sqlite(conn.connection.dbapi_connection):
+        conn.exec_driver_sql("BEGIN")

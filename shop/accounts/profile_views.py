@@ -1,0 +1,132 @@
+"""The account page: nickname, avatar, email, password, withdrawal."""
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+
+from ..errors import DomainError
+from ..extensions import limiter
+from . import profile, services
+from .forms import (AvatarForm, CodeForm, EmailChangeForm, EmptyForm, PasswordChangeForm, ProfileForm,
+                    WithdrawForm)
+from .views import _limit, bp
+
+
+def _page(status=200, **forms):
+    defaults = dict(
+        profile_form=ProfileForm(formdata=None, nickname=current_user.nickname),
+        avatar_form=AvatarForm(formdata=None),
+        email_form=EmailChangeForm(formdata=None),
+        password_form=PasswordChangeForm(formdata=None),
+        remove_avatar_form=EmptyForm(formdata=None),
+    )
+    defaults.update(forms)
+    return render_template("accounts/profile.html", **defaults), status
+
+
+@bp.route("/account")
+@login_required
+def profile_page():
+    return _page()
+
+
+@bp.route("/account/profile", methods=["POST"])
+@login_required
+def update_profile():
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return _page(400, profile_form=form)
+    profile.update_nickname(current_user, form.nickname.data)
+    flash("Profile saved.", "success")
+    return redirect(url_for("accounts.profile_page"))
+
+
+@bp.route("/account/avatar", methods=["POST"])
+@login_required
+def upload_avatar():
+    form = AvatarForm()
+    if not form.validate_on_submit():
+        return _page(400, avatar_form=form)
+    try:
+        profile.set_avatar(current_user, form.avatar.data.stream)
+    except DomainError as exc:
+        form.avatar.errors.append(exc.message)
+        return _page(400, avatar_form=form)
+    flash("Avatar updated.", "success")
+    return redirect(url_for("accounts.profile_page"))
+
+
+@bp.route("/account/avatar/remove", methods=["POST"])
+@login_required
+def remove_avatar():
+    if EmptyForm().validate_on_submit():
+        profile.remove_avatar(current_user)
+        flash("Avatar removed.", "info")
+    return redirect(url_for("accounts.profile_page"))
+
+
+@bp.route("/account/email", methods=["POST"])
+@login_required
+@limiter.limit(_limit("RATELIMIT_VERIFY"))
+def change_email():
+    form = EmailChangeForm()
+    if not form.validate_on_submit():
+        return _page(400, email_form=form)
+    try:
+        profile.request_email_change(current_user, form.email.data, form.password.data)
+    except DomainError as exc:
+        form.email.errors.append(exc.message)
+        return _page(400, email_form=form)
+    flash(f"We sent a code to {services.normalize_email(form.email.data)}. Enter it to finish the change.", "info")
+    return redirect(url_for("accounts.confirm_email"))
+
+
+@bp.route("/account/email/confirm", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit("RATELIMIT_VERIFY"), methods=["POST"])
+def confirm_email():
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            new_email = profile.confirm_email_change(current_user, form.code.data)
+        except DomainError as exc:
+            form.code.errors.append(exc.message)
+        else:
+            flash(f"Your email is now {new_email}.", "success")
+            return redirect(url_for("accounts.profile_page"))
+    return render_template("accounts/confirm_email.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+@limiter.limit(_limit("RATELIMIT_LOGIN"))
+def change_password():
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return _page(400, password_form=form)
+    try:
+        services.change_password(current_user, form.current.data, form.password.data)
+    except DomainError as exc:
+        form.current.errors.append(exc.message)
+        return _page(400, password_form=form)
+    logout_user()
+    session.clear()
+    flash("Password changed. Every session was logged out; log in with the new password.", "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/withdraw", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
+def withdraw():
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            profile.withdraw(current_user, form.password.data)
+        except DomainError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            logout_user()
+            session.clear()
+            days = current_app.config["WITHDRAWAL_GRACE_DAYS"]
+            flash(f"Your account is closed. Log in within {days} days to restore it.", "info")
+            return redirect(url_for("core.index"))
+    return render_template("accounts/withdraw.html", form=form), 200 if not form.errors else 400

@@ -1,0 +1,142 @@
+"""Configuration, read from the environment (and an optional `.env`).
+
+One base class and small overrides. `APP_ENV` picks the class: `production` (the
+default, so a forgotten variable never ships a development server), `development`
+(what `make run` uses) or `testing`.
+"""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+
+load_dotenv(ROOT / ".env")
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_int(name, default):
+    return int(env(name, default))
+
+
+def env_bool(name, default=False):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    ENV_NAME = "production"
+    SECRET_KEY = env("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SITE_NAME = "Playcation"
+    DISPLAY_TIMEZONE = "Asia/Seoul"
+
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{INSTANCE / 'playcation.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_QUEUE = env("RQ_QUEUE", "default")
+
+    # Sessions and cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # whole request; per-file limits are stricter
+
+    # Accounts
+    VERIFY_CODE_TTL = 300
+    VERIFY_CODE_MAX_TRIES = 5
+    VERIFY_RESEND_COOLDOWN = 60
+    PASSWORD_RESET_MAX_AGE = 3600
+    WITHDRAWAL_GRACE_DAYS = 30
+    AVATAR_MAX_BYTES = 5 * 1024 * 1024
+    AVATAR_SIZE = 256
+
+    # Rate limits (Flask-Limiter, stored in Redis)
+    RATELIMIT_STORAGE_URI = None  # filled from REDIS_URL in create_app
+    RATELIMIT_KEY_PREFIX = "rl"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_LOGIN = env("RATELIMIT_LOGIN", "10 per minute;50 per hour")
+    RATELIMIT_SIGNUP = env("RATELIMIT_SIGNUP", "5 per hour")
+    RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute")
+    RATELIMIT_RESET = env("RATELIMIT_RESET", "5 per hour")
+
+    # Mail
+    MAIL_SERVER = env("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = env_int("MAIL_PORT", 8025)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Playcation <no-reply@playcation.local>")
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+    MAIL_RETRY_INTERVALS = [10, 30, 120, 600]
+    DEV_INBOX = False
+    DEV_INBOX_DIR = env("DEV_INBOX_DIR", str(INSTANCE / "devmail"))
+
+    # Files
+    S3_BUCKET = env("S3_BUCKET")
+    S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+    S3_REGION = env("S3_REGION", "ap-northeast-2")
+    S3_PUBLIC_URL = env("S3_PUBLIC_URL")
+    UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE / "uploads"))
+
+    # Payments (used by the checkout issue)
+    PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "sandbox")
+    TOSS_CLIENT_KEY = env("TOSS_CLIENT_KEY")
+    TOSS_SECRET_KEY = env("TOSS_SECRET_KEY")
+    TOSS_API_BASE = env("TOSS_API_BASE", "https://api.tosspayments.com")
+
+    # Social login (used by the OAuth issue)
+    GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")
+    GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET")
+    GITHUB_CLIENT_ID = env("GITHUB_CLIENT_ID")
+    GITHUB_CLIENT_SECRET = env("GITHUB_CLIENT_SECRET")
+    KAKAO_CLIENT_ID = env("KAKAO_CLIENT_ID")
+    KAKAO_CLIENT_SECRET = env("KAKAO_CLIENT_SECRET")
+    NAVER_CLIENT_ID = env("NAVER_CLIENT_ID")
+    NAVER_CLIENT_SECRET = env("NAVER_CLIENT_SECRET")
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    DEV_INBOX = True
+
+
+class TestingConfig(DevelopmentConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    MAIL_SUPPRESS_SEND = False  # mail goes to the test's real SMTP sink
+    SQLALCHEMY_ENGINE_OPTIONS = {}
+    RATELIMIT_KEY_PREFIX = "test-rl"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    name = env("APP_ENV", "production")
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]

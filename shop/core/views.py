@@ -1,0 +1,72 @@
+"""Home page, health check and locally stored media."""
+import mimetypes
+
+from flask import Blueprint, abort, current_app, jsonify, make_response, render_template
+from sqlalchemy import text
+
+from ..extensions import db, limiter, redis_clients
+from ..storage import LocalStorage, get_storage
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def index():
+    return render_template("core/index.html")
+
+
+@bp.route("/healthz")
+@limiter.exempt
+def healthz():
+    """200 when the database and Redis answer, 503 (with which one) otherwise."""
+    status = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        status["database"] = "ok"
+    except Exception as exc:
+        db.session.rollback()
+        status["database"] = f"down: {type(exc).__name__}"
+    try:
+        redis_clients.store.ping()
+        status["redis"] = "ok"
+    except Exception as exc:
+        status["redis"] = f"down: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in status.values())
+    return jsonify(status="ok" if healthy else "degraded", **status), 200 if healthy else 503
+
+
+@bp.route("/media/<path:key>")
+def media(key):
+    """Serves uploads when files live in the local folder (S3 serves its own)."""
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage):
+        abort(404)
+    try:
+        data = storage.read(key)
+    except (FileNotFoundError, ValueError, IsADirectoryError):
+        abort(404)
+    response = make_response(data)
+    response.headers["Content-Type"] = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+dev_bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@dev_bp.route("/inbox")
+def inbox():
+    from ..devmail import read_messages
+
+    return render_template("dev/inbox.html", messages=read_messages(current_app.config["DEV_INBOX_DIR"])[:100])
+
+
+@dev_bp.route("/inbox/<message_id>")
+def inbox_message(message_id):
+    from ..devmail import read_messages
+
+    for msg in read_messages(current_app.config["DEV_INBOX_DIR"]):
+        if msg["id"] == message_id:
+            return render_template("dev/message.html", msg=msg)
+    abort(404)

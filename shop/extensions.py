@@ -1,0 +1,56 @@
+"""Extension objects, created unbound at import time and bound in `create_app`."""
+import redis
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+
+# Named constraints so migrations behave the same on SQLite (batch mode) and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+mail = Mail()
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window")
+
+
+class RedisClients:
+    """Two clients on one URL: `store` decodes to str for our own keys; `raw`
+    keeps bytes, which RQ requires."""
+
+    def init_app(self, app):
+        url = app.config["REDIS_URL"]
+        opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+        app.extensions["redis_store"] = redis.Redis.from_url(url, decode_responses=True, **opts)
+        app.extensions["redis_raw"] = redis.Redis.from_url(url, **opts)
+
+    @property
+    def store(self) -> redis.Redis:
+        return current_app.extensions["redis_store"]
+
+    @property
+    def raw(self) -> redis.Redis:
+        return current_app.extensions["redis_raw"]
+
+
+redis_clients = RedisClients()
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """Flask-Limiter spells a unix-socket Redis URL differently from redis-py."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url

@@ -1,0 +1,106 @@
+"""RQ plumbing: queues, after-commit enqueueing, the worker and the cron schedule.
+
+Jobs take ids, never ORM objects, and run inside an app context that the worker
+opens per job, so every job gets a fresh database session.
+"""
+import logging
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq import Queue, Retry, SimpleWorker
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import db, redis_clients
+
+log = logging.getLogger(__name__)
+_PENDING = "playcation_after_commit"
+
+
+def get_queue(name: str | None = None) -> Queue:
+    return Queue(name or current_app.config["RQ_QUEUE"], connection=redis_clients.raw)
+
+
+def enqueue(func, *args, job_id=None, retry: Retry | None = None, **kwargs):
+    return get_queue().enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
+
+
+def enqueue_after_commit(func, *args, job_id=None, retry=None, **kwargs):
+    """Enqueue `func` once the current transaction commits; drop it on rollback.
+
+    A rolled-back order must never send its receipt, and a job must never run
+    before the rows it reads are visible.
+    """
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append((func, args, kwargs, job_id, retry))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_pending(session):
+    pending = session.info.pop(_PENDING, [])
+    for func, args, kwargs, job_id, retry in pending:
+        try:
+            enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
+        except RedisError:
+            # The rows are committed; sweepers (e.g. requeue_stale_emails) pick the work
+            # up again once Redis is back, so nothing is lost.
+            log.exception("could not enqueue %s%r after commit", getattr(func, "__name__", func), args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session):
+    session.info.pop(_PENDING, None)
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in its own app context (and therefore its own DB session).
+
+    SimpleWorker, not the forking Worker: no fork per job means pooled database
+    and Redis connections are reused safely and jobs start in microseconds.
+    """
+
+    def __init__(self, *args, app=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def perform_job(self, job, queue):
+        with self.app.app_context():
+            return super().perform_job(job, queue)
+
+
+def make_worker(app, burst=False) -> AppWorker:
+    with app.app_context():
+        connection = redis_clients.raw
+        queues = [Queue(app.config["RQ_QUEUE"], connection=connection)]
+    return AppWorker(queues, connection=connection, app=app)
+
+
+def run_worker(app):
+    make_worker(app).work(with_scheduler=True)  # the scheduler runs RQ's own Retry delays
+
+
+# Cron entries: (id, cron string in UTC, dotted function path)
+CRON = [
+    ("accounts.purge_withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
+    ("mail.requeue_stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
+]
+
+
+def register_cron(scheduler):
+    """Replace our cron entries so restarts never duplicate them."""
+    wanted = {job_id for job_id, _, _ in CRON}
+    for job in scheduler.get_jobs():
+        if job.id in wanted:
+            scheduler.cancel(job)
+    for job_id, cron, func in CRON:
+        scheduler.cron(cron, func=func, id=job_id, queue_name=current_app.config["RQ_QUEUE"])
+
+
+def run_scheduler(app, interval=30):
+    from rq_scheduler import Scheduler
+
+    with app.app_context():
+        scheduler = Scheduler(queue_name=app.config["RQ_QUEUE"], connection=redis_clients.raw,
+                              interval=interval)
+        register_cron(scheduler)
+    scheduler.run()

@@ -1,0 +1,112 @@
+"""Outgoing mail: every message is a row in `email_log` and an RQ job.
+
+`queue_email` adds the row inside the caller's transaction and enqueues the
+delivery only after that transaction commits. `deliver_email` sends through SMTP,
+retries with backoff (RQ `Retry`), and marks the row `failed` when retries run
+out, so a message is never silently dropped.
+"""
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app, render_template
+from flask_mail import Message
+from rq import Retry, get_current_job
+from rq.job import Job
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db, mail
+from .jobs import enqueue, enqueue_after_commit
+from .timeutil import UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+SUBJECTS = {
+    "verify_email": "Your Playcation verification code: {code}",
+    "email_change": "Confirm your new Playcation email: {code}",
+    "password_reset": "Reset your Playcation password",
+    "password_changed": "Your Playcation password was changed",
+    "account_withdrawn": "Your Playcation account was closed",
+}
+
+
+class EmailLog(db.Model):
+    __tablename__ = "email_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    context: Mapped[dict | None] = mapped_column(JSON)  # cleared once delivered
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def _retry() -> Retry:
+    intervals = current_app.config["MAIL_RETRY_INTERVALS"]
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def queue_email(recipient: str, kind: str, **context) -> EmailLog:
+    """Record an email and deliver it after the current transaction commits."""
+    if kind not in SUBJECTS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    entry = EmailLog(recipient=recipient, kind=kind, subject=SUBJECTS[kind].format(**context),
+                     context=context, status="queued", attempts=0)
+    db.session.add(entry)
+    db.session.flush()
+    enqueue_after_commit(deliver_email, entry.id, job_id=f"email-{entry.id}", retry=_retry())
+    return entry
+
+
+def deliver_email(log_id: int) -> str:
+    """RQ job: send one logged email. Raises to make RQ retry; idempotent once sent."""
+    entry = db.session.get(EmailLog, log_id)
+    if entry is None or entry.status == "sent":
+        return "skipped"
+    context = dict(entry.context or {})
+    message = Message(
+        subject=entry.subject,
+        recipients=[entry.recipient],
+        body=render_template(f"email/{entry.kind}.txt", **context),
+        html=render_template(f"email/{entry.kind}.html", **context),
+    )
+    entry.attempts += 1
+    try:
+        mail.send(message)
+    except Exception as exc:  # SMTP, socket and TLS errors all mean "try again later"
+        job = get_current_job()
+        final = job is None or not job.retries_left
+        entry.status = "failed" if final else "retrying"
+        entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        db.session.commit()
+        log.warning("email %s attempt %s failed: %s", log_id, entry.attempts, exc)
+        raise
+    entry.status = "sent"
+    entry.sent_at = utcnow()
+    entry.last_error = None
+    entry.context = None  # codes and reset links need not outlive delivery
+    db.session.commit()
+    return "sent"
+
+
+def requeue_stale_emails(older_than_seconds: int = 120) -> int:
+    """Cron job: re-enqueue queued mail whose job never reached Redis (Redis was down
+    at commit time, or lost its data)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    rows = db.session.scalars(
+        select(EmailLog.id).where(EmailLog.status == "queued", EmailLog.created_at < cutoff)
+    ).all()
+    from .extensions import redis_clients
+
+    count = 0
+    for log_id in rows:
+        job_id = f"email-{log_id}"
+        if Job.exists(job_id, connection=redis_clients.raw):
+            continue
+        enqueue(deliver_email, log_id, job_id=job_id, retry=_retry())
+        count += 1
+    return count

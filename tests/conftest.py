@@ -1,0 +1,153 @@
+"""Test fixtures: real Redis, real SMTP sink, real database (SQLite or PostgreSQL).
+
+The database comes from TEST_DATABASE_URL (tests/run.py sets it for each pass); the
+schema is built by running the migrations. Each test runs inside one outer
+transaction that is rolled back at the end; the app's own commits become SAVEPOINT
+releases. Redis uses its own DB number (TEST_REDIS_URL), flushed before each test.
+"""
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from shop import create_app
+from shop.config import TestingConfig
+from shop.devmail import read_messages, start_sink
+from shop.extensions import db
+
+from .helpers import Browser, Outbox
+
+_TMP = Path(tempfile.mkdtemp(prefix="playcation-tests-"))
+
+
+def _redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        return url
+    try:
+        redis_lib.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+        return "redis://127.0.0.1:6379/13"
+    except redis_lib.RedisError:
+        from shop.embedded_redis import EmbeddedRedis
+
+        server = EmbeddedRedis(_TMP / "redis", persist=False)
+        import atexit
+
+        atexit.register(server.stop)
+        return server.url
+
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
+REDIS_URL = _redis_url()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    folder = _TMP / "mail"
+    port = free_port()
+    controller = start_sink(folder, port=port)
+    yield Outbox(folder, port)
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def app(smtp_sink):
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_sink.port,
+        DEV_INBOX_DIR=str(smtp_sink.folder),
+        UPLOAD_DIR=str(_TMP / "uploads"),
+        RQ_QUEUE="test",
+        SERVER_NAME=None,
+    )
+    with app.app_context():
+        _fresh_schema()
+    return app
+
+
+def _fresh_schema():
+    """Drop what an earlier run left and build the schema from the migrations, so
+    the migrations themselves are tested on both databases."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade()
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request, app, smtp_sink):
+    """One rolled-back transaction per test, a clean Redis DB, an empty outbox."""
+    r = redis_lib.Redis.from_url(REDIS_URL)
+    r.flushdb()  # only our own DB number
+    smtp_sink.clear()
+    if "no_db_isolation" in request.keywords:
+        yield
+        return
+    # No app context stays pushed during the test: each request (and each job) must
+    # get its own, as in production, or `g` and the session would leak between them.
+    with app.app_context():
+        engines = db._app_engines[app]
+        engine = engines[None]
+        db.session.remove()
+        connection = engine.connect()
+        outer = connection.begin()
+        engines[None] = connection
+        db.session.configure(join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        with app.app_context():
+            db.session.remove()
+        outer.rollback()
+        connection.close()
+        engines[None] = engine
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app)
+
+
+@pytest.fixture
+def outbox(smtp_sink, app):
+    smtp_sink.app = app
+    return smtp_sink
+
+
+@pytest.fixture
+def redis(app):
+    return redis_lib.Redis.from_url(REDIS_URL, decode_responses=True)
+
+
+@pytest.fixture
+def make_user(app):
+    from .factories import make_user as factory
+
+    def make(**kwargs):
+        with app.app_context():
+            return factory(**kwargs)
+
+    return make
+
+
+__all__ = ["read_messages"]

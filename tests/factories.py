@@ -1,0 +1,30 @@
+"""Factories: make data in the database, not fixture dumps."""
+import itertools
+from types import SimpleNamespace
+
+from shop.accounts.models import User
+from shop.accounts.services import hash_password
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+DEFAULT_PASSWORD = "a long passphrase 1"
+_counter = itertools.count(1)
+_hash_cache: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    # argon2 at full strength costs ~0.1 s a hash; reuse one per distinct password.
+    if password not in _hash_cache:
+        _hash_cache[password] = hash_password(password)
+    return _hash_cache[password]
+
+
+def make_user(email=None, nickname=None, role="customer", verified=True, password=DEFAULT_PASSWORD,
+              status="active", withdrawn_at=None):
+    n = next(_counter)
+    user = User(email=(email or f"user{n}@example.com").lower(), nickname=nickname or f"Player{n}",
+                role=role, status=status, withdrawn_at=withdrawn_at,
+                password_hash=_hash(password), email_verified_at=utcnow() if verified else None)
+    db.session.add(user)
+    db.session.commit()
+    return SimpleNamespace(id=user.id, email=user.email, nickname=user.nickname, role=role, password=password)
