@@ -1,0 +1,53 @@
+# Playcation: `make run` brings the store up at http://127.0.0.1:5000; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+VENDOR := static/vendor
+
+.PHONY: run test install install-dev assets browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-req: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt $(VENV)/.stamp-req
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.stamp-req
+install-dev: $(VENV)/.stamp-dev
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR)/.stamp: node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/htmx-ext-sse/dist/sse.js $(VENDOR)/sse.js
+	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/pico.min.css
+	touch $@
+
+assets: $(VENDOR)/.stamp
+
+# Debian's chromium for the Playwright browser tests (skipped with a message when it
+# cannot be installed, e.g. without root).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "warning: chromium missing and apt-get unavailable; browser tests will be skipped"; fi; }
+
+run: install assets
+	$(BIN)/python -m shop.devserver
+
+test: install-dev assets browser-deps
+	$(BIN)/python -m tests.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache

