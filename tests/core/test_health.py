@@ -1,0 +1,63 @@
+"""Health check and the 503 page when a dependency is down."""
+import pytest
+
+from shop import create_app
+from shop.config import TestingConfig
+
+from ..conftest import DATABASE_URL, REDIS_URL, free_port
+
+
+def test_healthz_reports_both_dependencies(client):
+    res = client.get("/healthz")
+    assert res.status_code == 200
+    assert res.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def _app(**overrides):
+    cfg = dict(SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=REDIS_URL)
+    cfg.update(overrides)
+    return create_app(TestingConfig, **cfg)
+
+
+@pytest.mark.no_db_isolation
+def test_healthz_503_when_redis_is_down():
+    app = _app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    res = app.test_client().get("/healthz")
+    assert res.status_code == 503
+    body = res.get_json()
+    assert body["redis"].startswith("down") and body["database"] == "ok"
+
+
+@pytest.mark.no_db_isolation
+def test_healthz_503_when_database_is_down():
+    app = _app(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nope")
+    res = app.test_client().get("/healthz")
+    assert res.status_code == 503
+    body = res.get_json()
+    assert body["database"].startswith("down") and body["redis"] == "ok"
+
+
+@pytest.mark.no_db_isolation
+def test_redis_down_during_signup_shows_503_page_and_writes_nothing(app):
+    from shop.accounts.models import User
+    from shop.extensions import db
+    from ..helpers import Browser
+
+    broken = _app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RATELIMIT_ENABLED=False)
+    browser = Browser(broken)
+    res = browser.signup(email="down@example.com")
+    assert res.status_code == 503
+    text = res.get_data(as_text=True)
+    assert "Temporarily unavailable" in text and "Traceback" not in text
+    with broken.app_context():
+        assert db.session.scalar(db.select(User).where(User.email == "down@example.com")) is None
+
+
+@pytest.mark.no_db_isolation
+def test_database_down_shows_503_page():
+    app = _app(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nope")
+    from ..helpers import Browser
+
+    res = Browser(app).post("/login", {"email": "a@example.com", "password": "whatever pass"})
+    assert res.status_code == 503
+    assert "Temporarily unavailable" in res.get_data(as_text=True)
