@@ -51,6 +51,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)  # reverse proxies in front (X-Forwarded-For)
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # whole request; per-file limits are stricter
 
     # Accounts

@@ -85,6 +85,18 @@ def _private_redis(folder: Path):
     return server.url, server
 
 
+_RUNNING: list["_Processes"] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the tail of the server's and worker's logs to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _RUNNING and "live_server" in getattr(item, "fixturenames", ()):
+        report.sections.append(("live server logs", _RUNNING[-1].report()))
+
+
 def _tail(path: Path, lines: int = 60) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -163,6 +175,7 @@ def live_server(live_server_logs):
     )
     python = sys.executable
     procs = _Processes(tmp)
+    _RUNNING.append(procs)
     try:
         upgrade = subprocess.run([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=60)
@@ -189,6 +202,7 @@ def live_server(live_server_logs):
         dead = [name for name, proc, _ in procs.procs if proc.poll() is not None]
         assert not dead, f"{', '.join(dead)} died during the tests:\n{procs.report()}"
     finally:
+        _RUNNING.remove(procs)
         procs.stop_all()
         sink.stop()
         if redis_server is not None:

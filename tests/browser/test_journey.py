@@ -1,6 +1,7 @@
 """First journey, in a real browser against a real server and RQ worker: sign up,
 read the code from the dev inbox, verify, log out via the user menu, log in again."""
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -20,8 +21,6 @@ def _label(text):
 
 def _open_newest_mail(page, to, timeout=15.0):
     """The worker sends mail asynchronously: reload the inbox until it shows up."""
-    import time
-
     deadline = time.monotonic() + timeout
     rows = page.locator("table tbody tr").filter(has_text=to)
     while rows.count() == 0:
