@@ -46,11 +46,20 @@ def read_messages(folder) -> list[dict]:
             "to": msg.get("To", ""),
             "sender": msg.get("From", ""),
             "subject": msg.get("Subject", ""),
-            "date": msg.get("Date", ""),
+            "date": _parse_date(msg.get("Date")),
             "text": text.get_content() if text else "",
             "html": html.get_content() if html else "",
         })
     return out
+
+
+def _parse_date(value):
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def main():

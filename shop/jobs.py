@@ -29,16 +29,30 @@ def enqueue_after_commit(func, *args, job_id=None, retry=None, **kwargs):
     """Enqueue `func` once the current transaction commits; drop it on rollback.
 
     A rolled-back order must never send its receipt, and a job must never run
-    before the rows it reads are visible.
+    before the rows it reads are visible. Savepoints (`begin_nested`) count as part
+    of the enclosing transaction: releasing one enqueues nothing, and rolling one
+    back drops only the jobs added inside it.
     """
     session = db.session()
-    session.info.setdefault(_PENDING, []).append((func, args, kwargs, job_id, retry))
+    # The innermost transaction the job belongs to (begun now if none is open yet).
+    owner = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    session.info.setdefault(_PENDING, []).append((owner, (func, args, kwargs, job_id, retry)))
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session):
-    pending = session.info.pop(_PENDING, [])
-    for func, args, kwargs, job_id, retry in pending:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:
+        # A SAVEPOINT was released, not a commit: its jobs now wait for the enclosing
+        # transaction (SQLAlchemy fires after_commit for both).
+        session.info[_PENDING] = [(savepoint.parent if owner is savepoint else owner, job)
+                                  for owner, job in pending]
+        return
+    session.info.pop(_PENDING, None)
+    for _owner, (func, args, kwargs, job_id, retry) in pending:
         try:
             enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
         except RedisError:
@@ -47,9 +61,18 @@ def _enqueue_pending(session):
             log.exception("could not enqueue %s%r after commit", getattr(func, "__name__", func), args)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session):
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session, transaction):
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if transaction.nested:
+        # A released savepoint handed its jobs to its parent in _enqueue_pending, so
+        # whatever still belongs to it was rolled back.
+        session.info[_PENDING] = [(owner, job) for owner, job in pending if owner is not transaction]
+    elif transaction.parent is None:
+        # The outermost transaction ended without a commit (a commit pops the list first).
+        session.info.pop(_PENDING, None)
 
 
 class AppWorker(SimpleWorker):

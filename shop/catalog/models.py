@@ -1,0 +1,126 @@
+"""Catalog: games, their categories, tags, screenshots, slugs and wishlists."""
+from datetime import date, datetime
+
+from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint, case)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import UTCDateTime, utcnow
+
+game_tags = Table(
+    "game_tags", db.metadata,
+    Column("game_id", ForeignKey("games.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+
+
+class Game(db.Model):
+    __tablename__ = "games"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_nonnegative"),
+        CheckConstraint("sale_price IS NULL OR (sale_price >= 0 AND sale_price < price)", name="sale_below_price"),
+        CheckConstraint("status IN ('listed', 'delisted')", name="status"),
+        Index("ix_games_listed_release", "status", "release_date"),
+        Index("ix_games_listed_sales", "status", "sales_count"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(140), unique=True)
+    short_description: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")  # safe Markdown subset
+    price: Mapped[int] = mapped_column(Integer)  # KRW, whole won
+    sale_price: Mapped[int | None] = mapped_column(Integer)
+    sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sale_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_date: Mapped[date] = mapped_column(Date, default=date.today)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    cover_key: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="listed")
+    featured: Mapped[bool] = mapped_column(default=False)
+    sales_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Normalised (lower-cased, accents stripped) title + tags; the full-text index reads it.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    publisher = relationship("User", lazy="joined")
+    category = relationship(Category, lazy="joined")
+    tags = relationship(Tag, secondary=game_tags, lazy="selectin", order_by=Tag.name)
+    screenshots = relationship("Screenshot", lazy="selectin", order_by="Screenshot.position",
+                               cascade="all, delete-orphan")
+
+    def sale_active(self, now: datetime | None = None) -> bool:
+        if self.sale_price is None:
+            return False
+        now = now or utcnow()
+        if self.sale_starts_at and now < self.sale_starts_at:
+            return False
+        if self.sale_ends_at and now >= self.sale_ends_at:
+            return False
+        return True
+
+    def current_price(self, now: datetime | None = None) -> int:
+        return self.sale_price if self.sale_active(now) else self.price
+
+    @property
+    def discount_percent(self) -> int:
+        if not self.sale_active() or not self.price:
+            return 0
+        return round(100 * (self.price - self.sale_price) / self.price)
+
+    @property
+    def rating_average(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 1) if self.rating_count else None
+
+    @property
+    def is_listed(self) -> bool:
+        return self.status == "listed"
+
+    @classmethod
+    def effective_price(cls, now: datetime):
+        """SQL for the price charged at `now` (sale price inside its window)."""
+        on_sale = (cls.sale_price.is_not(None)
+                   & ((cls.sale_starts_at.is_(None)) | (cls.sale_starts_at <= now))
+                   & ((cls.sale_ends_at.is_(None)) | (cls.sale_ends_at > now)))
+        return case((on_sale, cls.sale_price), else_=cls.price)
+
+
+class Screenshot(db.Model):
+    __tablename__ = "screenshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GameSlug(db.Model):
+    """Slugs a game used to have; old links redirect to the current one."""
+    __tablename__ = "game_slugs"
+    slug: Mapped[str] = mapped_column(String(140), primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), index=True)
+
+
+class WishlistItem(db.Model):
+    __tablename__ = "wishlist_items"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
