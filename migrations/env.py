@@ -72,6 +72,17 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+# Full-text search objects are database-specific and created by hand in migrations
+# (0002_catalog); autogenerate must not try to drop them.
+HAND_MADE = {"search_vector", "ix_games_search_vector"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    if name in HAND_MADE or (name or "").startswith("games_fts"):
+        return False
+    return True
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -91,6 +102,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

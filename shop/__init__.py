@@ -61,15 +61,20 @@ def create_app(config=None, **overrides) -> Flask:
 def _register_models():
     from .accounts import models as _accounts  # noqa: F401
     from . import mail as _mail  # noqa: F401
+    from .catalog import models as _catalog  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
 
 
 def _register_blueprints(app):
     from .accounts import profile_views  # noqa: F401  (routes on accounts.bp)
     from .accounts.views import bp as accounts_bp
+    from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
+    from .catalog.blueprint import bp as catalog_bp
     from .core.views import bp as core_bp, dev_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(catalog_bp)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 

@@ -106,6 +106,7 @@ def run_worker(app):
 CRON = [
     ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
     ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
+    ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
 ]
 
 

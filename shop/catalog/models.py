@@ -49,6 +49,8 @@ class Game(db.Model):
     sale_price: Mapped[int | None] = mapped_column(Integer)
     sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sale_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once wishers were told about the current sale; cleared when the sale changes.
+    sale_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_date: Mapped[date] = mapped_column(Date, default=date.today)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     cover_key: Mapped[str | None] = mapped_column(String(255))

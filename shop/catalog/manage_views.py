@@ -1,0 +1,2 @@
+"""Catalog routes (manage_views)."""
+from .blueprint import bp  # noqa: F401

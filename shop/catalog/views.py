@@ -1,0 +1,2 @@
+"""Catalog routes (views)."""
+from .blueprint import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""Catalog routes (wishlist_views)."""
+from .blueprint import bp  # noqa: F401
