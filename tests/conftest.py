@@ -83,9 +83,14 @@ def _fresh_schema():
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    db.drop_all()
     with db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if conn.dialect.name == "postgresql":
+            # A dedicated test database: whatever an older or newer schema left goes.
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     upgrade()
 
 
