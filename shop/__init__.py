@@ -116,11 +116,13 @@ def _register_templates(app):
 
 def _register_cli(app):
     from .accounts.cli import users_cli
+    from .catalog.cli import catalog_cli
     from .cli import mail_cli, seed_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(catalog_cli)
 
 
 def _is_sqlite(dbapi_connection) -> bool:

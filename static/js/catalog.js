@@ -1,0 +1,1 @@
+// Catalog behaviour (sale countdowns, gallery). Loaded on every page.
