@@ -63,6 +63,8 @@ def _register_models():
     from . import mail as _mail  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .cart import models as _cart  # noqa: F401
+    from .orders import models as _orders  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -70,11 +72,15 @@ def _register_blueprints(app):
     from .accounts.views import bp as accounts_bp
     from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
     from .catalog.blueprint import bp as catalog_bp
+    from .cart.views import bp as cart_bp
     from .core.views import bp as core_bp, dev_bp
+    from .orders.views import bp as orders_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(cart_bp)
+    app.register_blueprint(orders_bp)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 
@@ -85,6 +91,31 @@ def _register_login(app):
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        """Send visitors to log in and bring them back where they were. For a POST
+        (e.g. "add to cart") "where they were" is the page they clicked on; htmx
+        requests get an HX-Redirect so the whole page navigates."""
+        from urllib.parse import urlsplit
+
+        from flask import flash, make_response, redirect, url_for
+
+        from .accounts.views import safe_next
+
+        if request.method == "GET" and not request.headers.get("HX-Request"):
+            target = request.full_path.rstrip("?")
+        else:
+            came_from = urlsplit(request.headers.get("HX-Current-URL") or request.referrer or "/")
+            same_site = not came_from.netloc or came_from.netloc == request.host
+            target = (came_from.path + (f"?{came_from.query}" if came_from.query else "")) if same_site else "/"
+        login_url = url_for("accounts.login", next=safe_next(target))
+        flash("Please log in to continue.", "info")
+        if request.headers.get("HX-Request"):
+            response = make_response("", 200)
+            response.headers["HX-Redirect"] = login_url
+            return response
+        return redirect(login_url)
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -110,8 +141,15 @@ def _register_templates(app):
         def media_url(key):
             return get_storage().url(key) if key else None
 
+        def cart_count():
+            from flask_login import current_user
+
+            from .cart.services import cart_count as count
+
+            return count(current_user.id) if current_user.is_authenticated else 0
+
         return {"site_name": app.config["SITE_NAME"], "media_url": media_url,
-                "dev_inbox": app.config.get("DEV_INBOX", False)}
+                "dev_inbox": app.config.get("DEV_INBOX", False), "cart_count": cart_count}
 
 
 def _register_cli(app):

@@ -97,6 +97,9 @@ class Config:
     TOSS_CLIENT_KEY = env("TOSS_CLIENT_KEY")
     TOSS_SECRET_KEY = env("TOSS_SECRET_KEY")
     TOSS_API_BASE = env("TOSS_API_BASE", "https://api.tosspayments.com")
+    TOSS_TIMEOUT = float(env("TOSS_TIMEOUT", 10))  # seconds to wait for confirm/cancel
+    ORDER_EXPIRY_MINUTES = env_int("ORDER_EXPIRY_MINUTES", 30)
+    REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 14)
 
     # Social login (used by the OAuth issue)
     GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")

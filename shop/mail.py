@@ -28,6 +28,7 @@ SUBJECTS = {
     "password_reset": "Reset your Playcation password",
     "password_changed": "Your Playcation password was changed",
     "account_withdrawn": "Your Playcation account was closed",
+    "receipt": "Your Playcation receipt: {order_name}",
 }
 
 

@@ -1,0 +1,59 @@
+"""Cart pages and htmx actions (button and header badge update in one response)."""
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..accounts.views import safe_next
+from ..catalog.models import Game
+from ..extensions import db
+from ..orders.pricing import quote_games
+from . import services
+
+bp = Blueprint("cart", __name__)
+
+
+def _htmx() -> bool:
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
+
+
+def _back() -> str:
+    return safe_next(request.form.get("next") or request.args.get("next"), url_for("cart.cart_page"))
+
+
+@bp.route("/cart")
+@login_required
+def cart_page():
+    games = services.cart_games(current_user)
+    quote = quote_games(games, current_user)
+    return render_template("cart/cart.html", games=games, quote=quote)
+
+
+@bp.route("/cart/<int:game_id>", methods=["POST"])
+@login_required
+def add(game_id):
+    game = db.session.get(Game, game_id)
+    if game is None:
+        abort(404)
+    error = None
+    try:
+        services.add_to_cart(current_user, game)
+    except services.CartError as exc:
+        error = exc.message
+    if _htmx():
+        response = make_response(render_template(
+            "cart/_add_response.html", game=game, error=error, count=services.cart_count(current_user.id)))
+        response.headers["Vary"] = "HX-Request"
+        return response
+    flash(error or f"{game.title} is in your cart.", "error" if error else "success")
+    return redirect(_back())
+
+
+@bp.route("/cart/<int:game_id>/remove", methods=["POST"])
+@login_required
+def remove(game_id):
+    services.remove_from_cart(current_user, game_id)
+    if _htmx():
+        games = services.cart_games(current_user)
+        return render_template("cart/_remove_response.html", games=games,
+                               quote=quote_games(games, current_user), count=len(games))
+    flash("Removed from your cart.", "info")
+    return redirect(_back())

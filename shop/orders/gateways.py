@@ -1,0 +1,95 @@
+"""Payment gateways behind one interface: `sandbox` (local, the default) and `toss`.
+
+Both follow Toss Payments' contract: the buyer is redirected to a success URL with
+`paymentKey, orderId, amount` or to a fail URL with `code, message, orderId`; the
+server then confirms, and can cancel or ask for a payment's status.
+"""
+import base64
+import logging
+from dataclasses import dataclass, field
+
+import requests
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayResult:
+    outcome: str                  # ok | declined | already | error | timeout
+    status: str | None = None     # the payment's status at the gateway (DONE, READY, CANCELED, ...)
+    amount: int | None = None
+    code: str | None = None
+    message: str | None = None
+    payload: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    @property
+    def unknown(self) -> bool:
+        """The gateway may or may not have acted: never treat as failure, ask again later."""
+        return self.outcome in ("error", "timeout")
+
+
+class TossGateway:
+    name = "toss"
+
+    def __init__(self, secret_key: str, client_key: str | None, base_url: str, timeout: float):
+        self.client_key = client_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        token = base64.b64encode(f"{secret_key}:".encode()).decode()
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+
+    def _call(self, method: str, path: str, body: dict | None = None, idempotency_key: str | None = None):
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        try:
+            res = self.session.request(method, self.base_url + path, json=body, headers=headers,
+                                       timeout=(3, self.timeout))
+        except requests.Timeout:
+            return GatewayResult("timeout", code="TIMEOUT", message="The payment service did not answer in time.")
+        except requests.RequestException as exc:
+            return GatewayResult("error", code="NETWORK_ERROR", message=str(exc)[:300])
+        try:
+            data = res.json()
+        except ValueError:
+            data = {}
+        if res.status_code >= 500:
+            return GatewayResult("error", code=data.get("code", f"HTTP_{res.status_code}"),
+                                 message=data.get("message", "The payment service failed."), payload=data)
+        if res.status_code >= 400:
+            code = data.get("code", f"HTTP_{res.status_code}")
+            outcome = "already" if code in ("ALREADY_PROCESSED_PAYMENT", "ALREADY_CANCELED_PAYMENT") else "declined"
+            return GatewayResult(outcome, code=code, message=data.get("message", "Payment was refused."), payload=data)
+        return GatewayResult("ok", status=data.get("status"), amount=data.get("totalAmount"), payload=data)
+
+    def confirm(self, payment_key: str, order_id: str, amount: int, idempotency_key: str) -> GatewayResult:
+        return self._call("POST", "/v1/payments/confirm",
+                          {"paymentKey": payment_key, "orderId": order_id, "amount": amount}, idempotency_key)
+
+    def cancel(self, payment_key: str, reason: str, idempotency_key: str, amount: int | None = None) -> GatewayResult:
+        body = {"cancelReason": reason}
+        if amount is not None:
+            body["cancelAmount"] = amount
+        return self._call("POST", f"/v1/payments/{payment_key}/cancel", body, idempotency_key)
+
+    def status(self, order_id: str) -> GatewayResult:
+        return self._call("GET", f"/v1/payments/orders/{order_id}")
+
+
+def get_gateway(name: str | None = None):
+    cfg = current_app.config
+    name = name or cfg["PAYMENT_GATEWAY"]
+    if name == "toss":
+        if not cfg.get("TOSS_SECRET_KEY"):
+            raise RuntimeError("PAYMENT_GATEWAY=toss needs TOSS_SECRET_KEY")
+        return TossGateway(cfg["TOSS_SECRET_KEY"], cfg.get("TOSS_CLIENT_KEY"), cfg["TOSS_API_BASE"],
+                           cfg.get("TOSS_TIMEOUT", 10))
+    if name == "sandbox":
+        from .sandbox import SandboxGateway
+
+        return SandboxGateway()
+    raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}")

@@ -1,0 +1,59 @@
+"""Order totals: line prices resolved on the server, then discounts.
+
+Discounts plug in as providers (coupons and points register theirs in their own
+issues): each gets the quote so far and returns a `Discount` or None. Providers run
+in order and can never take the total below zero.
+"""
+from dataclasses import dataclass, field
+
+from ..timeutil import utcnow
+
+
+@dataclass
+class Line:
+    game_id: int
+    title: str
+    list_price: int
+    price: int
+
+
+@dataclass
+class Discount:
+    kind: str      # "coupon" | "points" | ...
+    label: str
+    amount: int
+    ref: str | None = None
+
+
+@dataclass
+class Quote:
+    lines: list[Line]
+    discounts: list[Discount] = field(default_factory=list)
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.price for line in self.lines)
+
+    @property
+    def discount(self) -> int:
+        return sum(d.amount for d in self.discounts)
+
+    @property
+    def total(self) -> int:
+        return max(self.subtotal - self.discount, 0)
+
+
+# (name, provider(quote, user, options) -> Discount | None); filled by later issues.
+DISCOUNT_PROVIDERS: list = []
+
+
+def quote_games(games, user=None, options: dict | None = None) -> Quote:
+    """Price `games` now: sale prices inside their window, then every discount provider."""
+    now = utcnow()
+    quote = Quote(lines=[Line(g.id, g.title, g.price, g.current_price(now)) for g in games])
+    for _name, provider in DISCOUNT_PROVIDERS:
+        discount = provider(quote, user, options or {})
+        if discount is not None and discount.amount > 0:
+            discount.amount = min(discount.amount, quote.total)
+            quote.discounts.append(discount)
+    return quote

@@ -1,0 +1,54 @@
+"""The local sandbox gateway: Toss's contract without Toss. Its state is a table, so
+confirm/cancel/status behave like a real, idempotent gateway."""
+from sqlalchemy import select
+
+from ..extensions import db
+from .gateways import GatewayResult
+from .models import SandboxPayment
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def authorize(self, order_public_id: str, amount: int) -> str:
+        """The buyer pressed "Approve" on the sandbox page: an authorised, unconfirmed payment."""
+        import secrets
+
+        key = f"sandbox_{secrets.token_urlsafe(18)}"
+        db.session.add(SandboxPayment(payment_key=key, order_public_id=order_public_id, amount=amount))
+        db.session.commit()
+        return key
+
+    def confirm(self, payment_key: str, order_id: str, amount: int, idempotency_key: str) -> GatewayResult:
+        payment = db.session.get(SandboxPayment, payment_key)
+        if payment is None or payment.order_public_id != order_id:
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT_SESSION", message="No such payment.")
+        if payment.amount != amount:
+            return GatewayResult("declined", code="INVALID_REQUEST", message="The amount does not match.")
+        if payment.status == "DONE":
+            if payment.confirm_key == idempotency_key:  # an idempotent replay
+                return GatewayResult("ok", status="DONE", amount=payment.amount)
+            return GatewayResult("already", code="ALREADY_PROCESSED_PAYMENT", message="Already confirmed.")
+        if payment.status != "READY":
+            return GatewayResult("declined", code="NOT_AVAILABLE_PAYMENT", message=f"Payment is {payment.status}.")
+        payment.status, payment.confirm_key = "DONE", idempotency_key
+        db.session.commit()
+        return GatewayResult("ok", status="DONE", amount=payment.amount)
+
+    def cancel(self, payment_key: str, reason: str, idempotency_key: str, amount: int | None = None) -> GatewayResult:
+        payment = db.session.get(SandboxPayment, payment_key)
+        if payment is None:
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message="No such payment.")
+        if payment.status == "CANCELED":
+            return GatewayResult("ok", status="CANCELED", amount=payment.amount)
+        payment.status = "CANCELED"
+        db.session.commit()
+        return GatewayResult("ok", status="CANCELED", amount=payment.amount)
+
+    def status(self, order_id: str) -> GatewayResult:
+        payment = db.session.scalar(select(SandboxPayment).where(SandboxPayment.order_public_id == order_id)
+                                    .order_by(SandboxPayment.created_at.desc()))
+        if payment is None:
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message="No such payment.")
+        return GatewayResult("ok", status=payment.status, amount=payment.amount,
+                             payload={"paymentKey": payment.payment_key})

@@ -1,0 +1,163 @@
+"""Checkout, the gateway redirects, orders, receipts, refunds and the library."""
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..accounts.decorators import verified_required
+from ..accounts.forms import EmptyForm
+from ..cart.services import cart_games
+from ..errors import DomainError
+from ..extensions import db
+from . import services
+from .models import LibraryEntry, Order
+from .pricing import quote_games
+
+bp = Blueprint("orders", __name__)
+
+
+def _own_order(public_id: str) -> Order:
+    """The order if the current user may see it (buyer or admin), else 404."""
+    try:
+        order = services.get_order(public_id)
+    except services.OrderNotFound:
+        abort(404)
+    if order.user_id != current_user.id and not current_user.is_admin:
+        abort(404)  # don't reveal that someone else's order exists
+    return order
+
+
+@bp.route("/checkout")
+@verified_required
+def checkout():
+    games = cart_games(current_user)
+    if not games:
+        flash("Your cart is empty.", "info")
+        return redirect(url_for("cart.cart_page"))
+    return render_template("orders/checkout.html", quote=quote_games(games, current_user), games=games,
+                           form=EmptyForm(), gateway=current_app.config["PAYMENT_GATEWAY"])
+
+
+@bp.route("/checkout", methods=["POST"])
+@verified_required
+def start_checkout():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        order = services.start_checkout(current_user)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("cart.cart_page"))
+    success = url_for("orders.payment_success", _external=True)
+    fail = url_for("orders.payment_fail", _external=True)
+    if order.gateway == "sandbox":
+        return redirect(url_for("orders.sandbox_page", public_id=order.public_id))
+    return render_template("orders/toss_pay.html", order=order, success_url=success, fail_url=fail,
+                           client_key=current_app.config.get("TOSS_CLIENT_KEY"))
+
+
+@bp.route("/checkout/success")
+@login_required
+def payment_success():
+    public_id = request.args.get("orderId", "")
+    payment_key = request.args.get("paymentKey", "")
+    try:
+        amount = int(request.args.get("amount", ""))
+    except ValueError:
+        abort(400)
+    if not payment_key:
+        abort(400)
+    order = _own_order(public_id)
+    try:
+        services.confirm_payment(order, payment_key, amount)
+    except services.PaymentPending as exc:
+        return render_template("orders/pending.html", order=order, message=exc.message), 202
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("orders.order_page", public_id=order.public_id))
+    flash("Payment complete — enjoy your games!", "success")
+    return redirect(url_for("orders.order_page", public_id=order.public_id))
+
+
+@bp.route("/checkout/fail")
+@login_required
+def payment_fail():
+    order = _own_order(request.args.get("orderId", ""))
+    code = request.args.get("code", "UNKNOWN")[:80]
+    message = request.args.get("message", "")[:300]
+    services.fail_payment(order, code, message)
+    if code == "PAY_PROCESS_CANCELED":
+        flash("Payment cancelled. Your cart is still here.", "info")
+    else:
+        flash(f"The payment did not go through: {message or code}. Nothing was charged.", "error")
+    return redirect(url_for("cart.cart_page"))
+
+
+@bp.route("/sandbox/pay/<public_id>", methods=["GET", "POST"])
+@login_required
+def sandbox_page(public_id):
+    """The sandbox gateway's payment window (development and tests)."""
+    if current_app.config["PAYMENT_GATEWAY"] != "sandbox":
+        abort(404)
+    order = _own_order(public_id)
+    if order.user_id != current_user.id or order.gateway != "sandbox":
+        abort(404)
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        action = request.form.get("action")
+        if order.status != "PENDING":
+            flash("This payment window has expired.", "error")
+            return redirect(url_for("orders.order_page", public_id=order.public_id))
+        if action == "approve":
+            from .sandbox import SandboxGateway
+
+            key = SandboxGateway().authorize(order.public_id, order.total)
+            return redirect(url_for("orders.payment_success", paymentKey=key, orderId=order.public_id,
+                                    amount=order.total))
+        if action == "decline":
+            return redirect(url_for("orders.payment_fail", code="REJECT_CARD_PAYMENT",
+                                    message="The card was declined (sandbox).", orderId=order.public_id))
+        return redirect(url_for("orders.payment_fail", code="PAY_PROCESS_CANCELED",
+                                message="The payment window was closed.", orderId=order.public_id))
+    return render_template("orders/sandbox_pay.html", order=order, form=form)
+
+
+@bp.route("/orders")
+@login_required
+def orders_page():
+    orders = db.session.scalars(select(Order).where(Order.user_id == current_user.id)
+                                .order_by(Order.created_at.desc()).limit(100)).all()
+    return render_template("orders/orders.html", orders=orders)
+
+
+@bp.route("/orders/<public_id>")
+@login_required
+def order_page(public_id):
+    order = _own_order(public_id)
+    return render_template("orders/order.html", order=order, form=EmptyForm(),
+                           can_refund=order.user_id == current_user.id and services.refundable(order))
+
+
+@bp.route("/orders/<public_id>/refund", methods=["POST"])
+@login_required
+def refund(public_id):
+    order = _own_order(public_id)
+    if order.user_id != current_user.id:
+        abort(403)  # admins see receipts; only the buyer asks for their money back
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.request_refund(order)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Refunded. The games were removed from your library.", "success")
+    return redirect(url_for("orders.order_page", public_id=order.public_id))
+
+
+@bp.route("/library")
+@login_required
+def library():
+    entries = db.session.scalars(select(LibraryEntry).where(
+        LibraryEntry.user_id == current_user.id, LibraryEntry.revoked_at.is_(None))
+        .order_by(LibraryEntry.granted_at.desc())).all()
+    return render_template("orders/library.html", entries=entries)
