@@ -74,6 +74,7 @@ def _register_blueprints(app):
     from .catalog.blueprint import bp as catalog_bp
     from .cart.views import bp as cart_bp
     from .core.views import bp as core_bp, dev_bp
+    from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
 
     app.register_blueprint(core_bp)
@@ -81,6 +82,7 @@ def _register_blueprints(app):
     app.register_blueprint(catalog_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(notifications_bp)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 
@@ -148,8 +150,16 @@ def _register_templates(app):
 
             return count(current_user.id) if current_user.is_authenticated else 0
 
+        def unread_notifications():
+            from flask_login import current_user
+
+            from .notifications.services import unread_count
+
+            return unread_count(current_user.id) if current_user.is_authenticated else 0
+
         return {"site_name": app.config["SITE_NAME"], "media_url": media_url,
-                "dev_inbox": app.config.get("DEV_INBOX", False), "cart_count": cart_count}
+                "dev_inbox": app.config.get("DEV_INBOX", False), "cart_count": cart_count,
+                "unread_notifications": unread_notifications}
 
 
 def _register_cli(app):

@@ -33,10 +33,24 @@ def enqueue_after_commit(func, *args, job_id=None, retry=None, **kwargs):
     of the enclosing transaction: releasing one enqueues nothing, and rolling one
     back drops only the jobs added inside it.
     """
+    def run():
+        try:
+            enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
+        except RedisError:
+            # The rows are committed; sweepers (e.g. requeue_stale_emails) pick the work
+            # up again once Redis is back, so nothing is lost.
+            log.exception("could not enqueue %s%r after commit", getattr(func, "__name__", func), args)
+
+    call_after_commit(run)
+
+
+def call_after_commit(fn):
+    """Call `fn()` once the current transaction commits (e.g. a Redis publish); never on
+    rollback. Same savepoint rules as enqueue_after_commit. `fn` must not raise."""
     session = db.session()
-    # The innermost transaction the job belongs to (begun now if none is open yet).
+    # The innermost transaction the callback belongs to (begun now if none is open yet).
     owner = session.get_nested_transaction() or session.get_transaction() or session.begin()
-    session.info.setdefault(_PENDING, []).append((owner, (func, args, kwargs, job_id, retry)))
+    session.info.setdefault(_PENDING, []).append((owner, fn))
 
 
 @event.listens_for(Session, "after_commit")
@@ -52,13 +66,11 @@ def _enqueue_pending(session):
                                   for owner, job in pending]
         return
     session.info.pop(_PENDING, None)
-    for _owner, (func, args, kwargs, job_id, retry) in pending:
+    for _owner, fn in pending:
         try:
-            enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
-        except RedisError:
-            # The rows are committed; sweepers (e.g. requeue_stale_emails) pick the work
-            # up again once Redis is back, so nothing is lost.
-            log.exception("could not enqueue %s%r after commit", getattr(func, "__name__", func), args)
+            fn()
+        except Exception:  # a side effect must never turn a committed request into an error
+            log.exception("after-commit callback %r failed", fn)
 
 
 @event.listens_for(Session, "after_transaction_end")

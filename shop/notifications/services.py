@@ -1,14 +1,24 @@
-"""Creating notifications. The live feed (Redis pub/sub → SSE) comes with the
-reviews issue; rows are stored now so nothing is lost before then."""
-from sqlalchemy import insert, select
+"""Creating and reading notifications. Each new row's id is published on
+`notify:user:<id>` after its transaction commits; a rolled-back event publishes
+nothing, and a stream that missed a publish replays rows from the database."""
+import logging
 
-from ..extensions import db
+from sqlalchemy import func, insert, literal, select, update
+
+from ..extensions import db, redis_clients
+from ..jobs import call_after_commit
+from ..timeutil import UTCDateTime, utcnow
+from .hub import user_channel
 from .models import Notification
+
+log = logging.getLogger(__name__)
 
 
 def notify(user_id: int, kind: str, message: str, link: str | None = None) -> Notification:
     row = Notification(user_id=user_id, kind=kind, message=message[:300], link=link)
     db.session.add(row)
+    db.session.flush()
+    _publish_after_commit([(user_id, row.id)])
     return row
 
 
@@ -16,27 +26,60 @@ def notify_query(user_ids_select, kind: str, message: str, link: str | None = No
     """One INSERT … SELECT for many recipients (e.g. every wisher of a game)."""
     stmt = insert(Notification).from_select(
         ["user_id", "kind", "message", "link", "created_at"],
-        select(user_ids_select.c[0], _lit(kind), _lit(message[:300]), _lit(link), _now()),
-    ).returning(Notification.id)
-    return len(db.session.execute(stmt).all())  # rowcount of INSERT…SELECT is -1 on psycopg
+        select(user_ids_select.c[0], literal(kind), literal(message[:300]), literal(link),
+               literal(utcnow(), UTCDateTime())),
+    ).returning(Notification.user_id, Notification.id)
+    rows = db.session.execute(stmt).all()  # rowcount of INSERT…SELECT is -1 on psycopg
+    _publish_after_commit([(r[0], r[1]) for r in rows])
+    return len(rows)
 
 
-def _lit(value):
-    from sqlalchemy import literal
+def _publish_after_commit(pairs):
+    redis_store = redis_clients.store
 
-    return literal(value)
+    def publish():
+        try:
+            with redis_store.pipeline(transaction=False) as pipe:
+                for user_id, notification_id in pairs:
+                    pipe.publish(user_channel(user_id), str(notification_id))
+                pipe.execute()
+        except Exception:  # the row is stored; an open stream replays it on reconnect
+            log.warning("could not publish %d notification(s)", len(pairs), exc_info=True)
 
-
-def _now():
-    from sqlalchemy import literal
-
-    from ..timeutil import UTCDateTime, utcnow
-
-    return literal(utcnow(), UTCDateTime())
+    call_after_commit(publish)
 
 
 def unread_count(user_id: int) -> int:
-    from sqlalchemy import func
-
     return db.session.scalar(select(func.count()).select_from(Notification)
                              .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
+
+
+def recent(user_id: int, limit: int = 50, before_id: int | None = None) -> list[Notification]:
+    q = select(Notification).where(Notification.user_id == user_id)
+    if before_id:
+        q = q.where(Notification.id < before_id)
+    return list(db.session.scalars(q.order_by(Notification.id.desc()).limit(limit)))
+
+
+def newer_than(user_id: int, last_id: int, limit: int = 100) -> list[Notification]:
+    return list(db.session.scalars(select(Notification).where(
+        Notification.user_id == user_id, Notification.id > last_id).order_by(Notification.id).limit(limit)))
+
+
+def latest_id(user_id: int) -> int:
+    return db.session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id)) or 0
+
+
+def mark_read(user_id: int, notification_id: int) -> bool:
+    changed = db.session.execute(update(Notification).where(
+        Notification.id == notification_id, Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())).rowcount
+    db.session.commit()
+    return bool(changed)
+
+
+def mark_all_read(user_id: int) -> int:
+    changed = db.session.execute(update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)).values(read_at=utcnow())).rowcount
+    db.session.commit()
+    return changed

@@ -1,0 +1,132 @@
+"""Notifications page, read marks (htmx) and the live SSE stream."""
+import queue
+import time
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..accounts.forms import EmptyForm
+from ..extensions import db
+from . import services
+from .hub import RESYNC, get_hub, user_channel
+from .models import Notification
+
+bp = Blueprint("notifications", __name__)
+
+HEARTBEAT_SECONDS = 15
+
+
+def _htmx() -> bool:
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
+
+
+@bp.route("/notifications")
+@login_required
+def page():
+    rows = services.recent(current_user.id, limit=100)
+    return render_template("notifications/page.html", rows=rows, form=EmptyForm())
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def mark_read(notification_id):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.mark_read(current_user.id, notification_id)
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.user_id != current_user.id:
+        abort(404)
+    if _htmx():
+        return render_template("notifications/_read_response.html", row=row,
+                               unread=services.unread_count(current_user.id))
+    if row.link and request.form.get("go"):
+        return redirect(row.link)
+    return redirect(url_for("notifications.page"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def mark_all_read():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.mark_all_read(current_user.id)
+    if _htmx():
+        rows = services.recent(current_user.id, limit=100)
+        return render_template("notifications/_list.html", rows=rows, form=EmptyForm(), unread=0, oob_badge=True)
+    return redirect(url_for("notifications.page"))
+
+
+def _event(app, user_id: int, rows) -> str:
+    """One SSE `notification` event per row: a toast plus the badge (out of band)."""
+    with app.app_context():
+        unread = services.unread_count(user_id)
+        chunks = []
+        for row in rows:
+            html = render_template("notifications/_toast.html", row=row, unread=unread)
+            data = "\n".join(f"data: {line}" for line in html.splitlines() if line.strip())
+            chunks.append(f"id: {row.id}\nevent: notification\n{data}\n\n")
+        return "".join(chunks)
+
+
+def _rows_after(app, user_id: int, last_id: int):
+    with app.app_context():  # a short DB visit; the connection goes back to the pool after
+        rows = services.newer_than(user_id, last_id)
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+@bp.route("/notifications/stream")
+@login_required
+def stream():
+    """SSE: an initial event, a heartbeat comment every ~15 s, `id:` on every event,
+    replay after `Last-Event-ID`. The channel comes from the session, never the URL,
+    and no database connection is held while the stream idles."""
+    app = current_app._get_current_object()
+    user_id = current_user.id
+    try:
+        last_id = int(request.headers.get("Last-Event-ID") or 0)
+    except ValueError:
+        last_id = 0
+    if not last_id:
+        last_id = services.latest_id(user_id)  # a fresh page: only what happens from now on
+    db.session.remove()  # release the request's connection before the long wait
+    hub = get_hub(app.config["REDIS_URL"])
+    subscription = hub.subscribe(user_channel(user_id))
+
+    def events():
+        nonlocal last_id
+        try:
+            yield f"retry: 3000\nid: {last_id}\nevent: ready\ndata: connected\n\n"
+            missed = _rows_after(app, user_id, last_id)
+            if missed:
+                last_id = missed[-1].id
+                yield _event(app, user_id, missed)
+            beat = app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
+            next_beat = time.monotonic() + beat
+            while True:
+                try:
+                    item = subscription.get(timeout=max(next_beat - time.monotonic(), 0.05))
+                except queue.Empty:
+                    # Heartbeat: keeps proxies from closing the stream and finds dead
+                    # clients (the write fails) within one interval.
+                    yield ": heartbeat\n\n"
+                    next_beat = time.monotonic() + beat
+                    continue
+                if item is RESYNC:
+                    rows = _rows_after(app, user_id, last_id)
+                else:
+                    _channel, data = item
+                    if not data.isdigit() or int(data) <= last_id:
+                        continue
+                    rows = _rows_after(app, user_id, last_id)
+                if rows:
+                    last_id = rows[-1].id
+                    yield _event(app, user_id, rows)
+        finally:
+            subscription.close()
+
+    response = Response(events(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: don't buffer the stream
+    return response
