@@ -65,6 +65,7 @@ def _register_models():
     from .notifications import models as _notifications  # noqa: F401
     from .cart import models as _cart  # noqa: F401
     from .orders import models as _orders  # noqa: F401
+    from .reviews import models as _reviews  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -76,6 +77,7 @@ def _register_blueprints(app):
     from .core.views import bp as core_bp, dev_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
+    from .reviews.views import bp as reviews_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
@@ -83,6 +85,7 @@ def _register_blueprints(app):
     app.register_blueprint(cart_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(reviews_bp)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 
@@ -157,7 +160,12 @@ def _register_templates(app):
 
             return unread_count(current_user.id) if current_user.is_authenticated else 0
 
-        return {"site_name": app.config["SITE_NAME"], "media_url": media_url,
+        def reviews_for(game, sort="helpful"):
+            from .reviews.views import section_context
+
+            return section_context(game, sort)
+
+        return {"site_name": app.config["SITE_NAME"], "media_url": media_url, "reviews_for": reviews_for,
                 "dev_inbox": app.config.get("DEV_INBOX", False), "cart_count": cart_count,
                 "unread_notifications": unread_notifications}
 
