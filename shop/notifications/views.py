@@ -14,6 +14,7 @@ from .models import Notification
 bp = Blueprint("notifications", __name__)
 
 HEARTBEAT_SECONDS = 15
+BROADCAST_CHANNEL = "broadcast:site"  # site-wide announcements: every open stream gets them
 
 
 def _htmx() -> bool:
@@ -92,7 +93,7 @@ def stream():
         last_id = services.latest_id(user_id)  # a fresh page: only what happens from now on
     db.session.remove()  # release the request's connection before the long wait
     hub = get_hub(app.config["REDIS_URL"])
-    subscription = hub.subscribe(user_channel(user_id))
+    subscription = hub.subscribe(user_channel(user_id), BROADCAST_CHANNEL)
 
     def events():
         nonlocal last_id
@@ -116,7 +117,12 @@ def stream():
                 if item is RESYNC:
                     rows = _rows_after(app, user_id, last_id)
                 else:
-                    _channel, data = item
+                    channel, data = item
+                    if channel == BROADCAST_CHANNEL:
+                        # Broadcasts are transient (e.g. live counters): no id, no replay.
+                        payload = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
+                        yield f"event: broadcast\n{payload}\n\n"
+                        continue
                     if not data.isdigit() or int(data) <= last_id:
                         continue
                     rows = _rows_after(app, user_id, last_id)

@@ -115,3 +115,16 @@ def test_mark_read_and_mark_all_read_update_the_badge(app, browser, make_user):
     b = _notify(app, other.id, "not yours")
     assert browser.post(f"/notifications/{b}/read").status_code == 404
     assert browser.post(f"/notifications/{a}/read", csrf=False).status_code == 400
+
+
+def test_broadcasts_reach_every_stream_without_ids(app, browser, make_user, fast_heartbeat):
+    user = make_user()
+    browser.login(user.email)
+    res = browser.get("/notifications/stream", buffered=False)
+    chunks = iter(res.response)
+    next(chunks)
+    get_hub(REDIS_URL).wait_ready()
+    redis_lib.Redis.from_url(REDIS_URL).publish("broadcast:site", "Summer sale starts now")
+    text = _read_until(chunks, "event: broadcast")
+    assert "data: Summer sale starts now" in text
+    res.close()
