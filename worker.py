@@ -1,5 +1,9 @@
-"""RQ processes: `python worker.py` runs a worker; `python worker.py --scheduler`
-runs rq-scheduler with the store's cron entries."""
+"""Background processes.
+
+  python worker.py               RQ worker (emails, jobs)
+  python worker.py --scheduler   rq-scheduler with the store's cron entries
+  python worker.py --coupons     coupon persistence: drains claim streams into the database
+"""
 import sys
 
 from shop import create_app
@@ -10,6 +14,10 @@ def main(argv):
     app = create_app()
     if "--scheduler" in argv:
         run_scheduler(app)
+    elif "--coupons" in argv:
+        from shop.coupons.consumer import run_forever
+
+        run_forever(app)
     else:
         run_worker(app)
 

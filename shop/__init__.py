@@ -66,6 +66,7 @@ def _register_models():
     from .cart import models as _cart  # noqa: F401
     from .orders import models as _orders  # noqa: F401
     from .reviews import models as _reviews  # noqa: F401
+    from .coupons import models as _coupons  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -77,6 +78,8 @@ def _register_blueprints(app):
     from .core.views import bp as core_bp, dev_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
+    from .coupons import admin_views  # noqa: F401  (routes on coupons.bp)
+    from .coupons.views import bp as coupons_bp
     from .reviews.views import bp as reviews_bp
 
     app.register_blueprint(core_bp)
@@ -86,6 +89,11 @@ def _register_blueprints(app):
     app.register_blueprint(orders_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(coupons_bp)
+    from .coupons import wallet
+
+    wallet.register()
+    from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 
@@ -179,6 +187,9 @@ def _register_cli(app):
     app.cli.add_command(seed_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(catalog_cli)
+    from .coupons.cli import coupons_cli
+
+    app.cli.add_command(coupons_cli)
 
 
 def _is_sqlite(dbapi_connection) -> bool:

@@ -101,6 +101,11 @@ class Config:
     ORDER_EXPIRY_MINUTES = env_int("ORDER_EXPIRY_MINUTES", 30)
     REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 14)
 
+    # Coupon drops
+    COUPON_USER_PER_SECOND = env_int("COUPON_USER_PER_SECOND", 5)   # claim attempts per user per event
+    COUPON_IP_PER_SECOND = env_int("COUPON_IP_PER_SECOND", 200)     # per client IP per event
+    COUPON_SOLD_OUT_CACHE_SECONDS = float(env("COUPON_SOLD_OUT_CACHE_SECONDS", 2))
+
     # Social login (used by the OAuth issue)
     GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")
     GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET")

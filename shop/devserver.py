@@ -39,6 +39,7 @@ def main() -> int:
         "web": f"{sys.executable} -m gunicorn -c gunicorn.conf.py wsgi:app",
         "worker": f"{sys.executable} worker.py",
         "scheduler": f"{sys.executable} worker.py --scheduler",
+        "coupons": f"{sys.executable} worker.py --coupons",
     }
 
     embedded = None

@@ -121,6 +121,8 @@ CRON = [
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
     ("orders-reconcile", "* * * * *", "shop.orders.tasks.reconcile_payments"),
     ("orders-expire", "*/5 * * * *", "shop.orders.tasks.expire_orders"),
+    ("coupons-reconcile", "* * * * *", "shop.coupons.tasks.reconcile_events"),
+    ("coupons-expire", "10 15 * * *", "shop.coupons.tasks.expire_coupons"),  # 00:10 KST
 ]
 
 

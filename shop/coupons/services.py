@@ -1,0 +1,223 @@
+"""Coupon events: admin operations, the claim path, rebuild and reconciliation."""
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..errors import DomainError
+from ..extensions import db, redis_clients
+from ..jobs import call_after_commit
+from ..timeutil import utcnow
+from .models import Coupon, CouponEvent
+from .redis_state import CouponRedis, epoch_ms
+
+log = logging.getLogger(__name__)
+
+
+class CouponError(DomainError):
+    pass
+
+
+@dataclass
+class EventInput:
+    name: str
+    discount_type: str
+    discount_value: int
+    quantity: int
+    opens_at: datetime
+    closes_at: datetime
+    description: str = ""
+    discount_cap: int | None = None
+    min_order_amount: int = 0
+    valid_days: int | None = None
+    valid_until: datetime | None = None
+    scope_tag_id: int | None = None
+    scope_publisher_id: int | None = None
+
+
+def coupon_redis() -> CouponRedis:
+    """Scripts on the app's Redis (cached per app)."""
+    state = current_app.extensions.get("coupon_redis")
+    if state is None:
+        state = current_app.extensions["coupon_redis"] = CouponRedis(redis_clients.store)
+    return state
+
+
+def _check(data: EventInput):
+    if not data.name.strip():
+        raise CouponError("Give the event a name.")
+    if data.discount_type not in ("fixed", "percent"):
+        raise CouponError("Choose a fixed or percent discount.")
+    if data.discount_value <= 0 or (data.discount_type == "percent" and data.discount_value > 100):
+        raise CouponError("Discounts are a positive amount, and percentages at most 100.")
+    if data.discount_type == "fixed" and data.discount_value > 1_000_000:
+        raise CouponError("A fixed discount is at most ₩1,000,000.")
+    if data.quantity < 1 or data.quantity > 10_000_000:
+        raise CouponError("Quantity is between 1 and 10,000,000.")
+    if data.closes_at <= data.opens_at:
+        raise CouponError("The claim window must close after it opens.")
+    if data.valid_days is None and data.valid_until is None:
+        raise CouponError("Set how long claimed coupons stay valid.")
+    if data.valid_days is not None and not 1 <= data.valid_days <= 3650:
+        raise CouponError("Validity is 1 to 3,650 days.")
+    if data.min_order_amount < 0:
+        raise CouponError("The minimum order amount can't be negative.")
+
+
+def issued_count(event_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Coupon).where(Coupon.event_id == event_id))
+
+
+def create_event(data: EventInput) -> CouponEvent:
+    """Raises CouponError. Redis state is written after the row commits."""
+    _check(data)
+    event = CouponEvent(**data.__dict__)
+    db.session.add(event)
+    db.session.flush()
+    _sync_after_commit(event)
+    db.session.commit()
+    return event
+
+
+def update_event(event: CouponEvent, data: EventInput) -> CouponEvent:
+    """Quantity may rise at any time but never drop below what was claimed. Raises CouponError."""
+    _check(data)
+    claimed = max(issued_count(event.id), _redis_claimed(event.id))
+    if data.quantity < claimed:
+        raise CouponError(f"{claimed} coupons were already claimed; the quantity can't go below that.")
+    for name, value in data.__dict__.items():
+        setattr(event, name, value)
+    _sync_after_commit(event)
+    db.session.commit()
+    return event
+
+
+def _redis_claimed(event_id: int) -> int:
+    try:
+        return coupon_redis().claimed_count(event_id)
+    except Exception:
+        return 0
+
+
+def _sync_after_commit(event: CouponEvent):
+    event_id, opens, closes, quantity = event.id, event.opens_at, event.closes_at, event.quantity
+    state = coupon_redis()
+    app = current_app._get_current_object()
+
+    def sync():
+        with app.app_context():
+            known = db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event_id)).all()
+        state.sync(event_id, opens, closes, quantity, known)
+        _forget_sold_out(event_id)
+
+    call_after_commit(sync)
+
+
+# --- the claim path --------------------------------------------------------------------
+
+_sold_out: dict[int, float] = {}
+_rebuild_lock = threading.Lock()
+
+
+def _forget_sold_out(event_id: int):
+    _sold_out.pop(event_id, None)
+
+
+def claim(event_id: int, user_id: int, ip: str = "-") -> str:
+    """Try to claim one coupon; returns one of claimed | already_claimed | sold_out |
+    not_open | closed | rate_limited. Never touches the database on the hot path."""
+    until = _sold_out.get(event_id)
+    if until is not None:
+        if until > time.monotonic():
+            return "sold_out"  # don't even ask Redis once it's gone
+        _sold_out.pop(event_id, None)
+    cfg = current_app.config
+    state = coupon_redis()
+    outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
+    if outcome == "not_ready":
+        rebuild(event_id)
+        outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
+        if outcome == "not_ready":
+            return "closed"  # no such event
+    if outcome == "sold_out":
+        _sold_out[event_id] = time.monotonic() + cfg["COUPON_SOLD_OUT_CACHE_SECONDS"]
+    return outcome
+
+
+def rebuild(event_id: int) -> bool:
+    """Recreate an event's Redis state from the database (stock = N − issued), e.g. after
+    Redis restarted without persistence. A Redis lock keeps concurrent rebuilds to one."""
+    r = redis_clients.store
+    lock_key = f"coupon:{{{event_id}}}:rebuild"
+    with _rebuild_lock:
+        if coupon_redis().exists(event_id):
+            return False
+        if not r.set(lock_key, "1", nx=True, ex=10):
+            time.sleep(0.05)
+            return False
+        try:
+            event = db.session.get(CouponEvent, event_id)
+            if event is None:
+                return False
+            known = db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event_id)).all()
+            db.session.rollback()  # release the connection before talking to Redis
+            coupon_redis().sync(event_id, event.opens_at, event.closes_at, event.quantity, known)
+            log.warning("rebuilt Redis state of coupon event %s from %d issued coupons", event_id, len(known))
+            return True
+        finally:
+            r.delete(lock_key)
+
+
+def remaining(event: CouponEvent) -> int:
+    try:
+        stock = coupon_redis().stock(event.id)
+    except Exception:
+        stock = None
+    if stock is None:
+        return max(event.quantity - issued_count(event.id), 0)
+    return stock
+
+
+def publish_remaining(event_id: int, left: int):
+    """Broadcast the live counter to every open event page (SSE)."""
+    try:
+        redis_clients.store.publish(f"broadcast:coupon:{event_id}", str(left))
+    except Exception:
+        log.debug("could not publish remaining count", exc_info=True)
+
+
+# --- reconciliation ------------------------------------------------------------------
+
+def reconcile(event_id: int | None = None) -> list[dict]:
+    """Compare Redis and the database for each event that is open or about to open, and
+    repair: rebuild lost keys, add claimers the set lost, and re-sync stock."""
+    from .consumer import drain_event
+
+    now = utcnow()
+    q = select(CouponEvent).where(CouponEvent.closes_at > now)
+    if event_id is not None:
+        q = select(CouponEvent).where(CouponEvent.id == event_id)
+    report = []
+    for event in db.session.scalars(q).all():
+        state = coupon_redis()
+        row = {"event": event.id, "rebuilt": False}
+        if not state.exists(event.id):
+            row["rebuilt"] = rebuild(event.id)
+        drain_event(event.id, consumer="reconciler", claim_idle_ms=30_000)
+        db_users = set(db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event.id)))
+        redis_users = state.claimed_users(event.id)
+        missing = db_users - redis_users
+        left = state.sync(event.id, event.opens_at, event.closes_at, event.quantity, sorted(missing))
+        row.update(db_issued=len(db_users), redis_claimed=len(redis_users | db_users), stock=left,
+                   repaired_claimers=len(missing))
+        report.append(row)
+    return report
+
+
+def event_summary(event: CouponEvent) -> dict:
+    return {"id": event.id, "name": event.name, "state": event.window_state(), "remaining": remaining(event),
+            "quantity": event.quantity, "opens_ms": epoch_ms(event.opens_at), "closes_ms": epoch_ms(event.closes_at)}

@@ -1,0 +1,120 @@
+"""Coupon pages: the drop list, an event page with a live counter, the claim (the
+fastest path in the app: session check in Redis + one Lua call, no database), and
+the user's wallet."""
+import queue
+import time
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, make_response, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..accounts.auth_cache import session_user
+from ..extensions import db
+from ..notifications.hub import get_hub
+from ..timeutil import utcnow
+from . import services, wallet
+from .models import CouponEvent
+
+bp = Blueprint("coupons", __name__)
+
+MESSAGES = {
+    "claimed": "Got it! The coupon is in your wallet.",
+    "already_claimed": "You already have this coupon.",
+    "sold_out": "All gone — this drop is sold out.",
+    "not_open": "Not open yet. Come back when the drop starts.",
+    "closed": "This drop has ended.",
+    "rate_limited": "Too many attempts. Wait a second and try again.",
+}
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/coupons")
+def events_page():
+    events = db.session.scalars(select(CouponEvent).where(CouponEvent.closes_at > utcnow())
+                                .order_by(CouponEvent.opens_at)).all()
+    return render_template("coupons/events.html", events=[(e, services.remaining(e)) for e in events])
+
+
+@bp.route("/coupons/<int:event_id>")
+def event_page(event_id):
+    event = db.session.get(CouponEvent, event_id)
+    if event is None:
+        abort(404)
+    mine = None
+    if current_user.is_authenticated:
+        from .models import Coupon
+
+        mine = db.session.scalar(select(Coupon).where(Coupon.event_id == event.id, Coupon.user_id == current_user.id))
+    return render_template("coupons/event.html", event=event, remaining=services.remaining(event), mine=mine,
+                           state=event.window_state())
+
+
+@bp.route("/coupons/<int:event_id>/claim", methods=["POST"])
+def claim(event_id):
+    """JSON `{outcome}` for `Accept: application/json`, an htmx fragment otherwise."""
+    who = session_user()
+    if who is None:
+        if _wants_json():
+            return jsonify(outcome="login_required", message="Log in to claim coupons."), 401
+        login = url_for("accounts.login", next=f"/coupons/{event_id}")
+        if request.headers.get("HX-Request"):
+            response = make_response("", 200)
+            response.headers["HX-Redirect"] = login
+            return response
+        return redirect(login)
+    user_id, verified = who
+    if not verified:
+        if _wants_json():
+            return jsonify(outcome="unverified", message="Verify your email to claim coupons."), 403
+        return render_template("coupons/_outcome.html", outcome="unverified", event_id=event_id,
+                               message="Verify your email to claim coupons."), 403
+    outcome = services.claim(event_id, user_id, request.remote_addr or "-")
+    status = 429 if outcome == "rate_limited" else 200
+    if _wants_json():
+        return jsonify(outcome=outcome, message=MESSAGES[outcome]), status
+    return render_template("coupons/_outcome.html", outcome=outcome, event_id=event_id,
+                           message=MESSAGES[outcome]), status
+
+
+@bp.route("/coupons/<int:event_id>/stream")
+def remaining_stream(event_id):
+    """SSE: the live remaining count of one event (a broadcast channel; no login)."""
+    event = db.session.get(CouponEvent, event_id)
+    if event is None:
+        abort(404)
+    app = current_app._get_current_object()
+    first = services.remaining(event)
+    db.session.remove()
+    subscription = get_hub(app.config["REDIS_URL"]).subscribe(f"broadcast:coupon:{event_id}")
+    beat = app.config.get("SSE_HEARTBEAT_SECONDS", 15)
+
+    def events():
+        try:
+            yield f"retry: 3000\nevent: remaining\ndata: {first}\n\n"
+            next_beat = time.monotonic() + beat
+            while True:
+                try:
+                    item = subscription.get(timeout=max(next_beat - time.monotonic(), 0.05))
+                except queue.Empty:
+                    yield ": heartbeat\n\n"
+                    next_beat = time.monotonic() + beat
+                    continue
+                if isinstance(item, tuple) and item[1].isdigit():
+                    yield f"event: remaining\ndata: {item[1]}\n\n"
+        finally:
+            subscription.close()
+
+    response = Response(events(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@bp.route("/coupons/mine")
+@login_required
+def mine():
+    return render_template("coupons/wallet.html", wallet=wallet.wallet(current_user.id), now=utcnow())
