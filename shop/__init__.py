@@ -67,6 +67,7 @@ def _register_models():
     from .orders import models as _orders  # noqa: F401
     from .reviews import models as _reviews  # noqa: F401
     from .coupons import models as _coupons  # noqa: F401
+    from .loyalty import models as _loyalty  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -93,6 +94,9 @@ def _register_blueprints(app):
     from .coupons import wallet
 
     wallet.register()
+    from .loyalty import checkout as loyalty_checkout
+
+    loyalty_checkout.register()  # after coupons: points apply to what is left to pay
     from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
@@ -190,6 +194,10 @@ def _register_cli(app):
     from .coupons.cli import coupons_cli
 
     app.cli.add_command(coupons_cli)
+    from .loyalty.cli import points_cli, vip_cli
+
+    app.cli.add_command(vip_cli)
+    app.cli.add_command(points_cli)
 
 
 def _is_sqlite(dbapi_connection) -> bool:

@@ -101,6 +101,13 @@ class Config:
     ORDER_EXPIRY_MINUTES = env_int("ORDER_EXPIRY_MINUTES", 30)
     REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 14)
 
+    # VIP grades and points (KRW thresholds on last month's paid total; 1 point = ₩1)
+    VIP_THRESHOLDS = {"SILVER": 50_000, "GOLD": 150_000, "VIP": 300_000}
+    VIP_MONTHLY_BONUS = {"BRONZE": 0, "SILVER": 1_000, "GOLD": 3_000, "VIP": 10_000}
+    VIP_CASHBACK_PERCENT = {"BRONZE": 0, "SILVER": 1, "GOLD": 2, "VIP": 3}
+    POINTS_MAX_SHARE_PERCENT = env_int("POINTS_MAX_SHARE_PERCENT", 50)  # of an order payable with points
+    POINTS_VALID_MONTHS = env_int("POINTS_VALID_MONTHS", 12)
+
     # Coupon drops
     COUPON_USER_PER_SECOND = env_int("COUPON_USER_PER_SECOND", 5)   # claim attempts per user per event
     COUPON_IP_PER_SECOND = env_int("COUPON_IP_PER_SECOND", 200)     # per client IP per event

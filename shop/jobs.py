@@ -123,6 +123,8 @@ CRON = [
     ("orders-expire", "*/5 * * * *", "shop.orders.tasks.expire_orders"),
     ("coupons-reconcile", "* * * * *", "shop.coupons.tasks.reconcile_events"),
     ("coupons-expire", "10 15 * * *", "shop.coupons.tasks.expire_coupons"),  # 00:10 KST
+    ("vip-grade", "5 15 * * *", "shop.loyalty.tasks.grade_previous_month"),  # 00:05 KST; idempotent catch-up
+    ("points-expire", "20 15 * * *", "shop.loyalty.tasks.expire_points"),  # 00:20 KST
 ]
 
 

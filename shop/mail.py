@@ -29,6 +29,7 @@ SUBJECTS = {
     "password_changed": "Your Playcation password was changed",
     "account_withdrawn": "Your Playcation account was closed",
     "receipt": "Your Playcation receipt: {order_name}",
+    "vip_upgrade": "You reached {grade} on Playcation",
 }
 
 

@@ -34,8 +34,10 @@ CONTEXTS = {
                 "total": 24000, "subtotal": 24000, "discount": 0, "paid_at": "2026-11-21T00:00:00+00:00",
                 "lines": [{"title": "Hades", "price": 24000, "list_price": 30000}]},
 }
+CONTEXTS["vip_upgrade"] = {"nickname": "Mina", "grade": "GOLD", "month": "2026-10", "bonus": 3000}
 # What a reader must see, where the context holds numbers or structures.
-SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"]}
+SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
+         "vip_upgrade": ["Mina", "GOLD", "2026-10", "3,000"]}
 
 
 def _free_port() -> int:

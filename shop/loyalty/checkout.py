@@ -1,0 +1,63 @@
+"""Points at checkout: a discount provider plus order hooks (hold, release, cashback,
+refund). Registered once from create_app."""
+from flask import current_app
+
+from ..orders import hooks
+from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
+from . import points
+from .grades import current_grade
+
+
+def points_discount(quote, user, options) -> Discount | None:
+    """options["points"]: how many points the buyer wants to use; capped by the balance and
+    by POINTS_MAX_SHARE_PERCENT of what is left to pay after other discounts."""
+    raw = str(options.get("points") or "").strip()
+    if not raw.isdigit() or user is None:
+        return None
+    wanted = int(raw)
+    cap = quote.total * current_app.config["POINTS_MAX_SHARE_PERCENT"] // 100
+    amount = min(wanted, points.balance(user.id), cap)
+    if amount <= 0:
+        return None
+    return Discount("points", f"Points ({amount:,} P)", amount, ref=str(amount))
+
+
+def _points_used(order) -> int:
+    return sum(int(d.get("amount", 0)) for d in (order.discounts or []) if d.get("kind") == "points")
+
+
+def hold(order, quote):
+    used = _points_used(order)
+    if used:
+        try:
+            points.spend(order.user_id, used, order.id)
+        except points.NotEnoughPoints as exc:
+            from ..orders.services import CheckoutError
+
+            raise CheckoutError(exc.message)
+
+
+def cashback(order):
+    rate = current_app.config["VIP_CASHBACK_PERCENT"].get(current_grade(order.user_id), 0)
+    amount = order.total * rate // 100
+    if amount > 0:
+        points.earn(order.user_id, amount, "earn_cashback", f"cashback:order:{order.id}", order_id=order.id,
+                    note=f"{rate}% cashback")
+
+
+def release(order_id: int):
+    points.give_back(order_id, "release", "Returned: checkout did not complete")
+
+
+def refund(order):
+    points.give_back(order.id, "reverse", "Returned: order refunded")
+    points.reverse_earned(order.id)
+
+
+def register():
+    if ("points", points_discount) not in DISCOUNT_PROVIDERS:
+        DISCOUNT_PROVIDERS.append(("points", points_discount))
+        hooks.ON_RESERVED.append(hold)
+        hooks.ON_PAID.append(cashback)
+        hooks.ON_RELEASED.append(release)
+        hooks.ON_REFUNDED.append(refund)
