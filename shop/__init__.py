@@ -76,6 +76,7 @@ def _register_blueprints(app):
     from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
     from .catalog.blueprint import bp as catalog_bp
     from .cart.views import bp as cart_bp
+    from .core import jobs_admin  # noqa: F401  (routes on core.bp)
     from .core.views import bp as core_bp, dev_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
@@ -194,7 +195,10 @@ def _register_cli(app):
     from .coupons.cli import coupons_cli
 
     app.cli.add_command(coupons_cli)
+    from .core.jobs_admin import jobs_cli
     from .loyalty.cli import points_cli, vip_cli
+
+    app.cli.add_command(jobs_cli)
 
     app.cli.add_command(vip_cli)
     app.cli.add_command(points_cli)

@@ -119,7 +119,7 @@ CRON = [
     ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
     ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
-    ("orders-reconcile", "* * * * *", "shop.orders.tasks.reconcile_payments"),
+    ("orders-reconcile", "*/5 * * * *", "shop.orders.tasks.reconcile_payments"),
     ("orders-expire", "*/5 * * * *", "shop.orders.tasks.expire_orders"),
     ("coupons-reconcile", "* * * * *", "shop.coupons.tasks.reconcile_events"),
     ("coupons-expire", "10 15 * * *", "shop.coupons.tasks.expire_coupons"),  # 00:10 KST

@@ -19,6 +19,11 @@ def _page(status=200, **forms):
         remove_avatar_form=EmptyForm(formdata=None),
     )
     defaults.update(forms)
+    from ..loyalty.grades import current_grade, month_progress
+    from ..loyalty.points import balance, history
+
+    defaults.update(grade=current_grade(current_user.id), points=balance(current_user.id),
+                    progress=month_progress(current_user.id), point_history=history(current_user.id, 10))
     return render_template("accounts/profile.html", **defaults), status
 
 
