@@ -11,9 +11,9 @@ from .timeutil import utcnow
 seed_cli = AppGroup("seed", help="Load demo data.")
 
 DEMO_USERS = [
-    ("admin", "admin@playcation.local", "Admin", "admin-pass-1234"),
-    ("publisher", "publisher@playcation.local", "Nexon Indie", "publisher-pass-1234"),
-    ("customer", "customer@playcation.local", "김게이머", "customer-pass-1234"),
+    ("admin", "admin@playcation.example", "Admin", "admin-pass-1234"),
+    ("publisher", "publisher@playcation.example", "Nexon Indie", "publisher-pass-1234"),
+    ("customer", "customer@playcation.example", "김게이머", "customer-pass-1234"),
 ]
 
 

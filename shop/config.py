@@ -79,7 +79,7 @@ class Config:
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
     MAIL_USERNAME = env("MAIL_USERNAME")
     MAIL_PASSWORD = env("MAIL_PASSWORD")
-    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Playcation <no-reply@playcation.local>")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Playcation <no-reply@playcation.example>")
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
     MAIL_RETRY_INTERVALS = [10, 30, 120, 600]
     DEV_INBOX = False

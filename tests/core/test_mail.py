@@ -119,7 +119,7 @@ def test_delivery_marks_the_row_sent_and_clears_the_context(app, outbox):
     messages = outbox.deliver()
     assert [m["to"] for m in messages] == ["mina@example.com"]
     assert messages[0]["subject"] == "Your Playcation verification code: 314159"
-    assert messages[0]["sender"] == "Playcation <no-reply@playcation.local>"
+    assert messages[0]["sender"] == "Playcation <no-reply@playcation.example>"
     entry = _log(app, log_id)
     assert entry.status == "sent" and entry.attempts == 1
     assert entry.context is None and entry.last_error is None
