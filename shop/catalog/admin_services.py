@@ -1,0 +1,127 @@
+"""Back-office operations: the games a publisher manages, and the categories and tags
+an admin curates. Games themselves change only through `services`."""
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError
+from ..extensions import db
+from ..jobs import enqueue_after_commit
+from .models import Category, Game, Tag, game_tags
+from .services import search_text_for
+from .text import slugify, words
+
+GAMES_PER_PAGE = 20
+
+
+class InvalidTerm(DomainError):
+    message = "Names need at least one letter or digit."
+
+
+class DuplicateTerm(DomainError):
+    message = "That name is already taken."
+
+
+class TermNotFound(DomainError):
+    message = "That category or tag no longer exists."
+
+
+class TermInUse(DomainError):
+    message = "Games still use it."
+
+
+@dataclass
+class Removed:
+    name: str
+    games: int = 0  # games it was taken off
+
+
+def managed_games(user, page: int = 1, per_page: int = GAMES_PER_PAGE):
+    """One page of the games `user` manages (an admin: every game), latest change first."""
+    query = select(Game).order_by(Game.updated_at.desc(), Game.id.desc())
+    if not user.is_admin:
+        query = query.where(Game.publisher_id == user.id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def catalog_terms() -> tuple[list[Category], list[Tag]]:
+    """Every category and tag, by name: the choices of the game form."""
+    return (list(db.session.scalars(select(Category).order_by(Category.name))),
+            list(db.session.scalars(select(Tag).order_by(Tag.name))))
+
+
+def categories_with_usage() -> list[tuple[Category, int]]:
+    used = func.count(Game.id)
+    return db.session.execute(select(Category, used).outerjoin(Game, Game.category_id == Category.id)
+                              .group_by(Category.id).order_by(Category.name)).all()
+
+
+def tags_with_usage() -> list[tuple[Tag, int]]:
+    used = func.count(game_tags.c.game_id)
+    return db.session.execute(select(Tag, used).outerjoin(game_tags, game_tags.c.tag_id == Tag.id)
+                              .group_by(Tag.id).order_by(Tag.name)).all()
+
+
+def create_category(name: str) -> Category:
+    """Raises InvalidTerm, DuplicateTerm."""
+    return _create(Category, name, "category")
+
+
+def create_tag(name: str) -> Tag:
+    """Raises InvalidTerm, DuplicateTerm."""
+    return _create(Tag, name, "tag")
+
+
+def _create(model, name: str, noun: str):
+    name = " ".join(name.split())
+    if not words(name):
+        raise InvalidTerm()
+    slug = slugify(name, max_length=60)
+    # Same slug means same term to a shopper ("RPG", "rpg", "R.P.G."): refuse rather than suffix.
+    clash = db.session.scalar(select(model.name).where((model.slug == slug) | (model.name == name)))
+    if clash is not None:
+        raise DuplicateTerm(f"A {noun} called “{clash}” already exists.")
+    term = model(name=name, slug=slug)
+    db.session.add(term)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another admin added it a moment ago
+        db.session.rollback()
+        raise DuplicateTerm(f"A {noun} called “{name}” already exists.")
+    return term
+
+
+def delete_category(category_id: int) -> Removed:
+    """Raises TermNotFound, TermInUse (games must move to another category first)."""
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise TermNotFound()
+    in_use = db.session.scalar(select(func.count()).select_from(Game).where(Game.category_id == category.id))
+    if in_use:
+        games = "1 game uses" if in_use == 1 else f"{in_use} games use"
+        raise TermInUse(f"“{category.name}” can't be deleted: {games} it. Move them to another category first.")
+    name = category.name
+    db.session.delete(category)
+    db.session.commit()
+    return Removed(name)
+
+
+def delete_tag(tag_id: int) -> Removed:
+    """Delete a tag and take it off every game, whose search text then drops its words.
+    Raises TermNotFound."""
+    from .tasks import after_game_change
+
+    tag = db.session.get(Tag, tag_id)
+    if tag is None:
+        raise TermNotFound()
+    games = db.session.scalars(select(Game).join(game_tags, game_tags.c.game_id == Game.id)
+                               .where(game_tags.c.tag_id == tag.id)).all()
+    for game in games:
+        game.tags = [t for t in game.tags if t.id != tag.id]
+        game.search_text = search_text_for(game.title, game.tags)
+        enqueue_after_commit(after_game_change, game.id)  # cached pages list the tag
+    name = tag.name
+    db.session.delete(tag)
+    db.session.commit()
+    return Removed(name, len(games))
