@@ -97,11 +97,18 @@ def _fresh_schema():
 @pytest.fixture(autouse=True)
 def _isolation(request, app, smtp_sink):
     """One rolled-back transaction per test, a clean Redis DB, an empty outbox."""
+    from shop.extensions import limiter
+
+    # Flask-Limiter is one module-level object; a test that builds a second app re-points
+    # it at that app's storage. Put it back after every test.
+    limiter_state = dict(vars(limiter))
     r = redis_lib.Redis.from_url(REDIS_URL)
     r.flushdb()  # only our own DB number
     smtp_sink.clear()
     if "no_db_isolation" in request.keywords:
         yield
+        vars(limiter).clear()
+        vars(limiter).update(limiter_state)
         return
     # No app context stays pushed during the test: each request (and each job) must
     # get its own, as in production, or `g` and the session would leak between them.
@@ -121,6 +128,8 @@ def _isolation(request, app, smtp_sink):
         outer.rollback()
         connection.close()
         engines[None] = engine
+        vars(limiter).clear()
+        vars(limiter).update(limiter_state)
 
 
 @pytest.fixture

@@ -1,2 +1,115 @@
-"""Catalog routes (views)."""
-from .blueprint import bp  # noqa: F401
+"""Store-front routes: browsing /games and the game page. The home page rows are
+rendered here too (`home_sections`), for core.index."""
+from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from ..timeutil import utcnow
+from . import cache, rankings, storefront, wishlist
+from .blueprint import bp
+from .services import find_game
+from .text import render_markdown
+
+# (cache key, template, rows) — each row: (heading, "see all" URL arguments, query).
+HOME_FRAGMENTS = [
+    ("cache:lists:home:featured", "catalog/_home_featured.html", None),
+    ("cache:lists:home:offers", "catalog/_home_rows.html", [
+        ("Special offers", {"on_sale": 1}, storefront.on_sale)]),
+    ("cache:lists:home:rankings", "catalog/_home_rows.html", [
+        ("Trending this week", None, storefront.trending),
+        ("Top sellers", {"sort": "bestselling"}, storefront.top_sellers)]),
+    ("cache:lists:home:new", "catalog/_home_rows.html", [
+        ("New releases", {"sort": "newest"}, storefront.new_releases)]),
+]
+RANKINGS_TTL = rankings.TRENDING_CACHE_SECONDS
+
+
+def is_partial() -> bool:
+    """htmx asked for a fragment: not a boosted navigation or a history restore,
+    which both need the whole page."""
+    headers = request.headers
+    return ("HX-Request" in headers and "HX-Boosted" not in headers
+            and "HX-History-Restore-Request" not in headers)
+
+
+def home_sections() -> list[Markup]:
+    """The home page rows, each cached in Redis under cache:lists:* (dropped whenever
+    a game changes, and never kept past the next sale start or end)."""
+    now = utcnow()
+    ttl = storefront.price_ttl(now)
+    html = []
+    for key, template, rows in HOME_FRAGMENTS:
+
+        def render(template=template, rows=rows):
+            if rows is None:
+                return render_template(template, games=storefront.featured(now), now=now,
+                                       categories=storefront.categories())
+            return render_template(template, now=now,
+                                   rows=[(title, see_all, query(now)) for title, see_all, query in rows])
+
+        lifetime = min(ttl, RANKINGS_TTL) if key.endswith(":rankings") else ttl
+        html.append(Markup(cache.get_or_render(key, lifetime, render)))
+    return html
+
+
+@bp.route("/games")
+def browse():
+    """Filters, sorts and pages; any query string gives a normal page (bad values are
+    dropped or clamped). htmx filter changes get only the list."""
+    now = utcnow()
+    query = storefront.BrowseQuery.from_args(request.args)
+    result = storefront.browse(query, now)
+    canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
+    context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now)
+    if is_partial():
+        response = make_response(render_template("catalog/_game_list.html", **context))
+        response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
+    else:
+        response = make_response(render_template(
+            "catalog/browse.html", categories=storefront.categories(), tags=storefront.tags(), **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def find_listed(slug: str):
+    """services.find_game, after refusing what no slug can be (PostgreSQL errors on NUL)."""
+    if len(slug) > 200 or not slug.isprintable():
+        return None, None
+    return find_game(slug)
+
+
+@bp.route("/games/<slug>")
+def game_page(slug):
+    game, current_slug = find_listed(slug)
+    if current_slug:
+        return redirect(url_for("catalog.game_page", slug=current_slug), 301)
+    if game is None:
+        abort(404)
+    now = utcnow()
+    ttl = storefront.price_ttl(now, game)
+    parts = {
+        part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
+            f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
+        for part in ("detail", "body")
+    }
+    rankings.record_view(game.id, _visitor())
+    return render_template("catalog/game.html", game=game, parts=parts, state=_cart_state(game),
+                           wishlisted=wishlist.is_wishlisted(current_user, game.id))
+
+
+def _cart_state(game) -> str:
+    """What the viewer's "Add to cart" control shows: buy | in_cart | owned."""
+    if not current_user.is_authenticated:
+        return "buy"  # the POST sends anonymous visitors to log in and back here
+    from ..cart.services import in_cart
+    from ..orders.services import owned_game_ids
+
+    if owned_game_ids(current_user.id, [game.id]):
+        return "owned"
+    return "in_cart" if in_cart(current_user.id, game.id) else "buy"
+
+
+def _visitor() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"anon:{request.remote_addr}:{request.user_agent.string[:200]}"

@@ -12,7 +12,9 @@ bp = Blueprint("core", __name__)
 
 @bp.route("/")
 def index():
-    return render_template("core/index.html")
+    from ..catalog.views import home_sections
+
+    return render_template("core/index.html", sections=home_sections())
 
 
 @bp.route("/healthz")

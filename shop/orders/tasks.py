@@ -19,10 +19,11 @@ def after_order_paid(order_id: int):
                 lines=[{"title": l.title, "price": l.price, "list_price": l.list_price} for l in order.lines])
     db.session.commit()
     try:
-        from ..catalog import rankings
+        from ..catalog import cache, rankings
 
         for line in order.lines:
             rankings.record_sale(line.game_id)
+            cache.invalidate_game(line.game_id)  # "best-selling" lists and counts
     except Exception:  # rankings are derived data; never fail the job for them
         log.exception("ranking update for order %s failed", order_id)
 

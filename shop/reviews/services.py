@@ -107,6 +107,10 @@ def delete_review(user, review: Review):
 
 
 def _adjust(game_id: int, rating_delta: int, count_delta: int):
+    from ..catalog.tasks import after_game_change
+    from ..jobs import enqueue_after_commit
+
+    enqueue_after_commit(after_game_change, game_id)  # the cached game page shows the rating
     db.session.execute(update(Game).where(Game.id == game_id).values(
         rating_sum=Game.rating_sum + rating_delta, rating_count=Game.rating_count + count_delta)
         .execution_options(synchronize_session=False))

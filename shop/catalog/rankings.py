@@ -1,0 +1,110 @@
+"""Rankings kept in Redis sorted sets: all-time top sellers and 7-day trending.
+
+`rank:sales` scores games by copies sold. Page views go into one sorted set per
+Korean calendar day (`rank:views:YYYYMMDD`, kept 8 days); trending is the union of
+the last seven of them, stored for a minute under `rank:trending:YYYYMMDD` so busy
+home pages share one ZUNIONSTORE.
+
+Rankings are decoration: when Redis is unreachable every reader returns an empty
+list and every writer does nothing, so pages still render.
+"""
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+from ..extensions import redis_clients
+from ..timeutil import to_seoul, utcnow
+
+log = logging.getLogger(__name__)
+
+SALES_KEY = "rank:sales"
+VIEWS_PREFIX = "rank:views:"
+SEEN_PREFIX = "rank:seen:"
+TRENDING_PREFIX = "rank:trending:"
+WINDOW_DAYS = 7
+VIEWS_KEEP_SECONDS = 8 * 24 * 3600
+TRENDING_CACHE_SECONDS = 60
+MAX_RANKED = 100
+
+# One round trip: count the view unless this visitor was already counted today.
+_RECORD_VIEW = """
+if ARGV[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', 86400) then
+  return 0
+end
+redis.call('ZINCRBY', KEYS[1], 1, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def day_key(day: datetime) -> str:
+    """The per-day view set for the Korean calendar day containing `day`."""
+    return VIEWS_PREFIX + to_seoul(day).strftime("%Y%m%d")
+
+
+def visitor_hash(identity: str) -> str:
+    """A short keyed hash, so raw IP addresses never land in Redis."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hashlib.blake2b(identity.encode(), key=secret[:64], digest_size=12).hexdigest()
+
+
+def record_sale(game_id: int, quantity: int = 1) -> None:
+    try:
+        redis_clients.store.zincrby(SALES_KEY, quantity, game_id)
+    except RedisError:
+        log.warning("rankings unavailable; sale of game %s not ranked", game_id)
+
+
+def record_view(game_id: int, visitor: str | None = None, now: datetime | None = None) -> bool:
+    """Count one page view for today's trending. With a `visitor` identity, that visitor
+    counts at most once per game per day. Returns whether the view counted."""
+    now = now or utcnow()
+    views = day_key(now)
+    seen = f"{SEEN_PREFIX}{views[len(VIEWS_PREFIX):]}:{game_id}:{visitor_hash(visitor)}" if visitor else ""
+    r = redis_clients.store
+    try:
+        script = current_app.extensions.get("rankings_record_view")
+        if script is None:
+            script = current_app.extensions["rankings_record_view"] = r.register_script(_RECORD_VIEW)
+        return bool(script(keys=[views, seen or views], args=[game_id, "1" if visitor else "", VIEWS_KEEP_SECONDS]))
+    except RedisError:
+        log.warning("rankings unavailable; view of game %s not counted", game_id)
+        return False
+
+
+def top_sellers(n: int = 10) -> list[int]:
+    """Game ids, best-selling first."""
+    return _top(SALES_KEY, n)
+
+
+def trending(n: int = 10, now: datetime | None = None) -> list[int]:
+    """Game ids with the most views over the last seven Korean days, today included."""
+    now = now or utcnow()
+    cached = TRENDING_PREFIX + to_seoul(now).strftime("%Y%m%d")
+    r = redis_clients.store
+    try:
+        if not r.exists(cached):
+            days = [day_key(now - timedelta(days=i)) for i in range(WINDOW_DAYS)]
+            pipe = r.pipeline()
+            pipe.zunionstore(cached, days)
+            pipe.expire(cached, TRENDING_CACHE_SECONDS)
+            pipe.execute()
+    except RedisError:
+        log.warning("rankings unavailable; no trending list")
+        return []
+    return _top(cached, n)
+
+
+def _top(key: str, n: int) -> list[int]:
+    n = max(0, min(int(n), MAX_RANKED))
+    if not n:
+        return []
+    try:
+        members = redis_clients.store.zrevrange(key, 0, n - 1)
+    except RedisError:
+        log.warning("rankings unavailable; %s empty", key)
+        return []
+    return [int(m) for m in members if str(m).isdigit()]

@@ -1,0 +1,298 @@
+"""Store-front queries: the home page rows and the /games browser.
+
+Only listed games ever leave this module. Prices are compared with
+`Game.effective_price(now)`, so a sale counts exactly inside its window.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Float, and_, case, cast, false, func, select, true
+
+from ..extensions import db
+from ..timeutil import to_seoul, utcnow
+from . import rankings
+from .models import Category, Game, Tag
+from .services import cache_ttl
+
+ROW_SIZE = 8
+
+
+def listed():
+    return select(Game).where(Game.status == "listed")
+
+
+def games_by_ids(ids: list[int]) -> list[Game]:
+    """Listed games for `ids`, in the order given (unknown and delisted ones dropped)."""
+    if not ids:
+        return []
+    found = {g.id: g for g in db.session.scalars(listed().where(Game.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def on_sale_clause(now: datetime):
+    return Game.effective_price(now) < Game.price
+
+
+def featured(now: datetime, n: int = ROW_SIZE) -> list[Game]:
+    """Games the staff featured; until there are any, the best sellers stand in."""
+    order = (Game.sales_count.desc(), Game.id.desc())
+    games = list(db.session.scalars(listed().where(Game.featured.is_(True)).order_by(*order).limit(n)))
+    return games or list(db.session.scalars(listed().order_by(*order).limit(n)))
+
+
+def new_releases(now: datetime, n: int = ROW_SIZE) -> list[Game]:
+    today = to_seoul(now).date()
+    return list(db.session.scalars(
+        listed().where(Game.release_date <= today)
+        .order_by(Game.release_date.desc(), Game.id.desc()).limit(n)))
+
+
+def on_sale(now: datetime, n: int = ROW_SIZE) -> list[Game]:
+    """Biggest discounts first."""
+    discount = cast(Game.price - Game.effective_price(now), Float) / case((Game.price > 0, Game.price), else_=1)
+    return list(db.session.scalars(
+        listed().where(on_sale_clause(now)).order_by(discount.desc(), Game.sales_count.desc(), Game.id)
+        .limit(n)))
+
+
+def top_sellers(now: datetime, n: int = ROW_SIZE) -> list[Game]:
+    """Redis ranking first; the database's sales counts fill the row when it is short
+    (a fresh store, or Redis down)."""
+    games = games_by_ids(rankings.top_sellers(n * 2))[:n]
+    if len(games) < n:
+        have = [g.id for g in games]
+        games += db.session.scalars(
+            listed().where(Game.id.not_in(have) if have else true(), Game.sales_count > 0)
+            .order_by(Game.sales_count.desc(), Game.id).limit(n - len(games)))
+    return games
+
+
+def trending(now: datetime, n: int = ROW_SIZE) -> list[Game]:
+    return games_by_ids(rankings.trending(n * 2, now))[:n]
+
+
+def categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.name)))
+
+
+def tags() -> list[Tag]:
+    return list(db.session.scalars(select(Tag).order_by(Tag.name)))
+
+
+def seconds_until_price_change(now: datetime, game: Game | None = None) -> int | None:
+    """Seconds until the next sale starts or ends (of `game`, or of any listed game):
+    cached prices must not outlive that moment."""
+    if game is not None:
+        moments = [t for t in (game.sale_starts_at, game.sale_ends_at) if t and t > now]
+        soonest = min(moments, default=None) if game.sale_price is not None else None
+    else:
+        sales = listed().where(Game.sale_price.is_not(None)).subquery()
+        moments = [db.session.scalar(select(func.min(column)).where(column > now))
+                   for column in (sales.c.sale_starts_at, sales.c.sale_ends_at)]
+        soonest = min((m for m in moments if m is not None), default=None)
+    if soonest is None:
+        return None
+    return max(1, int((soonest - now).total_seconds()) + 1)
+
+
+def price_ttl(now: datetime, game: Game | None = None) -> int:
+    """Cache lifetime for fragments that show prices."""
+    ttl = cache_ttl()
+    until = seconds_until_price_change(now, game)
+    return min(ttl, until) if until else ttl
+
+
+# --- /games -------------------------------------------------------------------------
+
+PAGE_SIZE = 24
+MAX_PAGE = 10_000
+MAX_PRICE = 10_000_000
+MAX_TAGS = 10
+MAX_SEARCH_HITS = 1000
+SORTS = {
+    "relevance": "Relevance",
+    "bestselling": "Best selling",
+    "newest": "Newest",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "rating": "Top rated",
+}
+
+
+@dataclass
+class BrowseQuery:
+    """What the shopper asked for, already cleaned: unknown values are dropped and
+    numbers clamped, so any URL renders a normal page."""
+    q: str = ""
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    price_min: int | None = None
+    price_max: int | None = None
+    on_sale: bool = False
+    free: bool = False
+    sort: str = "relevance"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "BrowseQuery":
+        price_min, price_max = _price(args.get("price_min")), _price(args.get("price_max"))
+        if price_min is not None and price_max is not None and price_min > price_max:
+            price_min, price_max = price_max, price_min
+        sort = args.get("sort", "")
+        tags = []
+        for raw in args.getlist("tag")[:50]:
+            slug = _text(raw, 60)
+            if slug and slug not in tags:
+                tags.append(slug)
+        return cls(
+            q=_text(args.get("q"), 100),
+            category=_text(args.get("category"), 60) or None,
+            tags=tags[:MAX_TAGS],
+            price_min=price_min,
+            price_max=price_max,
+            on_sale=_flag(args.get("on_sale")),
+            free=_flag(args.get("free")),
+            sort=sort if sort in SORTS else "relevance",
+            page=_int(args.get("page"), 1, 1, MAX_PAGE),
+        )
+
+    @property
+    def effective_sort(self) -> str:
+        """Relevance only means something for a text query; otherwise best selling."""
+        return "bestselling" if self.sort == "relevance" and not self.q else self.sort
+
+    def to_args(self, **changes) -> dict:
+        """Query-string arguments for this query (defaults left out), e.g. for links."""
+        data = {"q": self.q or None, "category": self.category, "tag": self.tags or None,
+                "price_min": self.price_min, "price_max": self.price_max,
+                "on_sale": 1 if self.on_sale else None, "free": 1 if self.free else None,
+                "sort": self.sort if self.sort != "relevance" else None,  # the default
+                "page": self.page if self.page > 1 else None}
+        data.update(changes)
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.category or self.tags or self.price_min is not None
+                    or self.price_max is not None or self.on_sale or self.free)
+
+
+@dataclass
+class BrowsePage:
+    query: BrowseQuery
+    games: list[Game]
+    total: int
+    page: int
+    pages: int
+    category: Category | None
+    tags: list[Tag]
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        """1 … 4 5 [6] 7 8 … 20 (None marks a gap)."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers, last = [], 0
+        for n in sorted(p for p in shown if 1 <= p <= self.pages):
+            if n - last > 1:
+                numbers.append(None)
+            numbers.append(n)
+            last = n
+        return numbers
+
+
+def browse(query: BrowseQuery, now: datetime | None = None) -> BrowsePage:
+    """One page of listed games matching `query`. The page number is clamped to the
+    last page."""
+    now = now or utcnow()
+    conditions = [Game.status == "listed"]
+    price = Game.effective_price(now)
+
+    category = None
+    if query.category:
+        category = db.session.scalar(select(Category).where(Category.slug == query.category))
+        if category is not None:
+            conditions.append(Game.category_id == category.id)
+    tags = []
+    if query.tags:
+        tags = list(db.session.scalars(select(Tag).where(Tag.slug.in_(query.tags))))
+        tags.sort(key=lambda t: query.tags.index(t.slug))
+        conditions += [Game.tags.any(Tag.id == tag.id) for tag in tags]  # every chosen tag
+    if query.price_min is not None:
+        conditions.append(price >= query.price_min)
+    if query.price_max is not None:
+        conditions.append(price <= query.price_max)
+    if query.on_sale:
+        conditions.append(on_sale_clause(now))
+    if query.free:
+        conditions.append(price == 0)
+
+    hit_ids = None
+    if query.q:
+        from .search import search_ids
+
+        hit_ids = search_ids(query.q, limit=MAX_SEARCH_HITS).ids
+        conditions.append(Game.id.in_(hit_ids) if hit_ids else false())
+
+    where = and_(*conditions)
+    total = db.session.scalar(select(func.count()).select_from(Game).where(where)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(query.page, pages)
+    games = list(db.session.scalars(
+        select(Game).where(where).order_by(*_order(query.effective_sort, now, hit_ids))
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    return BrowsePage(query=query, games=games, total=total, page=page, pages=pages,
+                      category=category, tags=tags)
+
+
+def _order(sort: str, now: datetime, hit_ids: list[int] | None):
+    price = Game.effective_price(now)
+    average = case((Game.rating_count > 0, cast(Game.rating_sum, Float) / Game.rating_count), else_=-1.0)
+    if sort == "relevance" and hit_ids:
+        return [case({gid: i for i, gid in enumerate(hit_ids)}, value=Game.id, else_=len(hit_ids)), Game.id]
+    return {
+        "newest": [Game.release_date.desc(), Game.id.desc()],
+        "price_asc": [price.asc(), Game.title, Game.id],
+        "price_desc": [price.desc(), Game.title, Game.id],
+        "rating": [average.desc(), Game.rating_count.desc(), Game.id],
+    }.get(sort, [Game.sales_count.desc(), Game.title, Game.id])
+
+
+def _text(raw, max_length: int) -> str:
+    """Printable text only: PostgreSQL refuses NUL bytes, and nothing we match has control characters."""
+    return "".join(ch for ch in (raw or "")[:max_length * 2] if ch.isprintable()).strip()[:max_length]
+
+
+def _int(raw, default: int, low: int, high: int) -> int:
+    try:
+        value = int(str(raw).strip()[:12])
+    except (TypeError, ValueError):
+        return default
+    return max(low, min(high, value))
+
+
+def _price(raw) -> int | None:
+    if raw is None or not str(raw).strip():
+        return None
+    text = str(raw).strip().replace(",", "").replace("₩", "")
+    try:
+        value = int(float(text[:15]))
+    except (ValueError, OverflowError):
+        return None
+    return max(0, min(MAX_PRICE, value))
+
+
+def _flag(raw) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "on", "yes")
+
+
+def is_new(game: Game, now: datetime) -> bool:
+    today = to_seoul(now).date()
+    return game.release_date is not None and today - timedelta(days=14) <= game.release_date <= today
+
