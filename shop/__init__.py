@@ -35,6 +35,9 @@ def create_app(config=None, **overrides) -> Flask:
     mail_ext.init_app(app)
     limiter.init_app(app)
     redis_clients.init_app(app)
+    from .social import providers as social_providers
+
+    social_providers.init_app(app)
 
     _register_models()
     _register_blueprints(app)
@@ -68,6 +71,7 @@ def _register_models():
     from .reviews import models as _reviews  # noqa: F401
     from .coupons import models as _coupons  # noqa: F401
     from .loyalty import models as _loyalty  # noqa: F401
+    from .social import models as _social  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -92,6 +96,10 @@ def _register_blueprints(app):
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(coupons_bp)
+    from .social import step_views  # noqa: F401  (routes on social.bp)
+    from .social.views import bp as social_bp
+
+    app.register_blueprint(social_bp)
     from .coupons import wallet
 
     wallet.register()

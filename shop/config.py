@@ -41,6 +41,7 @@ class Config:
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{INSTANCE / 'playcation.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
     RQ_QUEUE = env("RQ_QUEUE", "default")
 
     # Sessions and cookies
@@ -122,6 +123,20 @@ class Config:
     KAKAO_CLIENT_SECRET = env("KAKAO_CLIENT_SECRET")
     NAVER_CLIENT_ID = env("NAVER_CLIENT_ID")
     NAVER_CLIENT_SECRET = env("NAVER_CLIENT_SECRET")
+    SOCIAL_HTTP_TIMEOUT = float(env("SOCIAL_HTTP_TIMEOUT", 10))  # seconds for each call to a provider
+    SOCIAL_STATE_TTL = env_int("SOCIAL_STATE_TTL", 600)  # seconds a login may spend at the provider
+    # Endpoint overrides (a staging identity provider, the tests' local one); unset = the real ones.
+    GOOGLE_DISCOVERY_URL = env("GOOGLE_DISCOVERY_URL")
+    GITHUB_AUTHORIZE_URL = env("GITHUB_AUTHORIZE_URL")
+    GITHUB_TOKEN_URL = env("GITHUB_TOKEN_URL")
+    GITHUB_USERINFO_URL = env("GITHUB_USERINFO_URL")
+    GITHUB_EMAILS_URL = env("GITHUB_EMAILS_URL")
+    KAKAO_AUTHORIZE_URL = env("KAKAO_AUTHORIZE_URL")
+    KAKAO_TOKEN_URL = env("KAKAO_TOKEN_URL")
+    KAKAO_USERINFO_URL = env("KAKAO_USERINFO_URL")
+    NAVER_AUTHORIZE_URL = env("NAVER_AUTHORIZE_URL")
+    NAVER_TOKEN_URL = env("NAVER_TOKEN_URL")
+    NAVER_USERINFO_URL = env("NAVER_USERINFO_URL")
 
 
 class DevelopmentConfig(Config):

@@ -63,6 +63,10 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: User, password: str) -> bool:
     if not user.password_hash:
+        try:  # same cost as a real check, so timing doesn't reveal social-only accounts
+            hasher.verify(_DUMMY_HASH, password or "x")
+        except VerificationError:
+            pass
         return False
     try:
         hasher.verify(user.password_hash, password)

@@ -1,0 +1,148 @@
+"""The social login journey in a real browser: chromium → our gunicorn server → the
+local identity provider → back, with the token and profile calls made by the server
+over HTTP. Sign up with Google, link Kakao on the account page, unlink Google, log
+out, log in with Kakao.
+
+The server is the same harness as tests/browser (gunicorn + RQ worker on a fresh
+SQLite database and a private Redis), started here with the provider variables set,
+exactly as an operator would configure a real deployment.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from shop.devmail import start_sink
+
+from ..browser.conftest import (CHROMIUM_ARGS, DESKTOP, ROOT, PageProblems, _healthy, _Processes,
+                                _start_private_redis, _wait_until, chromium_path, skip_reason)
+from ..conftest import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots" / "social"
+
+
+@pytest.fixture(scope="module")
+def social_server(local_provider):
+    """Base URL of gunicorn + an RQ worker with all four providers pointed at the local one."""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    tmp = Path(tempfile.mkdtemp(prefix="playcation-social-live-"))
+    smtp_port = free_port()
+    sink = start_sink(tmp / "mail", port=smtp_port)
+    procs = _Processes(tmp)
+    try:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_DATABASE"))}
+        env.update(
+            APP_ENV="development", SECRET_KEY="social-browser-tests-secret-key",
+            DATABASE_URL=f"sqlite:///{tmp / 'live.db'}", REDIS_URL=_start_private_redis(procs, tmp / "redis"),
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp_port), DEV_INBOX_DIR=str(tmp / "mail"),
+            UPLOAD_DIR=str(tmp / "uploads"), RQ_QUEUE=f"social-browser-{os.getpid()}-{port}",
+            SESSION_COOKIE_SECURE="0", BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", PYTHONUNBUFFERED="1",
+            SOCIAL_HTTP_TIMEOUT="5", **local_provider.app_config())
+        upgrade = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                                 env=env, capture_output=True, text=True, timeout=60)
+        if upgrade.returncode:
+            pytest.fail(f"`flask db upgrade` failed:\n{upgrade.stdout}\n{upgrade.stderr}")
+        procs.start("gunicorn", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env,
+                    stop_signal=signal.SIGINT)
+        procs.start("worker", [sys.executable, "worker.py"], env)
+        base = f"http://127.0.0.1:{port}"
+        _wait_until(lambda: _healthy(base + "/healthz"), "/healthz to answer 200", procs)
+        yield base
+        assert not procs.dead(), f"{', '.join(procs.dead())} died during the tests:\n{procs.report()}"
+    finally:
+        procs.stop_all()
+        sink.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def page(social_server):
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=social_server, viewport=DESKTOP, locale="en-US",
+                                      timezone_id="Asia/Seoul")
+        context.set_default_timeout(10_000)
+        problems = PageProblems()
+        page = problems.watch(context.new_page())
+        page.problems = problems
+        yield page
+        context.close()
+        browser.close()
+
+
+def _shot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_sign_up_link_unlink_and_log_in_with_providers(page, local_provider):
+    local_provider.person.name = "Journey Gamer"
+    local_provider.person.email = "journey.social@example.com"
+
+    page.goto("/login")
+    buttons = page.get_by_role("main").locator(".social-login")
+    for label in ("Google", "GitHub", "Kakao", "Naver"):
+        expect(buttons.get_by_role("button", name=f"Continue with {label}")).to_be_visible()
+    _shot(page, "01-login-buttons")
+
+    # Sign up with Google: off to the provider and back, new verified account.
+    buttons.get_by_role("button", name="Continue with Google").click()
+    expect(page.get_by_role("status")).to_contain_text("Welcome, Journey Gamer! Your account is ready.")
+    expect(page.get_by_role("banner").locator("summary.user-chip")).to_contain_text("Journey Gamer")
+    expect(page.get_by_role("banner").get_by_role("link", name="Verify email")).to_have_count(0)
+    assert local_provider.authorize_requests[-1]["code_challenge_method"] == "S256"
+    _shot(page, "02-signed-up")
+
+    # The account page: Google linked; link Kakao too.
+    page.goto("/account")
+    card = page.locator("#linked-accounts")
+    expect(card).to_contain_text("journey.social@example.com")
+    expect(card.get_by_role("button", name="Unlink")).to_have_count(1)
+    _shot(page, "03-linked-accounts")
+    local_provider.person.sub = "30003"
+    card.get_by_role("button", name="Link Kakao").click()
+    expect(page.get_by_role("status")).to_contain_text("Kakao is linked.")
+    expect(page.locator("#linked-accounts").get_by_role("button", name="Unlink")).to_have_count(2)
+
+    # Unlink Google; Kakao is now the only way in, so it cannot go.
+    page.locator("#linked-accounts li").filter(has_text="Google").get_by_role("button", name="Unlink").click()
+    expect(page.get_by_role("status")).to_contain_text("Google is unlinked.")
+    page.locator("#linked-accounts li").filter(has_text="Kakao").get_by_role("button", name="Unlink").click()
+    expect(page.get_by_role("alert")).to_contain_text("That is your only way to log in.")
+    _shot(page, "04-last-link-kept")
+
+    # Log out, and back in with Kakao.
+    menu = page.get_by_role("banner").locator("details.dropdown")
+    menu.locator("summary").click()
+    menu.get_by_role("button", name="Log out").click()
+    page.get_by_role("banner").get_by_role("link", name="Log in").click()
+    page.get_by_role("main").get_by_role("button", name="Continue with Kakao").click()
+    expect(page.get_by_role("status")).to_contain_text("Logged in as Journey Gamer.")
+
+    # A denied consent comes back to the login page with a message.
+    menu = page.get_by_role("banner").locator("details.dropdown")
+    menu.locator("summary").click()
+    menu.get_by_role("button", name="Log out").click()
+    local_provider.consent = "deny"
+    page.goto("/login")
+    page.get_by_role("main").get_by_role("button", name="Continue with Naver").click()
+    expect(page).to_have_url(f"{page.url.split('/login')[0]}/login")
+    expect(page.get_by_role("alert")).to_contain_text("You cancelled signing in with Naver.")
+    _shot(page, "05-denied")
+
+    # ERR_ABORTED is chromium cancelling what a page still had open (the notification
+    # stream, an image) when the journey navigates on; anything else is a problem.
+    problems = [p for p in page.problems.items if not p.endswith("net::ERR_ABORTED")]
+    assert problems == [], "\n".join(problems)
