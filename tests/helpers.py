@@ -70,7 +70,8 @@ class Browser:
         data = dict(data or {})
         headers = dict(kwargs.pop("headers", {}))
         if csrf:
-            data.setdefault("csrf_token", self.csrf_token())
+            if "csrf_token" not in data:
+                data["csrf_token"] = self.csrf_token()
         if htmx:
             headers["HX-Request"] = "true"
         return self.client.post(url, data=data, headers=headers, **kwargs)

@@ -1,4 +1,8 @@
-"""Cart operations. Raise CartError subclasses with a message the page shows."""
+"""Cart operations. Raise CartError subclasses with a message the page shows.
+
+Each refusal also says what the game's cart button should become (`state`:
+buy | in_cart | owned | unavailable), so views never guess it from the message.
+"""
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -11,12 +15,28 @@ MAX_ITEMS = 50
 
 
 class CartError(DomainError):
-    pass
+    state = "buy"
+
+
+class NotForSale(CartError):
+    state = "unavailable"
+
+
+class AlreadyOwned(CartError):
+    state = "owned"
+
+
+class AlreadyInCart(CartError):
+    state = "in_cart"
+
+
+class CartFull(CartError):
+    state = "buy"
 
 
 def cart_items(user) -> list[CartItem]:
     return list(db.session.scalars(select(CartItem).where(CartItem.user_id == user.id)
-                                   .order_by(CartItem.added_at)))
+                                   .order_by(CartItem.added_at, CartItem.game_id)))
 
 
 def cart_games(user) -> list[Game]:
@@ -31,29 +51,51 @@ def in_cart(user_id: int, game_id: int) -> bool:
     return db.session.get(CartItem, (user_id, game_id)) is not None
 
 
+def cart_states(user, games) -> dict[int, str]:
+    """The cart button state of each game for `user` (anonymous: buy), in two queries,
+    for the game page and game lists: `{% include "cart/_button.html" %}` with `state`."""
+    from ..orders.services import owned_game_ids
+
+    games = list(games)
+    ids = [g.id for g in games]
+    states = {g.id: "buy" if g.is_listed else "unavailable" for g in games}
+    if not ids or user is None or not getattr(user, "is_authenticated", False):
+        return states
+    carted = set(db.session.scalars(select(CartItem.game_id).where(
+        CartItem.user_id == user.id, CartItem.game_id.in_(ids))))
+    owned = owned_game_ids(user.id, ids)
+    for game_id in ids:
+        if game_id in owned:
+            states[game_id] = "owned"
+        elif game_id in carted:
+            states[game_id] = "in_cart"
+    return states
+
+
 def add_to_cart(user, game: Game) -> CartItem:
-    """Raises CartError for delisted, owned, already-carted games or a full cart."""
+    """Put `game` in the user's cart. Raises NotForSale, AlreadyOwned, AlreadyInCart, CartFull."""
     from ..orders.services import owned_game_ids
 
     if not game.is_listed:
-        raise CartError(f"{game.title} is not for sale.")
+        raise NotForSale(f"{game.title} is not for sale.")
     if owned_game_ids(user.id, [game.id]):
-        raise CartError(f"You already own {game.title}.")
+        raise AlreadyOwned(f"You already own {game.title}.")
     if in_cart(user.id, game.id):
-        raise CartError(f"{game.title} is already in your cart.")
+        raise AlreadyInCart(f"{game.title} is already in your cart.")
     if cart_count(user.id) >= MAX_ITEMS:
-        raise CartError(f"Your cart is full ({MAX_ITEMS} games).")
+        raise CartFull(f"Your cart is full ({MAX_ITEMS} games).")
     item = CartItem(user_id=user.id, game_id=game.id)
     db.session.add(item)
     try:
         db.session.commit()
-    except IntegrityError:  # a double click raced us
+    except IntegrityError:  # a double click raced us to the primary key
         db.session.rollback()
-        raise CartError(f"{game.title} is already in your cart.")
+        raise AlreadyInCart(f"{game.title} is already in your cart.")
     return item
 
 
 def remove_from_cart(user, game_id: int) -> bool:
+    """Take a game out of the cart; False if it was not there."""
     deleted = db.session.execute(CartItem.__table__.delete().where(
         CartItem.user_id == user.id, CartItem.game_id == game_id)).rowcount
     db.session.commit()

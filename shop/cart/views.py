@@ -33,15 +33,16 @@ def add(game_id):
     game = db.session.get(Game, game_id)
     if game is None:
         abort(404)
-    error = None
+    error, state = None, "in_cart"
     try:
         services.add_to_cart(current_user, game)
     except services.CartError as exc:
-        error = exc.message
+        error, state = exc.message, exc.state
     if _htmx():
         response = make_response(render_template(
-            "cart/_add_response.html", game=game, error=error, count=services.cart_count(current_user.id)))
-        response.headers["Vary"] = "HX-Request"
+            "cart/_add_response.html", game=game, error=error, state=state, next_url=_back(),
+            count=services.cart_count(current_user.id)))
+        response.vary.add("HX-Request")
         return response
     flash(error or f"{game.title} is in your cart.", "error" if error else "success")
     return redirect(_back())
@@ -53,7 +54,9 @@ def remove(game_id):
     services.remove_from_cart(current_user, game_id)
     if _htmx():
         games = services.cart_games(current_user)
-        return render_template("cart/_remove_response.html", games=games,
-                               quote=quote_games(games, current_user), count=len(games))
+        response = make_response(render_template("cart/_remove_response.html", games=games,
+                                                 quote=quote_games(games, current_user), count=len(games)))
+        response.vary.add("HX-Request")
+        return response
     flash("Removed from your cart.", "info")
     return redirect(_back())

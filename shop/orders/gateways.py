@@ -7,11 +7,19 @@ server then confirms, and can cancel or ask for a payment's status.
 import base64
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import requests
 from flask import current_app
 
 log = logging.getLogger(__name__)
+
+# Answers that do not say whether the gateway acted: a request with the same
+# idempotency key still being processed, throttling, Toss's internal errors.
+UNKNOWN_STATUSES = (408, 409, 429)
+UNKNOWN_CODES = ("IDEMPOTENT_REQUEST_PROCESSING", "FAILED_INTERNAL_SYSTEM_PROCESSING",
+                 "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING", "UNKNOWN_PAYMENT_ERROR", "PROVIDER_ERROR")
+ALREADY_CODES = ("ALREADY_PROCESSED_PAYMENT", "ALREADY_CANCELED_PAYMENT")
 
 
 @dataclass
@@ -57,12 +65,14 @@ class TossGateway:
             data = res.json()
         except ValueError:
             data = {}
-        if res.status_code >= 500:
-            return GatewayResult("error", code=data.get("code", f"HTTP_{res.status_code}"),
-                                 message=data.get("message", "The payment service failed."), payload=data)
+        if not isinstance(data, dict):
+            data = {}
+        code = str(data.get("code") or f"HTTP_{res.status_code}")[:80]
+        if res.status_code >= 500 or res.status_code in UNKNOWN_STATUSES or code in UNKNOWN_CODES:
+            return GatewayResult("error", code=code, message=data.get("message", "The payment service failed."),
+                                 payload=data)
         if res.status_code >= 400:
-            code = data.get("code", f"HTTP_{res.status_code}")
-            outcome = "already" if code in ("ALREADY_PROCESSED_PAYMENT", "ALREADY_CANCELED_PAYMENT") else "declined"
+            outcome = "already" if code in ALREADY_CODES else "declined"
             return GatewayResult(outcome, code=code, message=data.get("message", "Payment was refused."), payload=data)
         return GatewayResult("ok", status=data.get("status"), amount=data.get("totalAmount"), payload=data)
 
@@ -74,10 +84,11 @@ class TossGateway:
         body = {"cancelReason": reason}
         if amount is not None:
             body["cancelAmount"] = amount
-        return self._call("POST", f"/v1/payments/{payment_key}/cancel", body, idempotency_key)
+        # The key came in on the buyer's redirect: quote it so it can never change the path.
+        return self._call("POST", f"/v1/payments/{quote(payment_key, safe='')}/cancel", body, idempotency_key)
 
     def status(self, order_id: str) -> GatewayResult:
-        return self._call("GET", f"/v1/payments/orders/{order_id}")
+        return self._call("GET", f"/v1/payments/orders/{quote(order_id, safe='')}")
 
 
 def get_gateway(name: str | None = None):

@@ -1,6 +1,6 @@
 """The local sandbox gateway: Toss's contract without Toss. Its state is a table, so
 confirm/cancel/status behave like a real, idempotent gateway."""
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..extensions import db
 from .gateways import GatewayResult
@@ -31,8 +31,16 @@ class SandboxGateway:
             return GatewayResult("already", code="ALREADY_PROCESSED_PAYMENT", message="Already confirmed.")
         if payment.status != "READY":
             return GatewayResult("declined", code="NOT_AVAILABLE_PAYMENT", message=f"Payment is {payment.status}.")
-        payment.status, payment.confirm_key = "DONE", idempotency_key
+        # Compare-and-set, like the orders: a concurrent confirm cannot also take the money.
+        moved = db.session.execute(update(SandboxPayment).where(
+            SandboxPayment.payment_key == payment_key, SandboxPayment.status == "READY")
+            .values(status="DONE", confirm_key=idempotency_key).execution_options(synchronize_session=False)).rowcount
         db.session.commit()
+        if not moved:
+            db.session.refresh(payment)
+            if payment.confirm_key == idempotency_key:
+                return GatewayResult("ok", status="DONE", amount=payment.amount)
+            return GatewayResult("already", code="ALREADY_PROCESSED_PAYMENT", message="Already confirmed.")
         return GatewayResult("ok", status="DONE", amount=payment.amount)
 
     def cancel(self, payment_key: str, reason: str, idempotency_key: str, amount: int | None = None) -> GatewayResult:
@@ -41,6 +49,8 @@ class SandboxGateway:
             return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message="No such payment.")
         if payment.status == "CANCELED":
             return GatewayResult("ok", status="CANCELED", amount=payment.amount)
+        if payment.status != "DONE":
+            return GatewayResult("declined", code="NOT_CANCELABLE_PAYMENT", message=f"Payment is {payment.status}.")
         payment.status = "CANCELED"
         db.session.commit()
         return GatewayResult("ok", status="CANCELED", amount=payment.amount)

@@ -1,19 +1,22 @@
 """Checkout and payment: money is never taken twice, lost, or granted without payment.
 
-Every state change is a compare-and-set UPDATE (`_move`), so concurrent requests
+Every state change is a compare-and-set UPDATE (`move_order`), so concurrent requests
 (two tabs, a refresh, the reconciler) cannot both act on one order. Gateway calls
 happen outside database transactions and carry a per-order idempotency key.
+Refunds live in `refunds.py`.
 """
 import logging
+from dataclasses import asdict
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
+from . import hooks
 from .gateways import GatewayResult, get_gateway
 from .models import Order, OrderLine, PaymentEvent
 from .pricing import quote_games
@@ -49,13 +52,9 @@ class PaymentPending(DomainError):
                "Nothing will be charged twice; this page updates when it is settled.")
 
 
-class RefundError(DomainError):
-    pass
-
-
 # --- helpers -------------------------------------------------------------------
 
-def _move(order_id: int, from_states: tuple[str, ...], to_state: str, **values) -> bool:
+def move_order(order_id: int, from_states: tuple[str, ...], to_state: str, **values) -> bool:
     """Compare-and-set the order's status; True if this caller made the move."""
     result = db.session.execute(
         update(Order).where(Order.id == order_id, Order.status.in_(from_states))
@@ -64,14 +63,21 @@ def _move(order_id: int, from_states: tuple[str, ...], to_state: str, **values) 
     return result.rowcount == 1
 
 
-def _record(order_id: int, kind: str, result: GatewayResult, key: str | None):
+def record_call(order_id: int, kind: str, result: GatewayResult, key: str | None):
+    """Keep what the gateway was asked and what it answered (payment_events, the audit trail)."""
     db.session.add(PaymentEvent(order_id=order_id, kind=kind, idempotency_key=key, outcome=result.outcome,
                                 code=result.code, message=(result.message or "")[:300] or None,
                                 payload=result.payload or None))
 
 
-def confirm_key(order: Order) -> str:
-    return f"confirm-{order.public_id}"
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "다")) else f"{text}."
+
+
+def confirm_key(public_id: str) -> str:
+    """The confirm's idempotency key: one per order, so every retry is the same request."""
+    return f"confirm-{public_id}"
 
 
 def get_order(public_id: str) -> Order:
@@ -87,38 +93,57 @@ def start_checkout(user, options: dict | None = None) -> Order:
     """Turn the cart into a PENDING order with a price snapshot.
 
     Older open orders of the user are cancelled first: one open checkout per buyer,
-    so two tabs can never pay for the same games twice. Raises EmptyCart, CheckoutError.
+    so two tabs can never pay for the same games twice. An order that comes to ₩0
+    (discounts cover it) is paid at once, without a gateway. Raises EmptyCart,
+    CheckoutError (and whatever an ON_RESERVED hook raises, with nothing changed).
     """
+    from ..accounts.models import User
     from ..cart.services import cart_games
 
+    # Serialise checkouts of one buyer (a row lock on PostgreSQL; SQLite has one writer
+    # anyway), so two tabs pressing Pay at once still leave one open order.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     games = cart_games(user)
     if not games:
         raise EmptyCart()
     blocked = [g.title for g in games if not g.is_listed]
     if blocked:
         raise CheckoutError(f"No longer for sale: {', '.join(blocked)}. Remove it from your cart.")
-    owned = owned_game_ids(user.id, [g.id for g in games])
+    game_ids = [g.id for g in games]
+    owned = owned_game_ids(user.id, game_ids)
     if owned:
         titles = ", ".join(g.title for g in games if g.id in owned)
         raise CheckoutError(f"You already own {titles}. Remove it from your cart.")
-    for old in db.session.scalars(select(Order.id).where(Order.user_id == user.id, Order.status == "PENDING")):
-        _move(old, OPEN, "CANCELLED", failure_code="REPLACED", failure_message="A newer checkout replaced this one.")
-        from . import hooks
-
-        hooks.released(old)
-    quote = quote_games(games, user, options)
-    order = Order(user_id=user.id, status="PENDING", subtotal=quote.subtotal, discount=quote.discount,
-                  total=quote.total, gateway=current_app.config["PAYMENT_GATEWAY"],
-                  discounts=[d.__dict__ for d in quote.discounts],
-                  expires_at=utcnow() + timedelta(minutes=current_app.config["ORDER_EXPIRY_MINUTES"]))
-    order.lines = [OrderLine(game_id=l.game_id, title=l.title, list_price=l.list_price, price=l.price)
-                   for l in quote.lines]
-    db.session.add(order)
-    db.session.flush()
-    from . import hooks
-
-    hooks.reserved(order, quote)
+    confirming = db.session.scalars(select(OrderLine.title).join(Order, Order.id == OrderLine.order_id).where(
+        Order.user_id == user.id, Order.status.in_(IN_FLIGHT), OrderLine.game_id.in_(game_ids))).all()
+    if confirming:
+        raise CheckoutError(f"A payment for {', '.join(sorted(set(confirming)))} is still being confirmed. "
+                            "Check your orders in a minute before paying again.")
+    try:
+        for old in db.session.scalars(select(Order.id).where(Order.user_id == user.id,
+                                                             Order.status == "PENDING")).all():
+            if move_order(old, OPEN, "CANCELLED", failure_code="REPLACED",
+                     failure_message="A newer checkout replaced this one."):
+                hooks.released(old)
+        quote = quote_games(games, user, options)
+        order = Order(user_id=user.id, status="PENDING", subtotal=quote.subtotal, discount=quote.discount,
+                      total=quote.total, gateway=current_app.config["PAYMENT_GATEWAY"],
+                      discounts=[asdict(d) for d in quote.discounts],
+                      expires_at=utcnow() + timedelta(minutes=current_app.config["ORDER_EXPIRY_MINUTES"]))
+        order.lines = [OrderLine(game_id=line.game_id, title=line.title, list_price=line.list_price,
+                                 price=line.price) for line in quote.lines]
+        db.session.add(order)
+        db.session.flush()
+        hooks.reserved(order, quote)
+    except Exception:
+        db.session.rollback()
+        raise
     db.session.commit()
+    if order.total == 0:
+        move_order(order.id, OPEN, "CONFIRMING")
+        db.session.commit()
+        finalize_paid(order.id)
+        db.session.refresh(order)
     return order
 
 
@@ -141,65 +166,89 @@ def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
     payment_key = (payment_key or "")[:200]
     if order.status == "PAID" and order.payment_key == payment_key:
         return order  # a refresh of the success page
-    if amount != order.total:
-        if _move(order.id, OPEN, "FAILED", failure_code="AMOUNT_MISMATCH",
-                 failure_message=f"Redirect amount {amount} != order total {order.total}"):
-            from . import hooks
-
-            hooks.released(order.id)
-        db.session.commit()
-        raise AmountMismatch()
+    order_id, total, public_id, gateway_name = order.id, order.total, order.public_id, order.gateway
+    owned = owned_game_ids(order.user_id, [line.game_id for line in order.lines])
+    # End the read transaction before writing: on SQLite a transaction that read and
+    # then writes fails at once if another request wrote in between.
+    db.session.commit()
+    refusal = None
+    if amount != total:
+        log.warning("order %s: redirect amount %s != order total %s", public_id, amount, total)
+        refusal = ("AMOUNT_MISMATCH", "The payment amount did not match the order.", AmountMismatch())
+    elif owned:  # bought meanwhile through another order: never charge twice
+        refusal = ("ALREADY_OWNED", "You already own these games.",
+                   PaymentDeclined("You already own these games. Nothing was charged."))
+    if refusal:
+        code, message, error = refusal
+        if move_order(order_id, OPEN, "FAILED", failure_code=code, failure_message=message):
+            hooks.released(order_id)
+            db.session.commit()
+            raise error
+        db.session.rollback()  # not PENDING any more (e.g. another tab just paid it): say what it is
+        db.session.refresh(order)
+        return _explain(order, payment_key)
     try:
-        claimed = _move(order.id, OPEN, "CONFIRMING", payment_key=payment_key)
+        claimed = move_order(order_id, OPEN, "CONFIRMING", payment_key=payment_key)
     except IntegrityError:  # that paymentKey already belongs to another order
         db.session.rollback()
-        raise PaymentDeclined("That payment belongs to another order.")
+        raise PaymentDeclined("That payment belongs to another order. Nothing was charged.")
     if not claimed:
         db.session.rollback()
         db.session.refresh(order)
         return _explain(order, payment_key)
     db.session.commit()  # the claim is durable before money moves
 
-    result = get_gateway(order.gateway).confirm(payment_key, order.public_id, order.total, confirm_key(order))
-    _record(order.id, "confirm", result, confirm_key(order))
+    key = confirm_key(public_id)
+    result = get_gateway(gateway_name).confirm(payment_key, public_id, total, key)
+    record_call(order_id, "confirm", result, key)
     db.session.commit()
     return _settle(order, result)
 
 
 def _settle(order: Order, result: GatewayResult) -> Order:
-    """Apply a confirm result to an in-flight order."""
+    """Apply a confirm (or status) result to an in-flight order. Raises PaymentPending
+    while the outcome is unknown, PaymentDeclined when the gateway refused."""
+    order_id = inspect(order).identity[0]  # without a SELECT: each move below starts its transaction
     if result.outcome == "already":
-        result = get_gateway(order.gateway).status(order.public_id)
-        _record(order.id, "status", result, None)
+        gateway_name, public_id = order.gateway, order.public_id
+        db.session.commit()  # no transaction stays open while the gateway works
+        result = get_gateway(gateway_name).status(public_id)
+        record_call(order_id, "status", result, None)
         db.session.commit()
-        if result.ok and result.status != "DONE":
-            result = GatewayResult("error", code="UNSETTLED", message=f"Gateway says {result.status}")
+        if not (result.ok and result.status == "DONE"):
+            # "Already processed" means the gateway acted: until it says how, keep waiting.
+            result = GatewayResult("error", code="UNSETTLED", message=f"Gateway says {result.status or result.code}")
     if result.ok and result.status in (None, "DONE"):
+        finalize_paid(order_id)
+        db.session.refresh(order)
+        if order.status not in ("PAID", "REFUNDED"):
+            log.error("order %s: the gateway took the payment but the order is %s", order.public_id, order.status)
         if result.amount is not None and result.amount != order.total:
             log.error("order %s: gateway charged %s, order total %s", order.public_id, result.amount, order.total)
-        finalize_paid(order.id)
-        db.session.refresh(order)
         return order
     if result.unknown or (result.ok and result.status not in ("ABORTED", "EXPIRED", "CANCELED")):
-        _move(order.id, IN_FLIGHT, "AWAITING_CONFIRMATION")
+        move_order(order_id, IN_FLIGHT, "AWAITING_CONFIRMATION")
         db.session.commit()
         raise PaymentPending()
-    if _move(order.id, IN_FLIGHT, "FAILED", failure_code=result.code, failure_message=result.message):
-        from . import hooks
-
-        hooks.released(order.id)
+    if move_order(order_id, IN_FLIGHT, "FAILED", failure_code=(result.code or result.status or "DECLINED")[:80],
+             failure_message=(result.message or "The payment was declined.")[:300]):
+        hooks.released(order_id)
     db.session.commit()
-    raise PaymentDeclined(result.message or "The payment was declined.")
+    raise PaymentDeclined(f"{_sentence(result.message or 'The payment was declined')} Nothing was charged.")
 
 
 def _explain(order: Order, payment_key: str) -> Order:
+    """Why a confirm found the order already claimed or settled."""
     if order.status == "PAID":
         if order.payment_key == payment_key:
             return order
         raise PaymentDeclined("This order was already paid with another payment.")
     if order.status in IN_FLIGHT:
         raise PaymentPending()
-    raise PaymentDeclined(order.failure_message or f"This order is {order.status.lower()}.")
+    if order.status == "REFUNDED":
+        raise PaymentDeclined("This order was refunded.")
+    reason = order.failure_message or f"This order is {order.status.lower()}"
+    raise PaymentDeclined(f"{_sentence(reason)} Nothing was charged.")
 
 
 def finalize_paid(order_id: int) -> bool:
@@ -210,12 +259,11 @@ def finalize_paid(order_id: int) -> bool:
     from ..catalog.models import Game
     from ..notifications.services import notify
     from ..jobs import enqueue_after_commit
-    from . import hooks
     from .models import LibraryEntry
     from .tasks import after_order_paid
 
     now = utcnow()
-    if not _move(order_id, IN_FLIGHT, "PAID", paid_at=now):
+    if not move_order(order_id, IN_FLIGHT, "PAID", paid_at=now):
         db.session.rollback()
         return False
     order = db.session.get(Order, order_id)
@@ -244,10 +292,10 @@ def finalize_paid(order_id: int) -> bool:
 def fail_payment(order: Order, code: str, message: str) -> Order:
     """The gateway's fail redirect (declined card, closed window) for a PENDING order."""
     to_state = "CANCELLED" if code == "PAY_PROCESS_CANCELED" else "FAILED"
-    if _move(order.id, OPEN, to_state, failure_code=(code or "UNKNOWN")[:80], failure_message=(message or "")[:300]):
-        from . import hooks
-
-        hooks.released(order.id)
+    order_id = order.id
+    db.session.commit()  # end the read transaction before the write (see confirm_payment)
+    if move_order(order_id, OPEN, to_state, failure_code=(code or "UNKNOWN")[:80], failure_message=(message or "")[:300]):
+        hooks.released(order_id)
     db.session.commit()
     db.session.refresh(order)
     return order
@@ -257,81 +305,60 @@ def fail_payment(order: Order, code: str, message: str) -> Order:
 
 def reconcile_in_flight(stale_after_seconds: int = 60) -> dict:
     """Cron: settle orders whose confirm timed out (or whose process died mid-confirm)
-    by asking the gateway; re-confirming with the same idempotency key is safe."""
+    by asking the gateway; re-confirming with the same idempotency key is safe.
+    Returns counts: paid, failed, waiting."""
     cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
     ids = db.session.scalars(select(Order.id).where(
         (Order.status == "AWAITING_CONFIRMATION") | ((Order.status == "CONFIRMING") & (Order.updated_at < cutoff))
     ).order_by(Order.id)).all()
+    db.session.commit()
     summary = {"paid": 0, "failed": 0, "waiting": 0}
     for order_id in ids:
-        order = db.session.get(Order, order_id)
-        gateway = get_gateway(order.gateway)
-        status = gateway.status(order.public_id)
-        _record(order.id, "status", status, None)
-        db.session.commit()
-        if status.ok and status.status in ("READY", "IN_PROGRESS") and order.payment_key:
-            status = gateway.confirm(order.payment_key, order.public_id, order.total, confirm_key(order))
-            _record(order.id, "confirm", status, confirm_key(order))
-            db.session.commit()
-        elif not status.ok and status.outcome == "declined" and status.code in ("NOT_FOUND_PAYMENT",):
-            status = GatewayResult("declined", code=status.code, message="The payment never reached the gateway.")
         try:
-            _settle(order, status)
-            summary["paid"] += 1
-        except PaymentPending:
+            summary[_reconcile(order_id)] += 1
+        except Exception:  # one broken order must not keep the others unsettled
+            log.exception("reconciling order %s failed", order_id)
+            db.session.rollback()
             summary["waiting"] += 1
-        except PaymentDeclined:
-            summary["failed"] += 1
     return summary
+
+
+def _reconcile(order_id: int) -> str:
+    order = db.session.get(Order, order_id)
+    public_id, payment_key, total = order.public_id, order.payment_key, order.total
+    gateway = get_gateway(order.gateway)
+    db.session.commit()  # no transaction stays open while the gateway works
+    result = gateway.status(public_id)
+    record_call(order_id, "status", result, None)
+    db.session.commit()
+    if result.ok and result.status in ("READY", "IN_PROGRESS") and payment_key:
+        key = confirm_key(public_id)
+        result = gateway.confirm(payment_key, public_id, total, key)
+        record_call(order_id, "confirm", result, key)
+        db.session.commit()
+    elif not result.ok and result.outcome == "declined":
+        if result.code != "NOT_FOUND_PAYMENT":
+            # Refused to answer (a bad key, a bad request): that says nothing about the money.
+            result = GatewayResult("error", code=result.code, message=result.message)
+        else:
+            result = GatewayResult("declined", code=result.code, message="The payment never reached the gateway.")
+    try:
+        _settle(order, result)
+    except PaymentPending:
+        return "waiting"
+    except PaymentDeclined:
+        return "failed"
+    return "paid"
 
 
 def expire_pending() -> int:
     """Cron: cancel PENDING orders past their expiry, releasing what they held."""
-    from . import hooks
-
     ids = db.session.scalars(select(Order.id).where(Order.status == "PENDING", Order.expires_at < utcnow())).all()
+    db.session.commit()
     count = 0
     for order_id in ids:
-        if _move(order_id, OPEN, "CANCELLED", failure_code="EXPIRED", failure_message="Checkout expired."):
+        if move_order(order_id, OPEN, "CANCELLED", failure_code="EXPIRED", failure_message="Checkout expired."):
             hooks.released(order_id)
             count += 1
         db.session.commit()
     return count
-
-
-# --- refunds -------------------------------------------------------------------
-
-def refundable(order: Order) -> bool:
-    window = timedelta(days=current_app.config["REFUND_WINDOW_DAYS"])
-    return order.status == "PAID" and order.paid_at is not None and utcnow() - order.paid_at <= window
-
-
-def request_refund(order: Order, reason: str = "Customer request") -> Order:
-    """Cancel at the gateway, then revoke grants in one transaction. Raises RefundError;
-    a failed gateway cancel leaves the order unchanged."""
-    from ..catalog.models import Game
-    from . import hooks
-    from .models import LibraryEntry
-
-    if not refundable(order):
-        raise RefundError("This order can no longer be refunded (refunds are possible for 14 days after purchase).")
-    key = f"refund-{order.public_id}"
-    result = get_gateway(order.gateway).cancel(order.payment_key, reason[:200], key)
-    _record(order.id, "cancel", result, key)
-    db.session.commit()
-    if not (result.ok or result.code == "ALREADY_CANCELED_PAYMENT"):
-        raise RefundError(f"The refund could not be processed: {result.message or result.code}. Nothing changed; "
-                          "please try again later.")
-    if not _move(order.id, ("PAID",), "REFUNDED", refunded_at=utcnow()):
-        db.session.rollback()
-        db.session.refresh(order)
-        return order
-    game_ids = [line.game_id for line in order.lines]
-    db.session.execute(update(LibraryEntry).where(
-        LibraryEntry.order_id == order.id, LibraryEntry.revoked_at.is_(None)).values(revoked_at=utcnow()))
-    db.session.execute(update(Game).where(Game.id.in_(game_ids), Game.sales_count > 0)
-                       .values(sales_count=Game.sales_count - 1).execution_options(synchronize_session=False))
-    hooks.refunded(order)
-    db.session.commit()
-    db.session.refresh(order)
-    return order

@@ -8,22 +8,28 @@ from ..accounts.forms import EmptyForm
 from ..cart.services import cart_games
 from ..errors import DomainError
 from ..extensions import db
-from . import services
+from . import refunds, services
 from .models import LibraryEntry, Order
 from .pricing import quote_games
 
 bp = Blueprint("orders", __name__)
 
 
-def _own_order(public_id: str) -> Order:
-    """The order if the current user may see it (buyer or admin), else 404."""
+def _own_order(public_id: str, buyer_only: bool = False) -> Order:
+    """The order if the current user may see it (the buyer, or an admin unless
+    `buyer_only`), else 404."""
     try:
         order = services.get_order(public_id)
     except services.OrderNotFound:
         abort(404)
-    if order.user_id != current_user.id and not current_user.is_admin:
+    if order.user_id != current_user.id and (buyer_only or not current_user.is_admin):
         abort(404)  # don't reveal that someone else's order exists
     return order
+
+
+def _checkout_options() -> dict:
+    """What the buyer chose on the checkout page for the discount providers (coupon, points)."""
+    return {name: request.form[name] for name in ("coupon", "points") if request.form.get(name)}
 
 
 @bp.route("/checkout")
@@ -43,10 +49,13 @@ def start_checkout():
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        order = services.start_checkout(current_user)
+        order = services.start_checkout(current_user, _checkout_options())
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("cart.cart_page"))
+    if order.status == "PAID":  # discounts covered everything: no payment window
+        flash("Order complete — enjoy your games!", "success")
+        return redirect(url_for("orders.order_page", public_id=order.public_id))
     success = url_for("orders.payment_success", _external=True)
     fail = url_for("orders.payment_fail", _external=True)
     if order.gateway == "sandbox":
@@ -66,7 +75,7 @@ def payment_success():
         abort(400)
     if not payment_key:
         abort(400)
-    order = _own_order(public_id)
+    order = _own_order(public_id, buyer_only=True)
     try:
         services.confirm_payment(order, payment_key, amount)
     except services.PaymentPending as exc:
@@ -81,14 +90,16 @@ def payment_success():
 @bp.route("/checkout/fail")
 @login_required
 def payment_fail():
-    order = _own_order(request.args.get("orderId", ""))
+    order = _own_order(request.args.get("orderId", ""), buyer_only=True)
     code = request.args.get("code", "UNKNOWN")[:80]
     message = request.args.get("message", "")[:300]
     services.fail_payment(order, code, message)
+    if order.status not in ("FAILED", "CANCELLED"):  # a stale fail URL of an order that went on
+        return redirect(url_for("orders.order_page", public_id=order.public_id))
     if code == "PAY_PROCESS_CANCELED":
         flash("Payment cancelled. Your cart is still here.", "info")
     else:
-        flash(f"The payment did not go through: {message or code}. Nothing was charged.", "error")
+        flash(f"The payment did not go through: {(message or code).rstrip('.')}. Nothing was charged.", "error")
     return redirect(url_for("cart.cart_page"))
 
 
@@ -98,8 +109,8 @@ def sandbox_page(public_id):
     """The sandbox gateway's payment window (development and tests)."""
     if current_app.config["PAYMENT_GATEWAY"] != "sandbox":
         abort(404)
-    order = _own_order(public_id)
-    if order.user_id != current_user.id or order.gateway != "sandbox":
+    order = _own_order(public_id, buyer_only=True)
+    if order.gateway != "sandbox":
         abort(404)
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
@@ -134,7 +145,7 @@ def orders_page():
 def order_page(public_id):
     order = _own_order(public_id)
     return render_template("orders/order.html", order=order, form=EmptyForm(),
-                           can_refund=order.user_id == current_user.id and services.refundable(order))
+                           can_refund=order.user_id == current_user.id and refunds.refundable(order))
 
 
 @bp.route("/orders/<public_id>/refund", methods=["POST"])
@@ -146,7 +157,7 @@ def refund(public_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        services.request_refund(order)
+        refunds.request_refund(order)
     except DomainError as exc:
         flash(exc.message, "error")
     else:

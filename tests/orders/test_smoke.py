@@ -1,5 +1,4 @@
 """The whole purchase with the sandbox gateway, as a buyer clicks through it."""
-import re
 
 from sqlalchemy import select
 
