@@ -60,7 +60,10 @@ def browse():
     query = storefront.BrowseQuery.from_args(request.args)
     result = storefront.browse(query, now)
     canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
-    context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now)
+    from ..cart.services import cart_states
+
+    context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now,
+                   cart_states=cart_states(current_user, result.games))
     if is_partial():
         response = make_response(render_template("catalog/_game_list.html", **context))
         response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
