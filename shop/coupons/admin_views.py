@@ -25,6 +25,12 @@ def _choices(form):
         (u.id, u.nickname) for u in db.session.scalars(select(User).where(User.role == "publisher").order_by(User.nickname))]
 
 
+def _show_error(form, exc: services.CouponError):
+    """Put the service's complaint under the field it is about."""
+    field = getattr(form, exc.field, None) or form.name
+    field.errors = [*field.errors, exc.message]
+
+
 def _input(form) -> services.EventInput:
     return services.EventInput(
         name=form.name.data.strip(), description=(form.description.data or "").strip(),
@@ -45,7 +51,7 @@ def admin_events():
         try:
             event = services.create_event(_input(form))
         except services.CouponError as exc:
-            form.name.errors.append(exc.message)
+            _show_error(form, exc)
             status = 400
         else:
             flash(f"Coupon event “{event.name}” created.", "success")
@@ -76,7 +82,7 @@ def admin_edit(event_id):
         try:
             services.update_event(event, _input(form))
         except services.CouponError as exc:
-            form.quantity.errors.append(exc.message)
+            _show_error(form, exc)
             status = 400
         else:
             flash("Saved.", "success")

@@ -13,8 +13,8 @@ def reconcile_command(event_id):
 
     for row in reconcile(event_id):
         click.echo("event {event}: db issued {db_issued}, redis claimed {redis_claimed}, stock {stock}, "
-                   "repaired claimers {repaired_claimers}{rebuilt}".format(
-                       **row, rebuilt=" (rebuilt from the database)" if row["rebuilt"] else ""))
+                   "repaired claimers {repaired_claimers}{note}".format(
+                       **row, note=" (rebuilt from the database)" if row["rebuilt"] else ""))
 
 
 @coupons_cli.command("drain")

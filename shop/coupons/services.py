@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func, select
 
 from ..errors import DomainError
@@ -19,7 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class CouponError(DomainError):
-    pass
+    """A coupon event the admin can't save; `field` names the form field it is about."""
+
+    def __init__(self, message: str | None = None, field: str = "name"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -51,21 +56,24 @@ def _check(data: EventInput):
     if not data.name.strip():
         raise CouponError("Give the event a name.")
     if data.discount_type not in ("fixed", "percent"):
-        raise CouponError("Choose a fixed or percent discount.")
+        raise CouponError("Choose a fixed or percent discount.", "discount_type")
     if data.discount_value <= 0 or (data.discount_type == "percent" and data.discount_value > 100):
-        raise CouponError("Discounts are a positive amount, and percentages at most 100.")
+        raise CouponError("Discounts are a positive amount, and percentages at most 100.", "discount_value")
     if data.discount_type == "fixed" and data.discount_value > 1_000_000:
-        raise CouponError("A fixed discount is at most ₩1,000,000.")
+        raise CouponError("A fixed discount is at most ₩1,000,000.", "discount_value")
     if data.quantity < 1 or data.quantity > 10_000_000:
-        raise CouponError("Quantity is between 1 and 10,000,000.")
+        raise CouponError("Quantity is between 1 and 10,000,000.", "quantity")
     if data.closes_at <= data.opens_at:
-        raise CouponError("The claim window must close after it opens.")
+        raise CouponError("The claim window must close after it opens.", "closes_at")
     if data.valid_days is None and data.valid_until is None:
-        raise CouponError("Set how long claimed coupons stay valid.")
+        raise CouponError("Set how long claimed coupons stay valid.", "valid_days")
     if data.valid_days is not None and not 1 <= data.valid_days <= 3650:
-        raise CouponError("Validity is 1 to 3,650 days.")
+        raise CouponError("Validity is 1 to 3,650 days.", "valid_days")
+    if data.valid_until is not None and data.valid_until <= data.closes_at:
+        # Otherwise the last claimers would get coupons that are already dead.
+        raise CouponError("A fixed validity date must come after the claim window closes.", "valid_until")
     if data.min_order_amount < 0:
-        raise CouponError("The minimum order amount can't be negative.")
+        raise CouponError("The minimum order amount can't be negative.", "min_order_amount")
 
 
 def issued_count(event_id: int) -> int:
@@ -88,7 +96,7 @@ def update_event(event: CouponEvent, data: EventInput) -> CouponEvent:
     _check(data)
     claimed = max(issued_count(event.id), _redis_claimed(event.id))
     if data.quantity < claimed:
-        raise CouponError(f"{claimed} coupons were already claimed; the quantity can't go below that.")
+        raise CouponError(f"{claimed} coupons were already claimed; the quantity can't go below that.", "quantity")
     for name, value in data.__dict__.items():
         setattr(event, name, value)
     _sync_after_commit(event)
@@ -110,8 +118,11 @@ def _sync_after_commit(event: CouponEvent):
 
     def sync():
         with app.app_context():
+            # Under the row lock, like rebuild(), in case this is what recreates lost keys.
+            db.session.execute(select(CouponEvent.id).where(CouponEvent.id == event_id).with_for_update())
             known = db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event_id)).all()
-        state.sync(event_id, opens, closes, quantity, known)
+            state.sync(event_id, opens, closes, quantity, known)
+            db.session.rollback()
         _forget_sold_out(event_id)
 
     call_after_commit(sync)
@@ -121,6 +132,12 @@ def _sync_after_commit(event: CouponEvent):
 
 _sold_out: dict[int, float] = {}
 _rebuild_lock = threading.Lock()
+REBUILD_WAIT_SECONDS = 3.0
+
+
+class StateUnavailable(RedisTimeoutError):
+    """The event has no Redis state and no rebuild finished in time. A Redis timeout as
+    far as the site is concerned: the error pages answer 503."""
 
 
 def _forget_sold_out(event_id: int):
@@ -129,7 +146,9 @@ def _forget_sold_out(event_id: int):
 
 def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     """Try to claim one coupon; returns one of claimed | already_claimed | sold_out |
-    not_open | closed | rate_limited. Never touches the database on the hot path."""
+    not_open | closed | rate_limited ("closed" also for an event that doesn't exist).
+    Never touches the database on the hot path; only when Redis lost the event's state
+    (see rebuild). Raises StateUnavailable if that state can't be rebuilt in time."""
     until = _sold_out.get(event_id)
     if until is not None:
         if until > time.monotonic():
@@ -138,37 +157,49 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     cfg = current_app.config
     state = coupon_redis()
     outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
-    if outcome == "not_ready":
-        rebuild(event_id)
+    deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+    while outcome == "not_ready":
+        # Redis has no state for the event: rebuild it from the database (or wait while
+        # another process does) before answering, so the answer is never made up.
+        if time.monotonic() > deadline:
+            raise StateUnavailable(f"coupon event {event_id} has no Redis state and could not be rebuilt in time")
+        result = rebuild(event_id)
+        if result == "missing":
+            return "closed"
+        if result == "busy":
+            time.sleep(0.02)
         outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
-        if outcome == "not_ready":
-            return "closed"  # no such event
     if outcome == "sold_out":
         _sold_out[event_id] = time.monotonic() + cfg["COUPON_SOLD_OUT_CACHE_SECONDS"]
     return outcome
 
 
-def rebuild(event_id: int) -> bool:
+def rebuild(event_id: int) -> str:
     """Recreate an event's Redis state from the database (stock = N − issued), e.g. after
-    Redis restarted without persistence. A Redis lock keeps concurrent rebuilds to one."""
+    Redis restarted without persistence. Returns "rebuilt", "present" (nothing to do),
+    "busy" (another process is rebuilding it) or "missing" (no such event).
+
+    The issued coupons are read, and Redis written, under the event's row lock, which the
+    consumer also holds while it commits a batch (and checks the batch's stream survived):
+    so every coupon row is either counted here or never written. (SQLite ignores FOR
+    UPDATE; it serves development only.)"""
     r = redis_clients.store
     lock_key = f"coupon:{{{event_id}}}:rebuild"
     with _rebuild_lock:
         if coupon_redis().exists(event_id):
-            return False
+            return "present"
         if not r.set(lock_key, "1", nx=True, ex=10):
-            time.sleep(0.05)
-            return False
+            return "busy"
         try:
+            if db.session.scalar(select(CouponEvent.id).where(CouponEvent.id == event_id).with_for_update()) is None:
+                return "missing"
             event = db.session.get(CouponEvent, event_id)
-            if event is None:
-                return False
             known = db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event_id)).all()
-            db.session.rollback()  # release the connection before talking to Redis
             coupon_redis().sync(event_id, event.opens_at, event.closes_at, event.quantity, known)
             log.warning("rebuilt Redis state of coupon event %s from %d issued coupons", event_id, len(known))
-            return True
+            return "rebuilt"
         finally:
+            db.session.rollback()  # ends the row lock (nothing was written)
             r.delete(lock_key)
 
 
@@ -206,12 +237,15 @@ def reconcile(event_id: int | None = None) -> list[dict]:
         state = coupon_redis()
         row = {"event": event.id, "rebuilt": False}
         if not state.exists(event.id):
-            row["rebuilt"] = rebuild(event.id)
+            row["rebuilt"] = rebuild(event.id) == "rebuilt"
         drain_event(event.id, consumer="reconciler", claim_idle_ms=30_000)
+        # The row lock rebuild() takes: a consumer batch is either counted here or never written.
+        db.session.execute(select(CouponEvent.id).where(CouponEvent.id == event.id).with_for_update())
         db_users = set(db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event.id)))
         redis_users = state.claimed_users(event.id)
         missing = db_users - redis_users
         left = state.sync(event.id, event.opens_at, event.closes_at, event.quantity, sorted(missing))
+        db.session.rollback()  # ends the lock; nothing was written here
         row.update(db_issued=len(db_users), redis_claimed=len(redis_users | db_users), stock=left,
                    repaired_claimers=len(missing))
         report.append(row)

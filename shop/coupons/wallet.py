@@ -60,17 +60,24 @@ def discount_for(event: CouponEvent, quote) -> int:
 
 
 def coupon_discount(quote, user, options) -> Discount | None:
-    """Discount provider for checkout: options["coupon"] names one of the user's coupons."""
+    """Discount provider for checkout: options["coupon"] names one of the user's coupons.
+    Raises CheckoutError when the chosen coupon can't be used on this order: the buyer
+    asked for it, so say why rather than quietly charge the full price."""
+    from ..orders.services import CheckoutError
+
     coupon_id = str(options.get("coupon") or "")
-    if not coupon_id.isdigit() or user is None:
+    if not coupon_id or user is None:
         return None
-    coupon = db.session.get(Coupon, int(coupon_id))
+    coupon = db.session.get(Coupon, int(coupon_id)) if coupon_id.isdigit() else None
     if coupon is None or coupon.user_id != user.id or coupon.status != "available" or coupon.expires_at <= utcnow():
-        return None
-    amount = discount_for(coupon.event, quote)
+        raise CheckoutError("That coupon is no longer available.")
+    event = coupon.event
+    if quote.subtotal < event.min_order_amount:
+        raise CheckoutError(f"That coupon needs an order of ₩{event.min_order_amount:,} or more.")
+    amount = discount_for(event, quote)
     if amount <= 0:
-        return None
-    return Discount("coupon", f"Coupon: {coupon.event.name}", amount, ref=str(coupon.id))
+        raise CheckoutError("That coupon doesn't apply to any game in your cart.")
+    return Discount("coupon", f"Coupon: {event.name}", amount, ref=str(coupon.id))
 
 
 def _coupon_ref(order) -> int | None:
