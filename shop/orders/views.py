@@ -39,7 +39,20 @@ def checkout():
     if not games:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.cart_page"))
-    return render_template("orders/checkout.html", quote=quote_games(games, current_user), games=games,
+    from ..coupons.wallet import usable_coupons
+    from ..loyalty.points import balance
+
+    options = {name: request.args[name] for name in ("coupon", "points") if request.args.get(name)}
+    option_error = None
+    try:
+        quote = quote_games(games, current_user, options)
+    except DomainError as exc:  # e.g. a coupon that can't apply to this cart
+        option_error, options = exc.message, {}
+        quote = quote_games(games, current_user)
+    return render_template("orders/checkout.html", quote=quote, games=games, options=options,
+                           option_error=option_error, coupons=usable_coupons(current_user.id),
+                           points_balance=balance(current_user.id),
+                           points_share=current_app.config["POINTS_MAX_SHARE_PERCENT"],
                            form=EmptyForm(), gateway=current_app.config["PAYMENT_GATEWAY"])
 
 

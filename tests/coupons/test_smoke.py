@@ -49,3 +49,24 @@ def test_claim_persist_and_spend(app, browser, make_user):
         order = db.session.scalar(select(Order))
         assert order.total == 17000 and order.discount == 3000
         assert db.session.get(Coupon, coupon_id).status == "reserved"
+
+
+def test_checkout_page_offers_wallet_coupons_and_points_and_reprices(app, browser, make_user):
+    from shop.loyalty import points
+
+    event_id = _event(app, quantity=5, discount_value=2000)
+    buyer = make_user()
+    browser.login(buyer.email)
+    browser.post(f"/coupons/{event_id}/claim", headers={"Accept": "application/json"})
+    with app.app_context():
+        drain_event(event_id)
+        coupon_id = db.session.scalar(select(Coupon.id))
+        points.earn(buyer.id, 3000, "earn_grade", "test:checkout-page")
+        db.session.commit()
+        game_id = make_game("Dead Cells", price=20000)
+    run_jobs(app)
+    browser.post(f"/cart/{game_id}")
+    page = browser.get("/checkout").get_data(as_text=True)
+    assert f'<option value="{coupon_id}"' in page and "3,000 P available" in page
+    priced = browser.get(f"/checkout?coupon={coupon_id}&points=1000", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "₩17,000" in priced and "Pay ₩17,000" in priced
