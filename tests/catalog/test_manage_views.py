@@ -243,7 +243,7 @@ def test_markdown_is_rendered_without_scripts_or_javascript_links(app, as_owner,
     assert "<script>alert" not in page and "<img src=x" not in page
     assert 'href="javascript:' not in page and 'href="vbscript:' not in page
     html = str(render_markdown(HOSTILE))
-    assert "<h1>Patch notes</h1>" in html
+    assert "<h3>Patch notes</h3>" in html  # demoted under the page's own headings
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "<img" not in html and 'href="javascript:' not in html and 'href="vbscript:' not in html
     assert 'href="https://example.com"' in html and 'rel="nofollow noopener noreferrer"' in html
