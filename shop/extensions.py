@@ -34,8 +34,14 @@ class RedisClients:
     def init_app(self, app):
         url = app.config["REDIS_URL"]
         opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
-        app.extensions["redis_store"] = redis.Redis.from_url(url, decode_responses=True, **opts)
-        app.extensions["redis_raw"] = redis.Redis.from_url(url, **opts)
+        # A blocking pool: under gevent hundreds of greenlets may want a connection at
+        # once; redis-py's default pool raises "Too many connections" past 100, this one
+        # makes them wait (up to 5 s) for one of max_connections per process.
+        pool = dict(max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)), timeout=5)
+        app.extensions["redis_store"] = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, **opts, **pool))
+        app.extensions["redis_raw"] = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, **opts, **pool))
 
     @property
     def store(self) -> redis.Redis:

@@ -144,6 +144,12 @@ def _forget_sold_out(event_id: int):
     _sold_out.pop(event_id, None)
 
 
+def sold_out_cached(event_id: int) -> bool:
+    """True while this process's sold-out flag for the event (set by claim()) is fresh."""
+    until = _sold_out.get(event_id)
+    return until is not None and until > time.monotonic()
+
+
 def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     """Try to claim one coupon; returns one of claimed | already_claimed | sold_out |
     not_open | closed | rate_limited ("closed" also for an event that doesn't exist).

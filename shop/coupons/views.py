@@ -9,8 +9,8 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, make_respon
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..accounts.auth_cache import session_user
-from ..extensions import db
+from ..accounts.auth_cache import remember, session_ids, session_user
+from ..extensions import db, limiter
 from ..notifications.hub import get_hub
 from ..timeutil import utcnow
 from . import services, wallet
@@ -32,6 +32,16 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
+def _outcome_json(outcome: str, status: int) -> Response:
+    """What `jsonify(outcome=..., message=...)` returns, with the body serialised once per
+    app and outcome instead of on every claim."""
+    bodies = current_app.extensions.setdefault("coupon_claim_bodies", {})
+    body = bodies.get(outcome)
+    if body is None:
+        body = bodies[outcome] = jsonify(outcome=outcome, message=MESSAGES[outcome]).get_data()
+    return current_app.response_class(body, status=status, mimetype="application/json")
+
+
 @bp.route("/coupons")
 def events_page():
     events = db.session.scalars(select(CouponEvent).where(CouponEvent.closes_at > utcnow())
@@ -48,14 +58,37 @@ def event_page(event_id):
     if current_user.is_authenticated:
         from .models import Coupon
 
+        remember(current_user)  # the claim button on this page then finds the session in Redis
         mine = db.session.scalar(select(Coupon).where(Coupon.event_id == event.id, Coupon.user_id == current_user.id))
     return render_template("coupons/event.html", event=event, remaining=services.remaining(event), mine=mine,
                            state=event.window_state())
 
 
+CLAIM_ENDPOINT = "coupons.claim"
+
+
+@limiter.request_filter
+def _claim_skips_limiter() -> bool:
+    """Flask-Limiter has nothing to count on the claim (its per-user and per-IP limits are
+    inside the claim's Lua script); `exempt` alone still resolves limits on every request."""
+    return request.endpoint == CLAIM_ENDPOINT
+
+
 @bp.route("/coupons/<int:event_id>/claim", methods=["POST"])
+@limiter.exempt
 def claim(event_id):
-    """JSON `{outcome}` for `Accept: application/json`, an htmx fragment otherwise."""
+    """JSON `{outcome}` for `Accept: application/json`, an htmx fragment otherwise.
+
+    The hot path: session cookie + CSRF (global middleware), the session's user from
+    the Redis copy (auth_cache), then services.claim (a local sold-out flag, else one
+    Lua call). No database, no Flask-Login user load, no template for JSON.
+
+    Once this process has seen the event sell out, a logged-in session is told so
+    before its Redis session check: most of a stampede arrives after the last coupon,
+    and "sold out" is public anyway (the event page's live counter needs no login).
+    Nothing can be claimed this way; visitors without a session still get login_required."""
+    if session_ids() is not None and services.sold_out_cached(event_id):
+        return _outcome(event_id, "sold_out")
     who = session_user()
     if who is None:
         if _wants_json():
@@ -72,10 +105,13 @@ def claim(event_id):
             return jsonify(outcome="unverified", message="Verify your email to claim coupons."), 403
         return render_template("coupons/_outcome.html", outcome="unverified", event_id=event_id,
                                message="Verify your email to claim coupons."), 403
-    outcome = services.claim(event_id, user_id, request.remote_addr or "-")
+    return _outcome(event_id, services.claim(event_id, user_id, request.remote_addr or "-"))
+
+
+def _outcome(event_id: int, outcome: str):
     status = 429 if outcome == "rate_limited" else 200
     if _wants_json():
-        return jsonify(outcome=outcome, message=MESSAGES[outcome]), status
+        return _outcome_json(outcome, status)
     return render_template("coupons/_outcome.html", outcome=outcome, event_id=event_id,
                            message=MESSAGES[outcome]), status
 
