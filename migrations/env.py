@@ -73,12 +73,14 @@ def run_migrations_offline():
 
 
 # Full-text search objects are database-specific and created by hand in migrations
-# (0002_catalog); autogenerate must not try to drop them.
-HAND_MADE = {"search_vector", "ix_games_search_vector"}
+# (0002_catalog, 0003_search_tuning); autogenerate must not try to drop them.
+HAND_MADE = {"search_vector", "ix_games_search_vector", "ix_games_listed_search", "ix_games_listed_title_words",
+             "ix_games_listed_slug_prefix", "ix_games_listed_popular"}
+HAND_MADE_PREFIXES = ("games_fts", "games_search", "games_title")  # SQLite FTS5 tables, their shadow tables
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    if name in HAND_MADE or (name or "").startswith("games_fts"):
+    if name in HAND_MADE or (name or "").startswith(HAND_MADE_PREFIXES):
         return False
     return True
 

@@ -59,6 +59,7 @@ def main() -> int:
     try:
         _flask(env, "db", "upgrade")
         _flask(env, "seed", "demo")
+        _flask(env, "catalog", "seed", "--games", "200")  # demo games with covers; adds nothing when there
         manager = Manager()
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(ROOT))

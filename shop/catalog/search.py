@@ -1,18 +1,57 @@
-"""Full-text game search behind one interface: SQLite FTS5 or PostgreSQL tsvector/GIN.
+"""Full-text game search behind one interface, on SQLite (FTS5) or PostgreSQL (GIN).
+
+What the user gets: every listed game whose words start with every word typed
+(title and tags; case, accents and word order ignored), ordered in three tiers —
+
+  1. the title starts with the query ("hollow kn" → "Hollow Knight: Silksong"),
+  2. every query word starts a word of the title,
+  3. the rest: some query word matched only a tag,
+
+and inside each tier by popularity (sales_count, then newest id). No match score
+is computed: on short titles a text score ranks mostly by length, while the tiers
+say what a shopper means by "relevant", and they are cheap.
+
+Why it is fast at a million games: each tier is a query for the first
+`offset + limit + 1` matches in popularity order, so the work is proportional to
+the page asked for, not to how many games match. A very common word ("indie",
+half the catalog) costs the same as a rare one:
+
+* SQLite: `games_search` (migration 0003) is a contentless FTS5 index whose rowid
+  is the popularity key `sales_count << 32 | id`. FTS5 walks doclists in rowid
+  order, so `ORDER BY rowid DESC LIMIT n` stops after n hits and never ranks or
+  sorts the rest; prefix indexes of 1..12 characters make `word*` a single
+  doclist instead of a merge of every word with that prefix. Only listed games
+  are in it (triggers keep it in step with status, sales, slug and search text).
+* PostgreSQL: per tier, either an index-only walk of the covering popularity
+  index (`ix_games_listed_popular`) that stops at n hits — best for common words —
+  or a GIN/slug index lookup plus a top-n sort — best for rare ones — chosen from
+  the words' frequencies in pg_stats (search_pg.py says why not by the planner).
+  All indexes are partial on listed games.
 
 The query is folded and split into words exactly like `games.search_text`
-(`text.words`), so hostile input (quotes, `%`, FTS operators, SQL) never reaches the
-index as syntax: every term is a plain word used as a prefix.
+(`text.words`), so hostile input (quotes, `%`, FTS operators, SQL, NUL bytes)
+never reaches an index as syntax: every term is a plain word used as a prefix.
 """
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
+from . import search_pg
 from .text import words
 
+log = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 500
 MAX_TERMS = 8
-MAX_TERM_LENGTH = 40
+# Words are compared on their first 12 characters: the longest prefix index
+# SQLite keeps (longer prefixes would merge every matching word's doclist).
+MAX_TERM_LENGTH = 12
+# Pages end here: nobody reads result 1,001, and deep offsets are the one thing
+# that still costs in proportion to their depth.
+MAX_RESULTS = 1000
 
 
 @dataclass
@@ -22,35 +61,62 @@ class SearchHits:
 
 
 def query_terms(q: str | None) -> list[str]:
-    terms = [w[:MAX_TERM_LENGTH] for w in words((q or "")[:500])]
+    """The words of `q` as the index stores them (folded, at most 8 of 12 characters)."""
+    terms = []
+    for word in words((q or "")[:MAX_QUERY_LENGTH]):
+        term = word[:MAX_TERM_LENGTH]
+        if term not in terms:
+            terms.append(term)
     return terms[:MAX_TERMS]
 
 
 def search_ids(q: str, limit: int = 20, offset: int = 0) -> SearchHits:
-    """Games matching every word of `q` as a prefix (title and tags)."""
+    """Listed games matching every word of `q` as a prefix, best first (see module doc).
+
+    Never raises for odd input; at most MAX_RESULTS games are reachable."""
     terms = query_terms(q)
-    if not terms:
+    offset = max(0, offset)
+    limit = max(0, min(limit, MAX_RESULTS - offset))
+    if not terms or limit == 0:
         return SearchHits([], False)
-    backend = _postgres if db.engine.dialect.name == "postgresql" else _sqlite
-    ids = backend(terms, limit + 1, offset)
-    return SearchHits(ids[:limit], len(ids) > limit)
+    first_ids = search_pg.first_ids if db.engine.dialect.name == "postgresql" else _sqlite_first_ids
+    try:
+        ids = first_ids(terms, offset + limit + 1)
+    except DBAPIError:
+        # Defence in depth: a term some tokenizer reads unlike `words` must cost an
+        # empty result, not a 500. Search only reads, so nothing is lost.
+        log.warning("search failed for %r", terms, exc_info=True)
+        db.session.rollback()
+        ids = []
+    end = offset + limit
+    return SearchHits(ids[offset:end], len(ids) > end and end < MAX_RESULTS)
 
 
-def _sqlite(terms, limit, offset):
-    match = " ".join(f'"{t}"*' for t in terms)
-    rows = db.session.execute(text(
-        "SELECT g.id FROM games_fts f JOIN games g ON g.id = f.rowid "
-        "WHERE games_fts MATCH :match AND g.status = 'listed' "
-        "ORDER BY f.rank, g.sales_count DESC LIMIT :limit OFFSET :offset"),
-        {"match": match, "limit": limit, "offset": offset})
-    return [r[0] for r in rows]
+def _sqlite_first_ids(terms: list[str], need: int) -> list[int]:
+    """The first `need` ids over the three tiers, one FTS5 query each, in order."""
+    ids: list[int] = []
+    for fetch in _sqlite_tiers(terms):
+        if len(ids) >= need:
+            break
+        ids += fetch(need - len(ids))
+    return ids
 
 
-def _postgres(terms, limit, offset):
-    query = " & ".join(f"{t}:*" for t in terms)
-    rows = db.session.execute(text(
-        "SELECT id FROM games, to_tsquery('simple', :query) q "
-        "WHERE search_vector @@ q AND status = 'listed' "
-        "ORDER BY ts_rank(search_vector, q) DESC, sales_count DESC LIMIT :limit OFFSET :offset"),
-        {"query": query, "limit": limit, "offset": offset})
-    return [r[0] for r in rows]
+def _sqlite_tiers(terms: list[str]):
+    """FTS5 queries, one per tier, each read in popularity (rowid) order. Terms are
+    letters and digits only, so inside double quotes they are plain words."""
+    every = " AND ".join(f'"{t}"*' for t in terms)
+    # games_title starts with "§" + the first title word, so "the title starts with
+    # the query" is a phrase: that marker token, then the query's words.
+    starts = f'"§{terms[0]}"*' if len(terms) == 1 else '"§' + " ".join([terms[0], *terms]) + '"*'
+    yield _fts("games_title", starts)
+    yield _fts("games_title", f"({every}) NOT {starts}")
+    # Asked for only when the title tiers fell short of a page, so the title
+    # matches to leave out are few.
+    yield _fts("games_search", every, "AND rowid NOT IN (SELECT rowid FROM games_title WHERE games_title MATCH :match)")
+
+
+def _fts(table: str, match: str, extra: str = ""):
+    sql = (f"SELECT rowid & 4294967295 FROM {table} WHERE {table} MATCH :match {extra} "
+           "ORDER BY rowid DESC LIMIT :n")
+    return lambda n: list(db.session.scalars(text(sql), {"match": match, "n": n}))

@@ -1,2 +1,62 @@
-"""Catalog routes (search_views)."""
-from .blueprint import bp  # noqa: F401
+"""Search pages: /search (full results, paginated) and /search/live (the header's
+dropdown, an htmx partial). Ranking and speed live in search.py."""
+from flask import render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
+
+from ..extensions import db
+from ..timeutil import utcnow
+from .blueprint import bp
+from .models import Game
+from .search import MAX_RESULTS, query_terms, search_ids
+from .views import is_partial
+
+PAGE_SIZE = 20
+LIVE_SIZE = 8
+LIVE_MIN_CHARS = 2
+MAX_QUERY_CHARS = 200  # what we echo back; the header's input stops at 100
+MAX_PAGE = MAX_RESULTS // PAGE_SIZE
+
+
+def _query() -> str:
+    """`q` as printable text: PostgreSQL refuses NUL bytes and nothing we index has
+    control characters, so they are dropped rather than allowed to reach a page."""
+    raw = request.args.get("q", "", type=str)[:MAX_QUERY_CHARS * 2]
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in raw).split())[:MAX_QUERY_CHARS]
+
+
+def _page() -> int:
+    page = request.args.get("page", 1, type=int)
+    return min(max(page, 1), MAX_PAGE)
+
+
+def games_by_ids(ids: list[int]) -> list[Game]:
+    """Listed games for `ids` in that order, loaded with what a result row shows
+    (category, tags) and not what it does not (publisher, screenshots)."""
+    if not ids:
+        return []
+    query = (select(Game).where(Game.id.in_(ids), Game.status == "listed")
+             .options(lazyload(Game.publisher), lazyload(Game.screenshots), selectinload(Game.tags)))
+    found = {game.id: game for game in db.session.scalars(query)}
+    return [found[i] for i in ids if i in found]
+
+
+@bp.route("/search")
+def search_page():
+    q, page = _query(), _page()
+    hits = search_ids(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    context = dict(q=q, page=page, games=games_by_ids(hits.ids), has_more=hits.has_more,
+                   searchable=bool(query_terms(q)), first=(page - 1) * PAGE_SIZE + 1, now=utcnow())
+    template = "catalog/_search_results.html" if is_partial() else "catalog/search.html"
+    return render_template(template, **context)
+
+
+@bp.route("/search/live")
+def live_search():
+    """The top few games for the header's search box; nothing for under 2 characters."""
+    q = _query()
+    if len(q) < LIVE_MIN_CHARS or not query_terms(q):
+        return ""
+    hits = search_ids(q, limit=LIVE_SIZE)
+    return render_template("catalog/_live_results.html", q=q, games=games_by_ids(hits.ids),
+                           has_more=hits.has_more, now=utcnow())

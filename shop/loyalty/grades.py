@@ -5,8 +5,9 @@
      (refunded orders are REFUNDED, so totals are net of refunds), ON CONFLICT
      (user, month) DO NOTHING;
   2. INSERT … SELECT the month's bonus points, ON CONFLICT (idempotency key) DO NOTHING;
-  3. add exactly the rows this run inserted to the cached balances (UPDATE … FROM);
-  4. after commit: notifications (one INSERT … SELECT) and emails for grade-ups.
+  3. add exactly the rows this run inserted to the cached balances (one INSERT … ON
+     CONFLICT DO UPDATE);
+  4. notifications (one INSERT … SELECT) and, after commit, emails for grade-ups.
 Rows carry the run's `batch` id, so a rerun finds nothing new to add or announce.
 """
 import uuid
@@ -78,14 +79,26 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
              bindparam("now", type_=UTCDateTime()), bindparam("exp", type_=UTCDateTime())]
 
     step("grades")
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One aggregate over the month's orders and one hash join with every user: with
+        # the default 4 MB they spill to temp files. This transaction only.
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    # A rerun (the daily cron's case: the month is graded, only new sign-ups are missing)
+    # skips the users already graded with an anti-join instead of one speculative insert
+    # per user. Only then: on a month with no rows yet the anti-join has nothing to skip,
+    # and a planner that sees an (almost) empty vip_grades may rescan it for every user
+    # while this very statement fills it. ON CONFLICT still settles two runs racing.
+    graded = db.session.scalar(select(VipGrade.id).where(VipGrade.month == label).limit(1)) is not None
+    skip_graded = ("AND NOT EXISTS (SELECT 1 FROM vip_grades v WHERE v.user_id = u.id "
+                   "AND v.month = CAST(:m AS VARCHAR(7)))") if graded else ""
     summary.inserted = db.session.execute(text(f"""
         INSERT INTO vip_grades (user_id, month, grade, paid_total, batch, created_at)
-        SELECT u.id, :m, {grade_case()}, COALESCE(t.total, 0), :b, :now
+        SELECT u.id, CAST(:m AS VARCHAR(7)), {grade_case()}, COALESCE(t.total, 0), :b, :now
         FROM users u
         LEFT JOIN (SELECT user_id, SUM(total) AS total FROM orders
                    WHERE status = 'PAID' AND paid_at >= :s AND paid_at < :e GROUP BY user_id) t
                ON t.user_id = u.id
-        WHERE u.status = 'active'
+        WHERE u.status = 'active' {skip_graded}
         ON CONFLICT (user_id, month) DO NOTHING""").bindparams(*typed[:3]), params).rowcount
 
     step("points")
@@ -99,14 +112,11 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         ON CONFLICT (idem_key) DO NOTHING""").bindparams(typed[2], typed[3]), params)
 
     step("balances")
+    # One upsert adds exactly this run's lines (creating missing balance rows with them).
     db.session.execute(text("""
         INSERT INTO point_balances (user_id, balance)
-        SELECT DISTINCT pe.user_id, 0 FROM point_entries pe WHERE pe.batch = :b
-        ON CONFLICT (user_id) DO NOTHING"""), params)
-    db.session.execute(text("""
-        UPDATE point_balances SET balance = point_balances.balance + s.total
-        FROM (SELECT user_id, SUM(amount) AS total FROM point_entries WHERE batch = :b GROUP BY user_id) s
-        WHERE point_balances.user_id = s.user_id"""), params)
+        SELECT pe.user_id, SUM(pe.amount) FROM point_entries pe WHERE pe.batch = :b GROUP BY pe.user_id
+        ON CONFLICT (user_id) DO UPDATE SET balance = point_balances.balance + excluded.balance"""), params)
 
     step("summary")
     summary.per_grade = dict(db.session.execute(
@@ -115,15 +125,18 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         "SELECT COALESCE(SUM(amount), 0) FROM point_entries WHERE batch = :b"), params)
     prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
     params["pm"] = f"{prev_year:04d}-{prev_month:02d}"
-    upgraded_where = f"""
-        FROM vip_grades g LEFT JOIN vip_grades p ON p.user_id = g.user_id AND p.month = :pm
-        WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} > {_rank_case("COALESCE(p.grade, 'BRONZE')")}"""
-    summary.upgraded = db.session.scalar(text("SELECT COUNT(*) " + upgraded_where), params)
+    # Grade-ups: this run's rows whose grade ranks above last month's (BRONZE if none).
+    # Last month's grade is one unique-index lookup per row, whatever the planner thinks
+    # of the (not yet analyzed) rows just inserted; the INSERT's row count is the count.
+    previous = "COALESCE((SELECT p.grade FROM vip_grades p WHERE p.user_id = g.user_id AND p.month = :pm), 'BRONZE')"
+    summary.upgraded = db.session.execute(text(f"""
+        INSERT INTO notifications (user_id, kind, message, link, created_at)
+        SELECT g.user_id, 'vip_grade', 'You reached ' || g.grade || ' for {label}! Enjoy your bonus points.',
+               '/account', :now
+        FROM vip_grades g
+        WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} > {_rank_case(previous)}""")
+        .bindparams(typed[2]), params).rowcount
     if summary.upgraded:
-        db.session.execute(text(f"""
-            INSERT INTO notifications (user_id, kind, message, link, created_at)
-            SELECT g.user_id, 'vip_grade', 'You reached ' || g.grade || ' for {label}! Enjoy your bonus points.',
-                   '/account', :now {upgraded_where}""").bindparams(typed[2]), params)
         enqueue_after_commit(email_upgrades, label, batch)
     db.session.commit()
     step("done")

@@ -7,8 +7,12 @@ channel. So 5,000 open streams cost one Redis connection, not 5,000.
 
 If the listener loses Redis it reconnects with backoff and tells every stream to
 `resync`: the stream then replays from the database whatever it may have missed.
+A connection that dies without a FIN/RST (a failover, a NAT or firewall dropping an
+idle flow) is noticed too: the listener PINGs after IDLE_PING_SECONDS of silence and
+reconnects when nothing at all has come back within DEAD_AFTER_SECONDS.
 """
 import logging
+import os
 import queue
 import threading
 import time
@@ -20,6 +24,8 @@ log = logging.getLogger(__name__)
 
 PATTERNS = ("notify:user:*", "broadcast:*")
 RESYNC = object()
+IDLE_PING_SECONDS = 15
+DEAD_AFTER_SECONDS = 30
 
 
 def user_channel(user_id: int) -> str:
@@ -46,6 +52,7 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._listener_pid = 0  # the process whose listener is running (0: none)
         self._ready = threading.Event()
         self.delivered = 0
 
@@ -77,19 +84,32 @@ class Hub:
 
     # --- the one listener ---
     def _ensure_listener(self):
-        if self._thread is not None and self._thread.is_alive():
+        # A flag, not Thread.is_alive(): under gevent, is_alive() on a running thread
+        # is a failed non-blocking lock acquire, and gevent then yields to the event
+        # loop, so every subscribe() would pause the request (holding its database
+        # connection) for a trip round the loop. The pid restarts it after a fork.
+        if self._listener_pid == os.getpid():
             return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._listen, name="notify-hub", daemon=True)
+            if self._listener_pid != os.getpid():
+                self._listener_pid = os.getpid()
+                self._thread = threading.Thread(target=self._run_listener, name="notify-hub", daemon=True)
                 self._thread.start()
+
+    def _run_listener(self):
+        try:
+            self._listen()
+        finally:  # only a bug gets here (Redis errors are retried): the next subscribe restarts it
+            self._ready.clear()
+            self._listener_pid = 0
 
     def _listen(self):
         backoff = 0.5
         first = True
         while True:
+            pubsub = None
             try:
-                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, health_check_interval=30)
+                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, socket_keepalive=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(*PATTERNS)
                 pubsub.get_message(timeout=1)  # wait for the subscription to be live
@@ -97,16 +117,37 @@ class Hub:
                 if not first:
                     self._fan_out_all(RESYNC)  # streams replay what they may have missed
                 first, backoff = False, 0.5
-                for message in pubsub.listen():
-                    if message.get("type") != "pmessage":
-                        continue
-                    channel = _text(message["channel"])
-                    self._fan_out(channel, _text(message["data"]))
+                self._pump(pubsub)
             except redis.RedisError as exc:
                 self._ready.clear()
                 log.warning("notification hub lost Redis (%s); reconnecting in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+                        pass
+
+    def _pump(self, pubsub):
+        """Copy messages to the streams until the connection fails or goes silent.
+        (`pubsub.listen()` would wait forever on a connection that died silently.)"""
+        heard = time.monotonic()
+        pinged = False
+        while True:
+            message = pubsub.get_message(timeout=1.0)
+            if message is None:
+                silent = time.monotonic() - heard
+                if silent > DEAD_AFTER_SECONDS:
+                    raise redis.ConnectionError(f"no reply from Redis for {silent:.0f}s")
+                if silent > IDLE_PING_SECONDS and not pinged:
+                    pubsub.ping()  # answered as a `pong` message on this connection
+                    pinged = True
+                continue
+            heard, pinged = time.monotonic(), False
+            if message.get("type") == "pmessage":
+                self._fan_out(_text(message["channel"]), _text(message["data"]))
 
     def _fan_out(self, channel: str, data: str):
         with self._lock:

@@ -4,6 +4,7 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import bindparam, func, select
 
 from ..accounts.forms import EmptyForm
 from ..extensions import db
@@ -15,6 +16,20 @@ bp = Blueprint("notifications", __name__)
 
 HEARTBEAT_SECONDS = 15
 BROADCAST_CHANNEL = "broadcast:site"  # site-wide announcements: every open stream gets them
+
+# What a stream sends for each new notification: services.newer_than() plus
+# services.unread_count() (for the badge) as ONE statement, built once. Every open
+# stream runs it per notification, and building the ORM queries anew each time cost
+# about five times the CPU (bench/sse.py; docs/benchmarks.md).
+_N = Notification.__table__.c
+_REPLAY = (
+    select(_N.id, _N.message, _N.link,
+           select(func.count()).where(_N.user_id == bindparam("user_id"), _N.read_at.is_(None))
+           .scalar_subquery().label("unread"))
+    .where(_N.user_id == bindparam("user_id"), _N.id > bindparam("last_id"))
+    .order_by(_N.id)
+    .limit(100)
+)
 
 
 def _htmx() -> bool:
@@ -57,24 +72,21 @@ def mark_all_read():
     return redirect(url_for("notifications.page"))
 
 
-def _event(app, user_id: int, rows) -> str:
-    """One SSE `notification` event per row: a toast plus the badge (out of band)."""
+def _replay(app, user_id: int, last_id: int) -> tuple[int, str]:
+    """The user's rows newer than `last_id` as SSE `notification` events (a toast plus
+    the badge, out of band) and the new last id. One short DB visit: one statement on a
+    pooled connection that goes back to the pool before anything is rendered."""
     with app.app_context():
-        unread = services.unread_count(user_id)
+        rows = db.session.execute(_REPLAY, {"user_id": user_id, "last_id": last_id}).all()
+        db.session.remove()
+        if not rows:
+            return last_id, ""
         chunks = []
         for row in rows:
-            html = render_template("notifications/_toast.html", row=row, unread=unread)
+            html = render_template("notifications/_toast.html", row=row, unread=row.unread)
             data = "\n".join(f"data: {line}" for line in html.splitlines() if line.strip())
             chunks.append(f"id: {row.id}\nevent: notification\n{data}\n\n")
-        return "".join(chunks)
-
-
-def _rows_after(app, user_id: int, last_id: int):
-    with app.app_context():  # a short DB visit; the connection goes back to the pool after
-        rows = services.newer_than(user_id, last_id)
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+        return rows[-1].id, "".join(chunks)
 
 
 @bp.route("/notifications/stream")
@@ -89,20 +101,28 @@ def stream():
         last_id = int(request.headers.get("Last-Event-ID") or 0)
     except ValueError:
         last_id = 0
-    if not last_id:
-        last_id = services.latest_id(user_id)  # a fresh page: only what happens from now on
-    db.session.remove()  # release the request's connection before the long wait
-    hub = get_hub(app.config["REDIS_URL"])
-    subscription = hub.subscribe(user_channel(user_id), BROADCAST_CHANNEL)
+    # Subscribe before reading the database: anything committed after the read below
+    # is published after this point, so it reaches the queue. A fresh page therefore
+    # needs no replay query; a reconnect replays what it missed after Last-Event-ID.
+    subscription = get_hub(app.config["REDIS_URL"]).subscribe(user_channel(user_id), BROADCAST_CHANNEL)
+    replay = bool(last_id)
+    try:
+        if not last_id:
+            last_id = services.latest_id(user_id)  # a fresh page: only what happens from now on
+    except BaseException:
+        subscription.close()
+        raise
+    finally:
+        db.session.remove()  # release the request's connection before the long wait
 
     def events():
         nonlocal last_id
         try:
             yield f"retry: 3000\nid: {last_id}\nevent: ready\ndata: connected\n\n"
-            missed = _rows_after(app, user_id, last_id)
-            if missed:
-                last_id = missed[-1].id
-                yield _event(app, user_id, missed)
+            if replay:
+                last_id, missed = _replay(app, user_id, last_id)
+                if missed:
+                    yield missed
             beat = app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
             next_beat = time.monotonic() + beat
             while True:
@@ -114,9 +134,7 @@ def stream():
                     yield ": heartbeat\n\n"
                     next_beat = time.monotonic() + beat
                     continue
-                if item is RESYNC:
-                    rows = _rows_after(app, user_id, last_id)
-                else:
+                if item is not RESYNC:
                     channel, data = item
                     if channel == BROADCAST_CHANNEL:
                         # Broadcasts are transient (e.g. live counters): no id, no replay.
@@ -125,14 +143,14 @@ def stream():
                         continue
                     if not data.isdigit() or int(data) <= last_id:
                         continue
-                    rows = _rows_after(app, user_id, last_id)
-                if rows:
-                    last_id = rows[-1].id
-                    yield _event(app, user_id, rows)
+                last_id, chunk = _replay(app, user_id, last_id)
+                if chunk:
+                    yield chunk
         finally:
             subscription.close()
 
     response = Response(events(), mimetype="text/event-stream")
+    response.call_on_close(subscription.close)  # also when the body is never iterated
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: don't buffer the stream
     return response

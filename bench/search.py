@@ -1,0 +1,262 @@
+#!/usr/bin/env python
+"""Game search benchmark: search_ids() and the /search page against a LIKE '%q%' scan,
+measured in ONE run on a catalog of --games demo games.
+
+    .venv/bin/python bench/search.py --games 1000000 --db both     # the issue's size
+    .venv/bin/python bench/search.py --games 100000 --db sqlite    # quicker
+
+Not a test (the machine is shared): run it by hand. Bounded in time: seeding is done
+once per database and reused (a rerun checks the count and skips it), each measured
+phase stops at --phase-seconds, and the LIKE baseline runs only --like-rounds rounds.
+
+Databases (dedicated; nothing else is touched):
+  sqlite    --sqlite-path (default /tmp/playcation-bench-search.db)
+  postgres  --pg-url (default postgresql+psycopg://postgres@127.0.0.1:5432/playcation_bench),
+            created when missing.
+Each is migrated with the real migrations and filled by `flask catalog seed` code
+(shop.catalog.seed.seed_games, no covers), which ends with ANALYZE (and VACUUM on
+PostgreSQL). Redis (--redis-url) is only what the app touches while rendering pages.
+
+Measured, per database, over a fixed query mix (MIX below: rare word, very common
+word, prefix, two words, Korean, no hits; several queries each), round-robin:
+  1. query layer: search_ids(q, limit=20) — what /search calls for page 1;
+  2. page: GET /search?q=… through the Flask test client (full HTML, no app context
+     held between requests), status checked;
+  3. baseline: the same queries as a LIKE '%word%' scan over search_text (every word,
+     listed games, ORDER BY sales_count DESC LIMIT 21) — the search this replaces.
+     The database is made to scan (SQLite: NOT INDEXED; PostgreSQL: index scans off),
+     so the baseline is the scan it claims to be; a second figure gives the LIKE
+     query with the planner's own choice, for the record.
+Reported: p50/p95/p99 per phase and per query class, and the ratio of the baseline's
+median to the query layer's median/p95 (same run, same machine, same data).
+"""
+import argparse
+import gc
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MIX = {
+    "rare word": ["axolotl", "zugzwang", "quokka"],
+    "very common word": ["indie", "singleplayer", "action"],
+    "prefix": ["sta", "kni", "metroid"],
+    "two words": ["dark knight", "star forge", "lost kingdom"],
+    "korean": ["기사", "별빛", "용의 검"],
+    "no hits": ["xyzzy", "qwerty zxcv", "없는게임"],
+}
+TARGETS = {"query_p95_ms": 5.0, "query_p99_ms": 50.0, "page_p95_ms": 30.0, "like_ratio": 100.0}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--sqlite-path", default="/tmp/playcation-bench-search.db")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/playcation_bench")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"))
+    parser.add_argument("--rounds", type=int, default=40, help="rounds of the mix for the query layer")
+    parser.add_argument("--page-rounds", type=int, default=15, help="rounds of the mix for /search")
+    parser.add_argument("--like-rounds", type=int, default=2, help="rounds of the mix for the LIKE baseline")
+    parser.add_argument("--phase-seconds", type=float, default=120.0, help="stop a phase after this long")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("APP_ENV", "development")
+    results = {}
+    for name in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+        url = f"sqlite:///{args.sqlite_path}" if name == "sqlite" else args.pg_url
+        if name == "postgres":
+            _create_pg_database(url)
+        results[name] = bench_database(name, url, args)
+    print_summary(results, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def bench_database(name: str, url: str, args) -> dict:
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select
+
+    from shop import create_app
+    from shop.catalog.models import Game
+    from shop.catalog.seed import seed_games
+    from shop.config import DevelopmentConfig
+    from shop.extensions import db
+
+    print(f"\n=== {name}: {url}", flush=True)
+    app = create_app(DevelopmentConfig, SQLALCHEMY_DATABASE_URI=url, REDIS_URL=args.redis_url,
+                     UPLOAD_DIR="/tmp/playcation-bench-uploads", SERVER_NAME=None)
+    with app.app_context():
+        upgrade()
+        have = db.session.scalar(select(func.count()).select_from(Game))
+        if have < args.games:
+            print(f"seeding {args.games - have:,} games (have {have:,}) ...", flush=True)
+            started = time.monotonic()
+            done = [0]
+
+            def progress(n):
+                done[0] += n
+                if done[0] % 100_000 < n:
+                    print(f"  {have + done[0]:,} games, {time.monotonic() - started:.0f}s", flush=True)
+
+            seed_games(args.games, covers=0, progress=progress)
+            print(f"seeded in {time.monotonic() - started:.0f}s", flush=True)
+        total = db.session.scalar(select(func.count()).select_from(Game))
+        db.session.remove()
+    print(f"{total:,} games", flush=True)
+
+    out = {"games": total}
+    with app.app_context():
+        out["matches"] = count_matches(db)
+        out["query"] = measure(lambda q: query_layer(db, q), args.rounds, args.phase_seconds, "query layer")
+        out["like_scan"] = measure(lambda q: like_query(db, q, forced=True), args.like_rounds,
+                                   args.phase_seconds, "LIKE scan")
+        out["like_planner"] = measure(lambda q: like_query(db, q, forced=False), args.like_rounds,
+                                      args.phase_seconds, "LIKE, planner's choice")
+        db.session.remove()
+    client = app.test_client()
+    out["page"] = measure(lambda q: page(client, q), args.page_rounds, args.phase_seconds, "/search page")
+    return out
+
+
+def query_layer(db, q):
+    from shop.catalog.search import search_ids
+
+    hits = search_ids(q, limit=20)
+    db.session.rollback()  # end the read transaction, as a request would
+    return len(hits.ids)
+
+
+def like_query(db, q, forced: bool):
+    """The search this replaces: every word as a substring of search_text."""
+    from sqlalchemy import text
+
+    from shop.catalog.search import query_terms
+
+    terms = query_terms(q)
+    where = " AND ".join(f"search_text LIKE :w{i}" for i in range(len(terms)))
+    params = {f"w{i}": f"%{t}%" for i, t in enumerate(terms)}
+    postgres = db.engine.dialect.name == "postgresql"
+    table = "games" if postgres or not forced else "games NOT INDEXED"
+    if postgres and forced:
+        for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+            db.session.execute(text(f"SET LOCAL {setting} = off"))
+    rows = db.session.execute(text(f"SELECT id FROM {table} WHERE status = 'listed' AND {where} "
+                                   "ORDER BY sales_count DESC, id DESC LIMIT 21"), params).all()
+    db.session.rollback()
+    return len(rows)
+
+
+def page(client, q):
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200, (q, response.status_code)
+    return response.data.count(b'class="search-title"')
+
+
+def count_matches(db) -> dict:
+    """How many games each query matches (context for the figures; not timed)."""
+    from sqlalchemy import text
+
+    from shop.catalog.search import query_terms
+
+    counts = {}
+    for queries in MIX.values():
+        for q in queries:
+            terms = query_terms(q)
+            if db.engine.dialect.name == "postgresql":
+                sql = "SELECT count(*) FROM games WHERE status = 'listed' AND search_vector @@ to_tsquery('simple', :q)"
+                params = {"q": " & ".join(f"{t}:*" for t in terms)}
+            else:
+                sql = "SELECT count(*) FROM games_search WHERE games_search MATCH :q"
+                params = {"q": " AND ".join(f'"{t}"*' for t in terms)}
+            counts[q] = db.session.scalar(text(sql), params) if terms else 0
+    db.session.rollback()
+    return counts
+
+
+def measure(run, rounds: int, budget: float, label: str) -> dict:
+    """Time `run(q)` over the mix, `rounds` times (shuffled, seeded), after one warm-up."""
+    order = [(cls, q) for cls, queries in MIX.items() for q in queries]
+    for _, q in order:
+        run(q)  # warm-up: caches, prepared plans
+    rng = random.Random(7)
+    samples: dict[str, list[float]] = {cls: [] for cls in MIX}
+    gc.collect()
+    started = time.monotonic()
+    done = 0
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for cls, q in order:
+            t = time.perf_counter()
+            run(q)
+            samples[cls].append((time.perf_counter() - t) * 1000)
+        done += 1
+        if time.monotonic() - started > budget:
+            break
+    every = [x for xs in samples.values() for x in xs]
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    print(f"  {label:<24} {len(every):5d} samples in {time.monotonic() - started:6.1f}s   "
+          f"p50 {pct(every, 50):8.2f}  p95 {pct(every, 95):8.2f}  p99 {pct(every, 99):8.2f} ms   "
+          f"(load average {load:.1f} on {os.cpu_count()} cores)", flush=True)
+    return {"rounds": done, "load": load, "all": summary(every),
+            "by_class": {cls: summary(xs) for cls, xs in samples.items()}}
+
+
+def pct(values, p) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] if ordered else 0.0
+
+
+def summary(values) -> dict:
+    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
+            "mean": statistics.fmean(values) if values else 0.0}
+
+
+def print_summary(results: dict, args):
+    for name, r in results.items():
+        q, like, page_ = r["query"]["all"], r["like_scan"]["all"], r["page"]["all"]
+        print(f"\n##### {name}: {r['games']:,} games")
+        print(f"{'class':<18}{'matches':>22}  {'query p50/p95/p99 ms':>24}  {'/search p50/p95 ms':>20}  "
+              f"{'LIKE scan p50 ms':>16}  {'LIKE planner p50':>16}  {'ratio p50':>9}")
+        for cls, queries in MIX.items():
+            qc, pc = r["query"]["by_class"][cls], r["page"]["by_class"][cls]
+            lc, lp = r["like_scan"]["by_class"][cls], r["like_planner"]["by_class"][cls]
+            matches = "/".join(f"{r['matches'][x]:,}" for x in queries)
+            print(f"{cls:<18}{matches:>22}  {qc['p50']:7.2f} {qc['p95']:7.2f} {qc['p99']:7.2f}  "
+                  f"{pc['p50']:9.2f} {pc['p95']:9.2f}  {lc['p50']:16.1f}  {lp['p50']:16.1f}  "
+                  f"{lc['p50'] / qc['p50'] if qc['p50'] else 0:8.0f}x")
+        ratio_p50 = like["p50"] / q["p50"] if q["p50"] else float("inf")
+        ratio_p95 = like["p50"] / q["p95"] if q["p95"] else float("inf")
+        print(f"all queries: query p50 {q['p50']:.2f} / p95 {q['p95']:.2f} / p99 {q['p99']:.2f} ms;  "
+              f"/search p50 {page_['p50']:.2f} / p95 {page_['p95']:.2f} / p99 {page_['p99']:.2f} ms;  "
+              f"LIKE scan p50 {like['p50']:.1f} ms")
+        print(f"LIKE scan p50 / query p50 = {ratio_p50:,.0f}x;  LIKE scan p50 / query p95 = {ratio_p95:,.0f}x")
+        for label, value, target, ok in (
+            ("query layer p95 (ms)", q["p95"], "<= 5", q["p95"] <= TARGETS["query_p95_ms"]),
+            ("query layer p99 (ms)", q["p99"], "<= 50", q["p99"] <= TARGETS["query_p99_ms"]),
+            ("/search page p95 (ms)", page_["p95"], "<= 30", page_["p95"] <= TARGETS["page_p95_ms"]),
+            ("LIKE scan p50 / query p50", ratio_p50, ">= 100", ratio_p50 >= TARGETS["like_ratio"]),
+        ):
+            print(f"  [{'ok' if ok else 'MISS'}] {label}: {value:,.2f} (target {target})")
+
+
+def _create_pg_database(url: str):
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    base, _, name = plain.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Word lists for demo games (`flask catalog seed`). Earlier entries are drawn more
+often (a Zipf-like weight), so the catalog has very common words and rare ones, as
+a real store does; the search benchmark relies on both."""
+
+CATEGORIES = ["Action", "Adventure", "RPG", "Strategy", "Simulation", "Puzzle", "Casual",
+              "Racing", "Sports", "Horror", "Shooter", "Platformer"]
+
+TAGS = ["Indie", "Singleplayer", "Action", "Adventure", "Casual", "Multiplayer", "Atmospheric",
+        "Story Rich", "Pixel Graphics", "Open World", "Co-op", "Fantasy", "Sci-fi", "Relaxing",
+        "Roguelike", "Difficult", "Retro", "Exploration", "Survival", "Puzzle", "Cute", "Funny",
+        "Turn-Based", "Strategy", "Sandbox", "Crafting", "Metroidvania", "Deckbuilder", "Horror",
+        "Anime", "Space", "Zombies", "Visual Novel", "Farming", "Racing", "Controller Support"]
+
+ADJECTIVES = ["Dark", "Lost", "Last", "Eternal", "Hidden", "Silent", "Crimson", "Broken", "Forgotten",
+              "Wild", "Iron", "Golden", "Shattered", "Endless", "Frozen", "Little", "Ancient", "Savage",
+              "Neon", "Hollow", "Burning", "Infinite", "Cursed", "Brave", "Mystic", "Rusty", "Tiny",
+              "Sacred", "Stellar", "Fallen", "Cosmic", "Electric", "Quiet", "Lonely", "Royal", "Rogue",
+              "Secret", "Haunted", "Astral", "Blazing", "Distant", "Emerald", "Feral", "Gilded", "Grim",
+              "Lucky", "Midnight", "Northern", "Obsidian", "Pale", "Radiant", "Scarlet", "Solar",
+              "Sunken", "Twisted", "Velvet", "Wandering", "Wicked", "Zealous", "Arcane", "Bitter",
+              "Celestial", "Clockwork", "Drowned", "Ember", "Fearless", "Gentle", "Hungry", "Ivory",
+              "Jagged", "Kinetic", "Lunar", "Molten", "Nimble", "Opal", "Phantom", "Quantum", "Restless",
+              "Sapphire", "Thorny", "Umbral", "Vivid", "Whispering", "Xenial", "Yonder", "Zephyr"]
+
+NOUNS = ["Knight", "Star", "Dungeon", "Kingdom", "Legend", "Shadow", "Dragon", "Empire", "Frontier",
+         "Quest", "Tales", "Souls", "Heart", "Island", "Hunter", "Garden", "Tower", "City", "Blade",
+         "Storm", "Voyage", "Farm", "Harbor", "Forest", "Signal", "Engine", "Colony", "Planet", "Witch",
+         "Crown", "Castle", "Circuit", "Orbit", "Rider", "Racer", "Sword", "Forge", "Ghost", "Echo",
+         "Abyss", "Pilgrim", "Outpost", "Cafe", "Academy", "Detective", "Pirates", "Samurai", "Ninja",
+         "Robot", "Fox", "Wolf", "Cat", "Owl", "Golem", "Titan", "Oracle", "Alchemist", "Bard",
+         "Cartographer", "Drifter", "Exile", "Ferryman", "Gambit", "Hollow", "Inferno", "Jungle",
+         "Labyrinth", "Mirage", "Nomad", "Odyssey", "Paladin", "Relic", "Sanctum", "Tundra", "Utopia",
+         "Vanguard", "Warden", "Zenith", "Archive", "Bastion", "Citadel", "Dynasty", "Eclipse",
+         "Fable", "Glacier", "Horizon", "Lantern", "Meadow", "Nexus", "Prism", "Reef", "Spire",
+         "Thicket", "Vault", "Whirlwind", "Aurora", "Bloom", "Cinder", "Dune", "Fjord", "Grove"]
+
+PLACES = ["the Abyss", "the North", "Avalon", "the Void", "Eldoria", "the Deep", "Neo Seoul",
+          "the Stars", "the Ashlands", "Mirewood", "the Sunken City", "Hallowmere", "the Frontier",
+          "Thornvale", "Ironhold", "the Last Light", "Dusk", "Everfrost", "Glimmerdeep", "Kaldheim",
+          "the Tides", "Wyrmrest", "Zephyria", "Brightwater", "Cragspire", "the Outer Rim"]
+
+SUBTITLES = ["Remastered", "Origins", "Reborn", "Awakening", "Deluxe Edition", "Director's Cut",
+             "Chronicles", "Redux", "Legacy", "Ascension", "Revelations", "Uprising", "Homecoming",
+             "Definitive Edition", "Frontiers", "Requiem", "Rising", "Beyond", "Afterglow", "Nightfall",
+             "Second Wind", "Echoes", "Resonance", "Prologue", "Turbo", "Tactics", "Arena", "Online",
+             "Survivors", "Idle", "Simulator", "Party", "Rush", "Royale", "Zero", "Unleashed"]
+
+RARE_WORDS = ["Quixotic", "Zugzwang", "Borealis", "Kraken", "Xylophone", "Marzipan", "Sphinx",
+              "Tesseract", "Quokka", "Axolotl", "Zeppelin", "Gargoyle", "Juggernaut", "Wombat"]
+
+# Korean titles: [modifier] [noun] (+ subtitle). Particles stay glued to the word ("별의").
+KO_MODIFIERS = ["어둠의", "빛의", "잊혀진", "마지막", "작은", "푸른", "붉은", "검은", "하얀", "영원한",
+                "고요한", "위대한", "신비한", "별빛", "달빛", "전설의", "용감한", "외로운", "비밀의", "황금",
+                "얼어붙은", "불타는", "끝없는", "숨겨진", "고대의", "떠도는"]
+KO_NOUNS = ["기사", "왕국", "전설", "던전", "용사", "마법사", "섬", "숲", "바다", "하늘", "도시", "여우",
+            "고양이", "늑대", "유령", "로봇", "모험", "농장", "요리사", "탐정", "학교", "우주", "시간", "꿈",
+            "그림자", "불꽃", "얼음", "천둥", "정원", "카페", "편의점", "해적", "닌자", "검", "방패", "별",
+            "달", "바람", "용", "성", "탑", "미궁", "항구", "열차", "연금술사", "수호자"]
+KO_SUBTITLES = ["키우기", "대모험", "이야기", "연대기", "리마스터", "온라인", "디럭스 에디션", "귀환",
+                "각성", "부활", "타이쿤", "시뮬레이터", "오리진", "서바이벌", "디펜스", "RPG"]
+
+VERBS = ["explore", "build", "defend", "rebuild", "escape", "conquer", "protect", "uncover", "survive",
+         "restore", "chart", "tame", "outwit", "befriend", "master"]
+OBJECTS = ["a crumbling kingdom", "procedurally generated dungeons", "a drowned city", "a living galaxy",
+           "a haunted lighthouse", "a cozy mountain village", "an endless desert", "a clockwork tower",
+           "the ruins of an old empire", "a neon-lit metropolis", "a chain of floating islands",
+           "a forest that remembers", "a frozen archipelago", "a space station adrift"]
+MOODS = ["a hand-drawn", "a pixel-art", "a cosy", "a brutal", "a dreamy", "a neon", "a low-poly", "a noir",
+         "a retro", "a whimsical"]
+HOOKS = ["Every run is different.", "Your choices shape the ending.", "Play alone or with up to four friends.",
+         "Hand-drawn art and an original soundtrack.", "Easy to learn, hard to master.",
+         "Over 40 hours of story.", "No two worlds are the same.", "Full controller support.",
+         "Made by a small team in Seoul.", "Relax, or chase the leaderboards."]
+KO_HOOKS = ["매번 다른 모험이 기다립니다.", "당신의 선택이 결말을 바꿉니다.", "친구와 함께 협동 플레이!",
+            "손으로 그린 그래픽과 오리지널 사운드트랙.", "쉽게 배우고 깊게 즐기세요."]
+
+PRICES = [0, 5500, 9900, 11000, 16500, 22000, 27500, 33000, 44000, 55000, 64800]
+PRICE_WEIGHTS = [8, 6, 14, 10, 16, 12, 8, 10, 7, 5, 4]
+DISCOUNTS = [10, 15, 20, 25, 30, 40, 50, 60, 75, 90]
+
+COVER_COLOURS = [((142, 45, 226), (74, 0, 224)), ((247, 151, 30), (192, 57, 43)),
+                 ((17, 153, 142), (56, 239, 125)), ((61, 143, 209), (27, 36, 48)),
+                 ((252, 70, 107), (63, 94, 251)), ((0, 176, 155), (150, 201, 61)),
+                 ((255, 94, 98), (255, 153, 102)), ((32, 1, 34), (111, 0, 0)),
+                 ((15, 32, 39), (44, 83, 100)), ((238, 156, 167), (255, 221, 225)),
+                 ((66, 39, 90), (115, 75, 109)), ((20, 30, 48), (36, 59, 85))]
+
+
+def zipf_weights(n: int, s: float = 0.9) -> list[float]:
+    return [1 / (rank ** s) for rank in range(1, n + 1)]
