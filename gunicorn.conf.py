@@ -13,3 +13,14 @@ keepalive = 5
 accesslog = "-"
 control_socket_disable = True  # the control socket fails in sandboxes and is unused here
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Thousands of long-lived SSE streams make CPython's full GC passes cost hundreds of
+    milliseconds each (bench/sse.py, docs/benchmarks.md): freeze what start-up allocated
+    and collect the oldest generation far less often."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
