@@ -54,6 +54,7 @@ other tenants of a shared machine disturb much less)
      (and paid totals) must equal grade_month's for every sampled user.
   D. --loop-variant chunk-sum also runs a kinder loop (one GROUP BY query per page instead
      of one query per user), for reference only.
+  --grades-module FILE times another implementation (a before/after in the same setup).
 """
 import argparse
 import json
@@ -278,12 +279,24 @@ class Bench:
         self.app = create_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 1, "max_overflow": 2})
         assert self.app.config["SQLALCHEMY_DATABASE_URI"] == self.db_url
         assert self.app.config["ENV_NAME"] == "development"
+        if self.args.grades_module:
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("shop.loyalty._bench_grades", self.args.grades_module)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self.grade_month = module.grade_month
+        else:
+            from shop.loyalty.grades import grade_month
+
+            self.grade_month = grade_month
 
     # ------------------------------------------------------------------ runs
     def grade(self, name: str, month: int = MONTH) -> dict:
         from shop.extensions import db
-        from shop.loyalty.grades import grade_month
 
+        grade_month = self.grade_month
         with self.app.app_context():
             pid = db.session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
             steps, cpu_steps, last = {}, {}, [None, clock(), backend_cpu(pid)]
@@ -482,6 +495,8 @@ class Bench:
         print(f"data: {d['users']:,} users ({d['active_users']:,} active), orders {d['orders']}, "
               f"{d['paid_orders_in_month']:,} PAID in {YEAR}-{MONTH:02d} (KST) by {d['buyers_in_month']:,} buyers; "
               f"orders table {d['orders_size_total']} with indexes")
+        if self.args.grades_module:
+            print(f"grade_month from: {self.args.grades_module}")
         if "index" in r:
             print(f"extra index: {r['index']['sql']} ({r['index']['size']}, built in {r['index']['build_seconds']}s)")
         else:
@@ -544,6 +559,8 @@ def main():
     p.add_argument("--loop-variant", action="append", choices=("per-user", "chunk-sum"),
                    help="per-user (the seed's shape, default, the baseline) and/or chunk-sum (reference)")
     p.add_argument("--index", action="store_true", help="also create the recommended covering index")
+    p.add_argument("--grades-module", help="time grade_month from this file instead of shop/loyalty/grades.py, "
+                   "e.g. an older revision for a before/after: git show REV:shop/loyalty/grades.py > /tmp/g.py")
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15",
                    help="only the app's enqueue touches it (queue bench-vip, deleted at the end)")

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..jobs import enqueue_after_commit
@@ -83,23 +84,37 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         # One aggregate over the month's orders and one hash join with every user: with
         # the default 4 MB they spill to temp files. This transaction only.
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    # The month's first run inserts without ON CONFLICT: no speculative insertion (an
+    # arbiter-index probe and a confirm record per row, ~15% of the statement). If a run
+    # racing this one got there first, the unique violation rolls back the savepoint and
+    # the ON CONFLICT form below does what it always did.
     # A rerun (the daily cron's case: the month is graded, only new sign-ups are missing)
-    # skips the users already graded with an anti-join instead of one speculative insert
-    # per user. Only then: on a month with no rows yet the anti-join has nothing to skip,
-    # and a planner that sees an (almost) empty vip_grades may rescan it for every user
-    # while this very statement fills it. ON CONFLICT still settles two runs racing.
+    # skips the users already graded with an anti-join instead of a conflicting insert per
+    # user. Only on a graded month: with no rows yet there is nothing to skip, and a
+    # planner that sees an (almost) empty vip_grades may rescan it for every user while
+    # this very statement fills it.
     graded = db.session.scalar(select(VipGrade.id).where(VipGrade.month == label).limit(1)) is not None
     skip_graded = ("AND NOT EXISTS (SELECT 1 FROM vip_grades v WHERE v.user_id = u.id "
                    "AND v.month = CAST(:m AS VARCHAR(7)))") if graded else ""
-    summary.inserted = db.session.execute(text(f"""
+    insert_grades = f"""
         INSERT INTO vip_grades (user_id, month, grade, paid_total, batch, created_at)
         SELECT u.id, CAST(:m AS VARCHAR(7)), {grade_case()}, COALESCE(t.total, 0), :b, :now
         FROM users u
         LEFT JOIN (SELECT user_id, SUM(total) AS total FROM orders
                    WHERE status = 'PAID' AND paid_at >= :s AND paid_at < :e GROUP BY user_id) t
                ON t.user_id = u.id
-        WHERE u.status = 'active' {skip_graded}
-        ON CONFLICT (user_id, month) DO NOTHING""").bindparams(*typed[:3]), params).rowcount
+        WHERE u.status = 'active' {skip_graded}"""
+    on_conflict = " ON CONFLICT (user_id, month) DO NOTHING"
+    inserted = None
+    if not graded:
+        try:
+            with db.session.begin_nested():
+                inserted = db.session.execute(text(insert_grades).bindparams(*typed[:3]), params).rowcount
+        except IntegrityError:
+            pass  # a concurrent run graded (some of) these users first
+    if inserted is None:
+        inserted = db.session.execute(text(insert_grades + on_conflict).bindparams(*typed[:3]), params).rowcount
+    summary.inserted = inserted
 
     step("points")
     db.session.execute(text(f"""
