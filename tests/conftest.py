@@ -165,3 +165,17 @@ def make_user(app):
 
 
 __all__ = ["read_messages"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian chromium for every browser test (Playwright's sync API allows
+    one running instance per process)."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser.conftest import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

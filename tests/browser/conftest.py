@@ -262,14 +262,8 @@ def live_cli(live_server) -> LiveCLI:
     return LiveCLI(_LIVE_ENV[live_server])
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+# The `chromium` fixture lives in tests/conftest.py: Playwright's sync API allows one
+# instance per process, and the social-login journey needs the same browser.
 
 
 class Shots:

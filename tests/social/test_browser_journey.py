@@ -66,21 +66,16 @@ def social_server(local_provider):
 
 
 @pytest.fixture
-def page(social_server):
-    from playwright.sync_api import sync_playwright
-
+def page(social_server, chromium):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=social_server, viewport=DESKTOP, locale="en-US",
-                                      timezone_id="Asia/Seoul")
-        context.set_default_timeout(10_000)
-        problems = PageProblems()
-        page = problems.watch(context.new_page())
-        page.problems = problems
-        yield page
-        context.close()
-        browser.close()
+    context = chromium.new_context(base_url=social_server, viewport=DESKTOP, locale="en-US",
+                                   timezone_id="Asia/Seoul")
+    context.set_default_timeout(10_000)
+    problems = PageProblems()
+    page = problems.watch(context.new_page())
+    page.problems = problems
+    yield page
+    context.close()
 
 
 def _shot(page, name):
