@@ -4,15 +4,13 @@ from flask_login import current_user, login_required
 
 from ..accounts.views import safe_next
 from ..catalog.models import Game
+from ..htmx import wants_fragment
 from ..extensions import db
 from ..orders.pricing import quote_games
 from . import services
 
 bp = Blueprint("cart", __name__)
 
-
-def _htmx() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
 
 
 def _back() -> str:
@@ -38,7 +36,7 @@ def add(game_id):
         services.add_to_cart(current_user, game)
     except services.CartError as exc:
         error, state = exc.message, exc.state
-    if _htmx():
+    if wants_fragment():
         response = make_response(render_template(
             "cart/_add_response.html", game=game, error=error, state=state, next_url=_back(),
             count=services.cart_count(current_user.id)))
@@ -52,7 +50,7 @@ def add(game_id):
 @login_required
 def remove(game_id):
     services.remove_from_cart(current_user, game_id)
-    if _htmx():
+    if wants_fragment():
         games = services.cart_games(current_user)
         response = make_response(render_template("cart/_remove_response.html", games=games,
                                                  quote=quote_games(games, current_user), count=len(games)))

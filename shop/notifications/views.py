@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
 from ..accounts.forms import EmptyForm
+from ..htmx import wants_fragment
 from ..extensions import db
 from . import services
 from .hub import RESYNC, get_hub, user_channel
@@ -32,9 +33,6 @@ _REPLAY = (
 )
 
 
-def _htmx() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
-
 
 @bp.route("/notifications")
 @login_required
@@ -52,7 +50,7 @@ def mark_read(notification_id):
     row = db.session.get(Notification, notification_id)
     if row is None or row.user_id != current_user.id:
         abort(404)
-    if _htmx():
+    if wants_fragment():
         return render_template("notifications/_read_response.html", row=row,
                                unread=services.unread_count(current_user.id))
     if row.link and request.form.get("go"):
@@ -66,7 +64,7 @@ def mark_all_read():
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.mark_all_read(current_user.id)
-    if _htmx():
+    if wants_fragment():
         rows = services.recent(current_user.id, limit=100)
         return render_template("notifications/_list.html", rows=rows, form=EmptyForm(), unread=0, oob_badge=True)
     return redirect(url_for("notifications.page"))

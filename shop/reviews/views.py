@@ -9,15 +9,13 @@ from ..accounts.forms import EmptyForm
 from ..catalog.models import Game
 from ..catalog.services import find_game
 from ..errors import DomainError
+from ..htmx import wants_fragment
 from ..extensions import db
 from . import services
 from .models import Review
 
 bp = Blueprint("reviews", __name__)
 
-
-def _htmx() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
 
 
 def _game_or_404(slug: str) -> Game:
@@ -60,9 +58,9 @@ def _section(game: Game, status: int = 200, **kw):
 def list_page(slug):
     game = _game_or_404(slug)
     ctx = section_context(game, request.args.get("sort", "helpful"), _int("page", 1))
-    if _htmx() and request.args.get("page"):
+    if wants_fragment() and request.args.get("page"):
         return render_template("reviews/_list_page.html", **ctx)
-    if _htmx():
+    if wants_fragment():
         return render_template("reviews/_section.html", **ctx)
     return render_template("reviews/page.html", **ctx)
 
@@ -76,11 +74,11 @@ def post(slug):
     try:
         services.post_review(current_user, game, _int("rating", 0), request.form.get("body", "")[:6000])
     except DomainError as exc:
-        if not _htmx():
+        if not wants_fragment():
             flash(exc.message, "error")
             return redirect(f"/games/{game.slug}#reviews")
         return _section(game, 400, error=exc.message)
-    if not _htmx():
+    if not wants_fragment():
         flash("Thanks for your review!", "success")
         return redirect(f"/games/{game.slug}#reviews")
     return _section(game, sort="newest")
@@ -122,7 +120,7 @@ def delete(review_id):
         services.delete_review(current_user, review)
     except DomainError:
         abort(403)
-    if not _htmx():
+    if not wants_fragment():
         flash("Review deleted.", "info")
         return redirect(f"/games/{game.slug}#reviews")
     return _section(game)
@@ -139,7 +137,7 @@ def like(review_id):
         liked = services.toggle_like(current_user, review)
     except DomainError as exc:
         liked, error = False, exc.message
-    if not _htmx():
+    if not wants_fragment():
         if error:
             flash(error, "error")
         return redirect(f"/games/{review.game.slug}#review-{review.id}")
@@ -158,10 +156,10 @@ def reply(review_id):
     except services.NotAllowed:
         abort(403)
     except DomainError as exc:
-        if not _htmx():
+        if not wants_fragment():
             flash(exc.message, "error")
             return redirect(f"/games/{review.game.slug}#review-{review.id}")
         return _section(review.game, 400, error=exc.message)
-    if not _htmx():
+    if not wants_fragment():
         return redirect(f"/games/{review.game.slug}#review-{review.id}")
     return _section(review.game)
