@@ -72,6 +72,7 @@ def _register_models():
     from .coupons import models as _coupons  # noqa: F401
     from .loyalty import models as _loyalty  # noqa: F401
     from .social import models as _social  # noqa: F401
+    from .admin import models as _admin  # noqa: F401
 
 
 def _register_blueprints(app):
@@ -107,6 +108,9 @@ def _register_blueprints(app):
 
     loyalty_checkout.register()  # after coupons: points apply to what is left to pay
     from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
+    from . import admin
+
+    admin.register(app)
     if app.config.get("DEV_INBOX"):
         app.register_blueprint(dev_bp)
 

@@ -55,6 +55,9 @@ class Game(db.Model):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     cover_key: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="listed")
+    # Set when an admin delists the game (the reason the publisher was told); while set,
+    # only an admin can list it again.
+    moderation_note: Mapped[str | None] = mapped_column(String(300))
     featured: Mapped[bool] = mapped_column(default=False)
     sales_count: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)

@@ -32,6 +32,7 @@ class Order(db.Model):
                         "'CANCELLED', 'REFUNDED')", name="status"),
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_updated", "status", "updated_at"),
+        Index("ix_orders_status_paid", "status", "paid_at"),  # revenue per day (admin dashboard)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,14 @@
+"""Admin console and publisher dashboard."""
+
+
+def register(app):
+    from . import audit_views, dashboard, emails, games, jobs, orders, publisher, users  # noqa: F401  (routes)
+    from .blueprint import bp, publisher_bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(publisher_bp)
+
+    @app.context_processor
+    def _admin_endpoints():
+        # The admin nav links only the sections that exist (sections land one by one).
+        return {"admin_endpoints": lambda: app.view_functions.keys()}

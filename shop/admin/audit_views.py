@@ -1,0 +1,1 @@
+"""Admin: audit_views (placeholder, filled in by its owner)."""

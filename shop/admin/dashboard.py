@@ -1,0 +1,1 @@
+"""Admin: dashboard (placeholder, filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Admin: emails (placeholder, filled in by its owner)."""

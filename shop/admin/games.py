@@ -1,0 +1,1 @@
+"""Admin: games (placeholder, filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Admin: jobs (placeholder, filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Admin: orders (placeholder, filled in by its owner)."""

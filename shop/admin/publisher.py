@@ -1,0 +1,1 @@
+"""Admin: publisher (placeholder, filled in by its owner)."""

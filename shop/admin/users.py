@@ -1,0 +1,1 @@
+"""Admin: users (placeholder, filled in by its owner)."""
