@@ -68,6 +68,7 @@ class Config:
     RATELIMIT_STORAGE_URI = None  # filled from REDIS_URL in create_app
     RATELIMIT_KEY_PREFIX = "rl"
     RATELIMIT_HEADERS_ENABLED = True
+    LOG_FORMAT = env("LOG_FORMAT", "json")  # json lines (one per request and record) | text
     RATELIMIT_LOGIN = env("RATELIMIT_LOGIN", "10 per minute;50 per hour")
     RATELIMIT_SIGNUP = env("RATELIMIT_SIGNUP", "5 per hour")
     RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute")
@@ -141,6 +142,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    LOG_FORMAT = env("LOG_FORMAT", "text")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     DEV_INBOX = True

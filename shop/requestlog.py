@@ -1,0 +1,105 @@
+"""Structured request logs and a request id on every response.
+
+Each request gets an id: the caller's `X-Request-ID` when it looks sane (a proxy or a
+load balancer set it), else a fresh one. It is echoed in the `X-Request-ID` response
+header, shown on error pages, stored in audit rows, and attached to every log record
+written while the request runs, so one grep finds everything a request did.
+
+`LOG_FORMAT=json` (the default outside development) writes one JSON object per line:
+the request summary (`"event": "request"`) and every other log record alike.
+"""
+import json
+import logging
+import re
+import time
+import uuid
+
+from flask import g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+log = logging.getLogger("shop.request")
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+class RequestIdFilter(logging.Filter):
+    """Attach the running request's id (or "-") to every record."""
+
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; extra fields given with `extra={"fields": {...}}`."""
+
+    def format(self, record):
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        entry.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+JsonFormatter.converter = time.gmtime  # timestamps in UTC, like everything stored
+
+
+def configure_logging(fmt: str):
+    """Root logging: JSON lines or plain text, each record carrying its request id."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_playcation", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler._playcation = True
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    for handler in root.handlers:
+        if getattr(handler, "_playcation", False):
+            if fmt == "json":
+                handler.setFormatter(JsonFormatter())
+            else:
+                handler.setFormatter(logging.Formatter(
+                    "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
+            if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+                handler.addFilter(RequestIdFilter())
+
+
+def init_app(app):
+    configure_logging(app.config.get("LOG_FORMAT") or "json")
+
+    @app.before_request
+    def _start():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        request_id = g.get("request_id")
+        if request_id is None:  # a response made before our before_request ran
+            return response
+        response.headers[REQUEST_ID_HEADER] = request_id
+        if request.endpoint == "static" or request.path == "/healthz":
+            return response
+        from flask_login import current_user
+
+        user_id = getattr(current_user, "id", None) if current_user and current_user.is_authenticated else None
+        fields = {
+            "event": "request", "request_id": request_id, "method": request.method, "path": request.path,
+            "endpoint": request.endpoint, "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
+            "ip": request.remote_addr, "user_id": user_id,
+            "htmx": "HX-Request" in request.headers, "streamed": response.is_streamed,
+        }
+        log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields})
+        return response

@@ -1,0 +1,46 @@
+"""Every response carries a request id; every request leaves one structured log line."""
+import json
+import logging
+
+from shop.requestlog import JsonFormatter, RequestIdFilter
+
+
+def _request_records(caplog):
+    return [r for r in caplog.records if r.name == "shop.request"]
+
+
+def test_response_carries_a_fresh_request_id(client, caplog):
+    caplog.set_level(logging.INFO, logger="shop.request")
+    first = client.get("/")
+    second = client.get("/")
+    ids = [first.headers["X-Request-ID"], second.headers["X-Request-ID"]]
+    assert all(len(i) >= 16 for i in ids) and ids[0] != ids[1]
+    records = _request_records(caplog)
+    assert [r.fields["request_id"] for r in records][-2:] == ids
+
+
+def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
+    kept = client.get("/", headers={"X-Request-ID": "lb-2f9c1e7a-0001"})
+    assert kept.headers["X-Request-ID"] == "lb-2f9c1e7a-0001"
+    for hostile in ("<script>alert(1)</script>", "y" * 200, "short"):
+        replaced = client.get("/", headers={"X-Request-ID": hostile}).headers["X-Request-ID"]
+        assert replaced != hostile and len(replaced) == 32 and replaced.isalnum()
+
+
+def test_request_log_line_has_the_fields_an_operator_greps_for(client, caplog, make_user):
+    caplog.set_level(logging.INFO, logger="shop.request")
+    response = client.get("/games/no-such-game")
+    record = _request_records(caplog)[-1]
+    assert record.fields["status"] == response.status_code == 404
+    assert record.fields["method"] == "GET" and record.fields["path"] == "/games/no-such-game"
+    assert record.fields["duration_ms"] >= 0 and record.fields["user_id"] is None
+    line = json.loads(JsonFormatter().format(record))
+    assert line["event"] == "request" and line["status"] == 404 and line["level"] == "info"
+    assert line["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_records_outside_a_request_get_a_dash_and_json_survives_odd_text():
+    record = logging.LogRecord("shop.x", logging.WARNING, __file__, 1, "naïve %s", ("\"quoted\"\n",), None)
+    RequestIdFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "-" and line["msg"] == 'naïve "quoted"\n' and line["level"] == "warning"
