@@ -1,5 +1,4 @@
 """Playcation: a game store. `create_app` builds the Flask application."""
-import logging
 
 from flask import Flask, request
 from sqlalchemy import event
