@@ -33,6 +33,7 @@ class Order(db.Model):
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_updated", "status", "updated_at"),
         Index("ix_orders_status_paid", "status", "paid_at"),  # revenue per day (admin dashboard)
+        Index("ix_orders_status_expires", "status", "expires_at"),  # the expiry sweep
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -99,7 +100,7 @@ class LibraryEntry(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)  # refunds revoke by order
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
