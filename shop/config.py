@@ -50,6 +50,7 @@ class Config:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"  # like the session cookie: not sent on cross-site POSTs
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)  # reverse proxies in front (X-Forwarded-For)
@@ -114,6 +115,7 @@ class Config:
     COUPON_USER_PER_SECOND = env_int("COUPON_USER_PER_SECOND", 5)   # claim attempts per user per event
     COUPON_IP_PER_SECOND = env_int("COUPON_IP_PER_SECOND", 200)     # per client IP per event
     COUPON_SOLD_OUT_CACHE_SECONDS = float(env("COUPON_SOLD_OUT_CACHE_SECONDS", 2))
+    COUPON_FAST_LANE = env_bool("COUPON_FAST_LANE", True)  # coupons/fastlane.py answers common claims
 
     # Social login (used by the OAuth issue)
     GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")

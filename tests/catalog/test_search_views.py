@@ -82,7 +82,7 @@ def test_an_expired_sale_shows_the_regular_price(client, shelf):
 
 @pytest.mark.parametrize("q", [
     "", " ", "a", "x" * 500, "y" * 5000, '"NEAR(', '"', "%", "_", "%_%", "' OR 1=1 --", "'; DROP TABLE games; --",
-    "a AND OR NOT", "NOT", "col:val", "title:hollow", "{title}: x", "*", "**", "^x", "(((", ")", "\x00", "a\x00b",
+    "a AND OR NOT", "NOT", "col:val", "title:hollow", "{title}: x", "*", "**", "^x", "(((", ")",
     "🎮", "🎮🎮 hollow", "\\", "NEAR(a b, 2)", "hollow*", "-hollow", "+", "ß", "İ", "ﬁ", "½", "\u200b", "\ufffd",
 ])
 @pytest.mark.parametrize("path", ["/search", "/search/live"])
@@ -93,8 +93,17 @@ def test_hostile_queries_get_a_normal_page(client, shelf, path, q):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("q", ["\x00", "a\x00b"])
+@pytest.mark.parametrize("path", ["/search", "/search/live"])
+def test_nul_bytes_are_refused_with_a_clear_page(client, shelf, path, q):
+    # shop/security.py refuses NUL anywhere in the input (PostgreSQL cannot store it).
+    response = client.get(path, query_string={"q": q})
+    assert response.status_code == 400
+    assert "could not be understood" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("query", ["q=hollow&page=0", "q=hollow&page=-3", "q=hollow&page=abc",
-                                   "q=hollow&page=99999999999999999999", "q=%FF%FE", "q=%00%00&page=%00",
+                                   "q=hollow&page=99999999999999999999", "q=%FF%FE",
                                    "q=hollow&q=knight", "page=2"])
 def test_odd_query_strings_get_a_normal_page(client, shelf, query):
     shelf("Hollow Knight")

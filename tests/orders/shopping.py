@@ -14,7 +14,7 @@ from shop.orders.models import LibraryEntry, Order, PaymentEvent
 from ..helpers import TOKEN_RE, Browser
 from ..shop_factories import make_game
 
-ORDER_ID_RE = re.compile(r'orderId: "([0-9a-f-]{36})"')
+ORDER_ID_RE = re.compile(r'"orderId": "([0-9a-f-]{36})"')
 
 
 class ShopBrowser(Browser):

@@ -364,8 +364,8 @@ def test_a_discount_provider_changes_the_total_and_the_amount_charged(app, shopp
     assert "Launch bonus</span><span>−₩3,000" in page and "Pay ₩19,000" in page
 
     res = shopper.browser.post("/checkout", {"coupon": "WELCOME"})
-    public_id = re.search(r'orderId: "([0-9a-f-]{36})"', res.get_data(as_text=True)).group(1)
-    assert "amount: 14000" in res.get_data(as_text=True)
+    public_id = re.search(r'"orderId": "([0-9a-f-]{36})"', res.get_data(as_text=True)).group(1)
+    assert "\"amount\": 14000" in res.get_data(as_text=True)
     assert seen_options[-1] == {"coupon": "WELCOME"}
     order = order_snapshot(app, public_id)
     assert (order.subtotal, order.discount, order.total) == (22000, 8000, 14000)

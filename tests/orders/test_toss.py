@@ -1,6 +1,8 @@
 """Every Toss Payments path, against the local fake in toss_server.py: confirm, its
 failures and unknown outcomes, the reconciler, and refunds (gateway cancel)."""
 import base64
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -44,9 +46,13 @@ def test_the_payment_page_hands_the_order_to_the_toss_sdk(app, shopper, toss):
     res = shopper.browser.post("/checkout")
     page = res.get_data(as_text=True)
     assert res.status_code == 200
-    assert 'TossPayments("test_ck_playcation_fake")' in page and "amount: 22000" in page
-    assert 'successUrl: "http://localhost/checkout/success"' in page
-    assert 'failUrl: "http://localhost/checkout/fail"' in page
+    # The SDK call lives in static/js/toss_pay.js (no inline script: CSP); the page hands
+    # it the payment as JSON.
+    data = json.loads(re.search(r'<script type="application/json" id="toss-payment">(.*?)</script>', page, re.S).group(1))
+    assert data["clientKey"] == "test_ck_playcation_fake" and data["amount"] == 22000
+    assert data["successUrl"] == "http://localhost/checkout/success"
+    assert data["failUrl"] == "http://localhost/checkout/fail"
+    assert 'src="https://js.tosspayments.com/v1/payment"' in page and "js/toss_pay.js" in page
     assert toss.calls == []  # nothing is sent to Toss before the buyer approves
 
 
