@@ -30,6 +30,7 @@ $(VENDOR)/.stamp: node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.js $(VENDOR)/sse.js
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/pico.min.css
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
 	touch $@
 
 assets: $(VENDOR)/.stamp
@@ -51,3 +52,10 @@ test: install-dev assets browser-deps
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache
+
+# Mixed traffic on two nodes (bench/mixed_load.py): needs PostgreSQL (PLAYCATION_PG_URL or
+# TEST_DATABASE_URL, else postgres@127.0.0.1:5432) and redis-server on PATH.
+LOAD_SECONDS ?= 15
+.PHONY: load
+load: install
+	LOAD_SECONDS=$(LOAD_SECONDS) $(BIN)/python -m bench.mixed_load

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
-from .jobs import enqueue, enqueue_after_commit
+from .jobs import call_after_commit, enqueue, enqueue_after_commit
 from .timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ SUBJECTS = {
     "account_withdrawn": "Your Playcation account was closed",
     "receipt": "Your Playcation receipt: {order_name}",
     "vip_upgrade": "You reached {grade} on Playcation",
+    "game_delisted": "“{title}” was removed from the Playcation store",
 }
 
 
@@ -105,6 +106,10 @@ def deliver_email(log_id: int) -> str:
         html=render_template(f"email/{entry.kind}.html", **context),
     )
     entry.attempts += 1
+    # On record before SMTP is spoken to: a worker killed mid-conversation still leaves
+    # the attempt counted (the row tells the truth), and no transaction stays open
+    # while a slow server takes its time.
+    db.session.commit()
     try:
         _send(message)
     except Exception as exc:  # SMTP, socket and TLS errors all mean "try again later"
@@ -121,6 +126,40 @@ def deliver_email(log_id: int) -> str:
     entry.context = None  # codes and reset links need not outlive delivery
     db.session.commit()
     return "sent"
+
+
+class NotResendable(Exception):
+    """Only a failed email that still has what its template needs can be sent again."""
+
+
+def resend_email(entry: EmailLog) -> EmailLog:
+    """Put a failed email back in the queue (status `queued`, attempts kept) and deliver it
+    once the caller's transaction commits, with the usual retries. Raises NotResendable
+    for any other status, or when its context is gone."""
+    if entry.status != "failed":
+        raise NotResendable(f"Only failed emails can be resent; this one is {entry.status}.")
+    if entry.context is None:
+        raise NotResendable("This email's content is gone; it can't be resent.")
+    entry.status = "queued"
+    job_id = f"email-{entry.id}"
+    from .extensions import redis_clients
+
+    connection, retry, entry_id = redis_clients.raw, _retry(), entry.id
+
+    def requeue():
+        # The failed job keeps its id (email-<id>) in the failed registry: remove it first, so
+        # the new job has the id requeue_stale_emails looks for and the failed count drops.
+        try:
+            Job.fetch(job_id, connection=connection).delete()
+        except Exception:  # no such job (expired, or Redis lost it): nothing to remove
+            pass
+        try:
+            enqueue(deliver_email, entry_id, job_id=job_id, retry=retry)
+        except Exception:  # committed as queued: requeue_stale_emails sends it once Redis is back
+            log.exception("could not enqueue the resend of email %s", entry_id)
+
+    call_after_commit(requeue)
+    return entry
 
 
 def requeue_stale_emails(older_than_seconds: int = 120) -> int:

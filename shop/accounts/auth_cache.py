@@ -17,9 +17,10 @@ from .models import User
 TTL = 3600
 TOMBSTONE = "!"       # written on change: blocks a racing fill of the old values
 TOMBSTONE_TTL = 30    # longer than any fill takes (one SELECT), short enough not to matter
-WATCHED = ("session_token", "email_verified_at", "status")
+WATCHED = ("session_token", "email_verified_at", "status", "suspended_at")
 
-_ROW = select(User.session_token, User.email_verified_at, User.status).where(User.id == bindparam("uid"))
+_ROW = select(User.session_token, User.email_verified_at, User.status, User.suspended_at).where(
+    User.id == bindparam("uid"))
 
 
 def _key(user_id: int) -> str:
@@ -42,7 +43,8 @@ def _load(user_id: int) -> str | None:
         row = bind.execute(_ROW, {"uid": user_id}).first()
     if row is None:
         return None
-    return _value(row.session_token, row.email_verified_at is not None, row.status == "active")
+    return _value(row.session_token, row.email_verified_at is not None,
+                  row.status == "active" and row.suspended_at is None)
 
 
 def remember(user: User) -> None:

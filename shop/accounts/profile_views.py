@@ -1,9 +1,9 @@
 """The account page: nickname, avatar, email, password, withdrawal."""
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from ..errors import DomainError
-from ..extensions import limiter
+from ..extensions import db, limiter
 from . import profile, services
 from .forms import (AvatarForm, CodeForm, EmailChangeForm, EmptyForm, PasswordChangeForm, ProfileForm,
                     WithdrawForm)
@@ -115,6 +115,23 @@ def change_password():
     logout_user()
     session.clear()
     flash("Password changed. Every session was logged out; log in with the new password.", "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/sessions/revoke", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """Log out every browser and device of this account (a lost phone, a shared PC):
+    the login cookie names the session token, and a new token makes every old cookie,
+    remember-me ones included, worthless at once."""
+    if not EmptyForm().validate_on_submit():
+        flash("That form expired; try again.", "error")
+        return redirect(url_for("accounts.profile_page"))
+    current_user.rotate_session_token()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You were signed out on every device, this one included.", "success")
     return redirect(url_for("accounts.login"))
 
 

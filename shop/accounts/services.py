@@ -49,6 +49,10 @@ class UserNotFound(DomainError):
     message = "No such user."
 
 
+class AccountSuspended(DomainError):
+    message = "This account is suspended. Contact support."
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -123,7 +127,7 @@ def verify_email(user: User, code: str):
 
 def authenticate(email: str, password: str) -> tuple[User, bool]:
     """Check credentials. Returns (user, restored): a withdrawn account inside its
-    grace period is restored by logging in. Raises InvalidCredentials."""
+    grace period is restored by logging in. Raises InvalidCredentials, AccountSuspended."""
     user = find_by_email(email)
     if user is None or user.status == "purged":
         try:
@@ -133,6 +137,8 @@ def authenticate(email: str, password: str) -> tuple[User, bool]:
         raise InvalidCredentials()
     if not password_matches(user, password):
         raise InvalidCredentials()
+    if user.suspended_at is not None:  # said only after the right password: no account probing
+        raise AccountSuspended()
     restored = False
     if user.status == "withdrawn":
         grace = timedelta(days=current_app.config["WITHDRAWAL_GRACE_DAYS"])

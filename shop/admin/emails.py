@@ -1,1 +1,65 @@
-"""Admin: emails (placeholder, filled in by its owner)."""
+"""Admin: the email log (filter by status, kind and recipient) and resending failed mail."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from ..accounts.forms import EmptyForm
+from ..extensions import db
+from ..mail import SUBJECTS, EmailLog, NotResendable, resend_email
+from .audit import record
+from .blueprint import bp
+
+STATUSES = ("queued", "retrying", "sent", "failed")
+PER_PAGE = 50
+MAX_RECIPIENT = 254
+
+
+def _filters() -> dict:
+    """The filters from the query string; anything unknown is ignored (no filter)."""
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    recipient = request.args.get("recipient", "").strip()[:MAX_RECIPIENT]
+    return {"status": status if status in STATUSES else "", "kind": kind if kind in SUBJECTS else "",
+            "recipient": recipient}
+
+
+@bp.route("/emails")
+def emails():
+    filters = _filters()
+    q = select(EmailLog)
+    if filters["status"]:
+        q = q.where(EmailLog.status == filters["status"])
+    if filters["kind"]:
+        q = q.where(EmailLog.kind == filters["kind"])
+    if filters["recipient"]:
+        # Addresses are stored lower-cased; a part of one finds it ("@example.com").
+        needle = filters["recipient"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q = q.where(func.lower(EmailLog.recipient).like(f"%{needle}%", escape="\\"))
+    page = request.args.get("page", 1, type=int) or 1
+    pages = db.paginate(q.order_by(EmailLog.id.desc()), page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    counts = dict(db.session.execute(select(EmailLog.status, func.count()).group_by(EmailLog.status)).all())
+    args = {k: v for k, v in filters.items() if v}
+    return render_template("admin/emails.html", pages=pages, filters=filters, args=args, counts=counts,
+                           statuses=STATUSES, kinds=sorted(SUBJECTS), form=EmptyForm())
+
+
+@bp.route("/emails/<int:email_id>/resend", methods=["POST"])
+def email_resend(email_id):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    entry = db.session.get(EmailLog, email_id)
+    if entry is None:
+        abort(404)
+    try:
+        resend_email(entry)
+    except NotResendable as exc:
+        flash(str(exc), "error")
+    else:
+        record("email.resend", entry, target_type="email", label=f"{entry.kind} to {entry.recipient}",
+               before={"status": "failed"}, after={"status": "queued"})
+        db.session.commit()
+        flash(f"Email #{entry.id} to {entry.recipient} queued again.", "success")
+    back = request.form.get("next", "")
+    if not back.startswith("/admin/emails") or back.startswith("//"):
+        back = url_for("admin.emails")
+    return redirect(back)

@@ -1,1 +1,63 @@
-"""Admin: publisher (placeholder, filled in by its owner)."""
+"""The publisher dashboard (/publisher/): the logged-in publisher's sales per day, revenue,
+units, rating trend and latest reviews. Admins may look at any publisher with
+?publisher_id=."""
+from flask import abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..accounts.decorators import role_required
+from ..accounts.models import User
+from ..extensions import db
+from . import stats
+from .blueprint import publisher_bp
+
+
+def _publisher() -> User:
+    """The publisher whose figures are shown: oneself, or (admins only) ?publisher_id=,
+    by default the first publisher."""
+    if not current_user.is_admin:
+        return current_user
+    wanted = request.args.get("publisher_id", type=int)
+    if wanted is None:
+        user = db.session.scalar(select(User).where(User.role == "publisher").order_by(User.id).limit(1))
+    else:
+        user = db.session.get(User, wanted)
+    if user is None or user.role != "publisher":
+        abort(404)
+    return user
+
+
+def _publisher_choices() -> list[tuple[int, str]]:
+    return list(db.session.execute(select(User.id, User.nickname).where(User.role == "publisher")
+                                   .order_by(User.nickname, User.id).limit(500)))
+
+
+@publisher_bp.route("/")
+@role_required("publisher")
+def dashboard():
+    publisher = _publisher()
+    days = stats.publisher_sales_per_day(publisher.id)
+    games = stats.publisher_games(publisher.id)
+    trend = stats.publisher_rating_trend(publisher.id)
+    rated = [g for g in games if g["rating"] is not None]
+    totals = {
+        "revenue_recent": sum(d["revenue"] for d in days), "units_recent": sum(d["count"] for d in days),
+        "revenue": sum(g["revenue"] for g in games), "units": sum(g["units"] for g in games),
+        "reviews": sum(g["reviews"] for g in games),
+        "rating": (round(sum(g["rating"] * g["reviews"] for g in rated) / sum(g["reviews"] for g in rated), 2)
+                   if rated else None),
+    }
+    sales_chart = {"labels": [d["day"].strftime("%m-%d") for d in days],
+                   "datasets": [{"label": "Copies sold", "data": [d["count"] for d in days], "kind": "bar"},
+                                {"label": "Sales", "data": [d["revenue"] for d in days], "kind": "line", "axis": "y1",
+                                 "money": True}],
+                   "axes": {"y": {"title": "Copies"}, "y1": {"title": "Sales (₩)", "money": True}}}
+    rating_chart = {"labels": [w["week"].strftime("%m-%d") for w in trend],
+                    "datasets": [{"label": "Average rating", "data": [w["rating"] for w in trend], "kind": "line"},
+                                 {"label": "Reviews", "data": [w["count"] for w in trend], "kind": "bar", "axis": "y1"}],
+                    "axes": {"y": {"title": "Rating", "min": 0, "max": 5}, "y1": {"title": "Reviews"}}}
+    return render_template("publisher/dashboard.html", publisher=publisher, days=days, games=games, trend=trend,
+                           totals=totals, sales_chart=sales_chart, rating_chart=rating_chart,
+                           reviews=stats.publisher_latest_reviews(publisher.id),
+                           viewing_other=publisher.id != current_user.id,
+                           publishers=_publisher_choices() if current_user.is_admin else [])

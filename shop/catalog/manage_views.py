@@ -108,6 +108,14 @@ def _set_listed(game_id: int, listed: bool):
     game = _editable_game(game_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
+    if listed and game.moderation_note:  # delisted by an admin: lifted only in the admin console
+        how = ("Relist it in Admin → Games, where it is audited." if current_user.is_admin
+               else "Only an admin can list it again.")
+        flash(f"“{game.title}” was delisted by an admin: {game.moderation_note} {how}", "error")
+        edit_url = url_for("catalog.manage_edit_game", game_id=game.id)
+        if _is_htmx_partial():  # the whole page goes to the edit page, which shows the reason
+            return "", 200, {"HX-Redirect": edit_url}
+        return redirect(edit_url)
     services.set_listed(current_user, game, listed)
     if _is_htmx_partial():  # the list page swaps just this row
         return render_template("catalog/manage/_game_row.html", game=game, now=utcnow())

@@ -1,16 +1,12 @@
-"""The job schedule: `flask jobs list` and an admin page to run any job now."""
+"""The job schedule: `flask jobs list` / `flask jobs run` (the admin page is shop/admin/jobs.py)."""
 from datetime import datetime, timezone
 
 import click
 from croniter import croniter
-from flask import abort, flash, redirect, render_template, url_for
 from flask.cli import AppGroup
 
-from ..accounts.decorators import role_required
-from ..accounts.forms import EmptyForm
-from ..jobs import CRON, enqueue
+from ..jobs import CRON
 from ..timeutil import format_seoul
-from .views import bp
 
 jobs_cli = AppGroup("jobs", help="The cron schedule.")
 
@@ -42,20 +38,3 @@ def run_job(job_id):
     if job_id not in funcs:
         raise click.ClickException(f"Unknown job. Known: {', '.join(funcs)}")
     click.echo(f"{job_id}: {import_attribute(funcs[job_id])()!r}")
-
-
-@bp.route("/admin/jobs", methods=["GET", "POST"])
-@role_required("admin")
-def admin_jobs():
-    form = EmptyForm()
-    if form.validate_on_submit():
-        from flask import request
-
-        funcs = {j: f for j, _, f in CRON}
-        job_id = request.form.get("job", "")
-        if job_id not in funcs:
-            abort(400)
-        enqueue(funcs[job_id])
-        flash(f"{job_id} queued; the worker runs it now.", "success")
-        return redirect(url_for("core.admin_jobs"))
-    return render_template("core/admin_jobs.html", rows=schedule(), form=form)

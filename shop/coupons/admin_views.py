@@ -1,15 +1,22 @@
-"""Admin: create and edit coupon events."""
+"""Admin: create and edit coupon events, close one now, reconcile Redis with the database.
+Every change writes an audit row in the same transaction."""
+from datetime import date, datetime
+
 from flask import abort, flash, redirect, render_template, url_for
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import case, func, select
 
 from ..accounts.decorators import role_required
+from ..accounts.forms import EmptyForm
 from ..accounts.models import User
+from ..admin.audit import record
 from ..catalog.models import Tag
 from ..extensions import db
-from ..timeutil import SEOUL, to_seoul
+from ..timeutil import SEOUL, to_seoul, utcnow
 from . import services
 from .forms import EventForm
-from .models import CouponEvent
+from .models import Coupon, CouponEvent
+from .redis_state import keys
 from .views import bp
 
 
@@ -48,19 +55,24 @@ def admin_events():
     _choices(form)
     status = 200
     if form.validate_on_submit():
+        data = _input(form)
+        entry = record("coupon_event.create", target_type="coupon_event", label=data.name, after=_jsonable(data.__dict__))
         try:
-            event = services.create_event(_input(form))
+            event = services.create_event(data)  # commits the audit row with the event
         except services.CouponError as exc:
+            db.session.rollback()
             _show_error(form, exc)
             status = 400
         else:
+            entry.target_id = str(event.id)
+            db.session.commit()
             flash(f"Coupon event “{event.name}” created.", "success")
             return redirect(url_for("coupons.admin_events"))
     elif form.is_submitted():
         status = 400
     events = db.session.scalars(select(CouponEvent).order_by(CouponEvent.opens_at.desc())).all()
-    rows = [(e, services.issued_count(e.id), services.remaining(e)) for e in events]
-    return render_template("coupons/admin_events.html", form=form, rows=rows), status
+    return render_template("coupons/admin_events.html", form=form, rows=event_counts(events), now=utcnow(),
+                           action_form=EmptyForm()), status
 
 
 @bp.route("/admin/coupons/<int:event_id>", methods=["GET", "POST"])
@@ -79,9 +91,13 @@ def admin_edit(event_id):
         form.scope_publisher_id.data = event.scope_publisher_id or 0
     status = 200
     if form.validate_on_submit():
+        data = _input(form)
+        before, after = _diff(event, data)
+        record("coupon_event.update", event, target_type="coupon_event", before=before, after=after)
         try:
-            services.update_event(event, _input(form))
+            services.update_event(event, data)  # commits the audit row with the change
         except services.CouponError as exc:
+            db.session.rollback()
             _show_error(form, exc)
             status = 400
         else:
@@ -91,3 +107,106 @@ def admin_edit(event_id):
         status = 400
     return render_template("coupons/admin_edit.html", form=form, event=event,
                            issued=services.issued_count(event.id)), status
+
+
+# --- claimed vs persisted vs used ------------------------------------------------------------
+
+def event_counts(events) -> list[dict]:
+    """Per event: claimed (Redis set size), persisted and used (database rows, one grouped
+    query) and remaining stock (Redis), with Redis read in one pipeline."""
+    ids = [e.id for e in events]
+    db_counts = {}
+    if ids:
+        db_counts = {event_id: (int(n), int(used or 0)) for event_id, n, used in db.session.execute(
+            select(Coupon.event_id, func.count(), func.sum(case((Coupon.status == "used", 1), else_=0)))
+            .where(Coupon.event_id.in_(ids)).group_by(Coupon.event_id))}
+    redis_counts = {}
+    try:
+        pipe = services.coupon_redis().client.pipeline(transaction=False)
+        for event_id in ids:
+            pipe.scard(keys(event_id)["claimed"])
+            pipe.get(keys(event_id)["stock"])
+        replies = pipe.execute() if ids else []
+        redis_counts = {event_id: (int(replies[2 * n]), None if replies[2 * n + 1] is None else int(replies[2 * n + 1]))
+                        for n, event_id in enumerate(ids)}
+    except RedisError:
+        pass  # shown as unknown; the page still lists the events
+    rows = []
+    for e in events:
+        persisted, used = db_counts.get(e.id, (0, 0))
+        claimed, stock = redis_counts.get(e.id, (None, None))
+        rows.append({"event": e, "state": e.window_state(), "claimed": claimed, "persisted": persisted, "used": used,
+                     "remaining": stock if stock is not None else max(e.quantity - persisted, 0)})
+    return rows
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in values.items()}
+
+
+def _diff(event: CouponEvent, data: services.EventInput) -> tuple[dict, dict]:
+    before, after = {}, {}
+    for name, value in data.__dict__.items():
+        old = getattr(event, name)
+        if old != value:
+            before[name], after[name] = old, value
+    return _jsonable(before), _jsonable(after)
+
+
+def _event_or_404(event_id: int) -> CouponEvent:
+    event = db.session.get(CouponEvent, event_id)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _event_input(event: CouponEvent, **changes) -> services.EventInput:
+    fields = {name: getattr(event, name) for name in services.EventInput.__dataclass_fields__}
+    fields.update(changes)
+    return services.EventInput(**fields)
+
+
+@bp.route("/admin/coupons/<int:event_id>/close", methods=["POST"])
+@role_required("admin")
+def admin_close(event_id):
+    """End the claim window now (e.g. a drop announced by mistake); Redis follows after commit."""
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    event = _event_or_404(event_id)
+    state = event.window_state()
+    if state != "open":
+        flash(f"“{event.name}” is {'already closed' if state == 'closed' else 'not open yet; edit its window instead'}.",
+              "error")
+        return redirect(url_for("coupons.admin_events"))
+    now = utcnow()
+    record("coupon_event.close", event, target_type="coupon_event", before=_jsonable({"closes_at": event.closes_at}),
+           after=_jsonable({"closes_at": now}))
+    try:
+        services.update_event(event, _event_input(event, closes_at=now))
+    except services.CouponError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"“{event.name}” closed now.", "success")
+    return redirect(url_for("coupons.admin_events"))
+
+
+@bp.route("/admin/coupons/<int:event_id>/reconcile", methods=["POST"])
+@role_required("admin")
+def admin_reconcile(event_id):
+    """Compare Redis with the database for this event and repair (what `flask coupons
+    reconcile --event` does), then say what was found and fixed."""
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    event = _event_or_404(event_id)
+    name = event.name
+    (row,) = services.reconcile(event_id) or [None]
+    if row is None:
+        abort(404)
+    summary = (f"database {row['db_issued']}, Redis {row['redis_claimed']} claimed, stock {row['stock']}; "
+               f"repaired {row['repaired_claimers']} claimer(s)" + ("; rebuilt from the database" if row["rebuilt"] else ""))
+    record("coupon_event.reconcile", target_type="coupon_event", target_id=event_id, label=name, after=dict(row),
+           note=summary)
+    db.session.commit()
+    flash(f"Reconciled “{name}”: {summary}.", "success")
+    return redirect(url_for("coupons.admin_events"))

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts import codes
 from ..accounts.forms import NICKNAME_RE
 from ..accounts.models import User
-from ..accounts.services import EmailTaken, WrongPassword, find_by_email, normalize_email, password_matches
+from ..accounts.services import (AccountSuspended, EmailTaken, WrongPassword, find_by_email, normalize_email,
+                                 password_matches)
 from ..errors import DomainError
 from ..extensions import db
 from ..mail import queue_email
@@ -130,7 +131,9 @@ def _create_account(profile: SocialProfile, email: str, nickname: str) -> User:
 
 def _admit(user: User) -> bool:
     """Let `user` in, restoring a withdrawn account inside its grace period as a password
-    log-in does. Returns whether it was restored. Raises AccountClosed."""
+    log-in does. Returns whether it was restored. Raises AccountSuspended, AccountClosed."""
+    if user.suspended_at is not None:
+        raise AccountSuspended()
     restored = False
     if user.status == "withdrawn":
         grace = timedelta(days=current_app.config["WITHDRAWAL_GRACE_DAYS"])

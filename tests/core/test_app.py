@@ -2,7 +2,7 @@
 import pytest
 
 from shop import create_app
-from shop.config import DEFAULT_SECRET_KEY, DevelopmentConfig, ProductionConfig
+from shop.config import DEFAULT_SECRET_KEY, ProductionConfig
 
 from ..conftest import DATABASE_URL, REDIS_URL
 

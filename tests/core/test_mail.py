@@ -35,9 +35,12 @@ CONTEXTS = {
                 "lines": [{"title": "Hades", "price": 24000, "list_price": 30000}]},
 }
 CONTEXTS["vip_upgrade"] = {"nickname": "Mina", "grade": "GOLD", "month": "2026-10", "bonus": 3000}
+CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
+                             "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
-         "vip_upgrade": ["Mina", "GOLD", "2026-10", "3,000"]}
+         "vip_upgrade": ["Mina", "GOLD", "2026-10", "3,000"],
+         "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
 
 
 def _free_port() -> int:

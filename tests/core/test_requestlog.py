@@ -44,3 +44,35 @@ def test_records_outside_a_request_get_a_dash_and_json_survives_odd_text():
     RequestIdFilter().filter(record)
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "-" and line["msg"] == 'naïve "quoted"\n' and line["level"] == "warning"
+
+
+def test_the_log_names_the_user_without_loading_it(app, browser, make_user, caplog, monkeypatch):
+    user = make_user()
+    browser.login(user.email)
+    caplog.set_level(logging.INFO, logger="shop.request")
+    loads = []
+    original = app.login_manager._user_callback
+    monkeypatch.setattr(app.login_manager, "_user_callback", lambda uid: loads.append(uid) or original(uid))
+    browser.get("/static/css/app.css")  # no view touches current_user
+    browser.get("/healthz")
+    browser.get("/")  # the page does (the header shows the nickname)
+    record = _request_records(caplog)[-1]
+    assert record.fields["user_id"] == user.id and record.fields["path"] == "/"
+    assert len(loads) == 1
+
+
+def test_user_id_comes_from_the_session_when_no_view_loaded_the_user(app, monkeypatch):
+    from flask import session
+
+    from shop.requestlog import _user_id
+
+    def must_not_load(uid):
+        raise AssertionError("the request log loaded the user")
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", must_not_load)
+    with app.test_request_context("/"):
+        assert _user_id() is None
+        session["_user_id"] = "42:some-session-token"
+        assert _user_id() == 42
+        session["_user_id"] = "garbage"
+        assert _user_id() is None

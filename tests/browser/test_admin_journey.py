@@ -1,0 +1,224 @@
+"""The admin console in a real browser against the live server (see conftest.py):
+
+1. the admin logs in, follows the header's "Admin" link to the dashboard, creates a coupon
+   drop from the Coupons section and goes back to the dashboard;
+2. a verified customer (a second browser context) claims a coupon; the admin's dashboard
+   shows the remaining count drop over SSE, without a reload (the coupon consumer,
+   `worker.py --coupons`, publishes the counts; it is started here, as `make run` does);
+3. every page reachable from the admin nav is opened and screenshotted
+   (artifacts/screenshots/admin-<name>.png; new sections appear by themselves), plus the
+   RQ dashboard and /publisher/ as its own publisher (Lantern Studio) (publisher-dashboard.png).
+"""
+import re
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from shop.timeutil import to_seoul, utcnow
+
+from .conftest import _LIVE_ENV, ROOT, SCREENSHOTS
+from .test_store_journey import HEADER_LAYOUT_JS, USERS, _assert_no_problems, _flashes, _label, _open
+
+pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
+
+TIMEOUT_MS = 15_000
+DROP = "Admin journey drop"
+STUDIO = {"email": "studio@playcation.example", "nickname": "Lantern Studio", "password": "studio-pass-1234"}
+# Sales and reviews for a publisher of its own over the last weeks, so the charts have a shape.
+SEED = """
+from datetime import timedelta
+from shop.accounts.models import User
+from shop.catalog import services as catalog
+from shop.extensions import db
+from shop.orders.models import Order, OrderLine
+from shop.reviews.models import Review
+from shop.timeutil import utcnow
+# Its own publisher and buyer: the live server is shared with the store journey, whose
+# demo publisher starts with an empty back office and whose customer with no orders.
+from shop.accounts.services import hash_password
+now = utcnow()
+pub = User(email="studio@playcation.example", nickname="Lantern Studio", role="publisher",
+           password_hash=hash_password("studio-pass-1234"), email_verified_at=now)
+buyer = User(email="buyer@playcation.example", nickname="Buyer", role="customer", password_hash="x",
+             email_verified_at=now)
+db.session.add_all([pub, buyer])
+db.session.flush()
+games = [catalog.create_game(pub, catalog.GameInput(title=t, price=p)) for t, p in
+         (("Lantern Keep", 18000), ("Harbor Lights", 12000), ("Sky Rail", 9000))]
+for game in games:  # out of the storefront, which the store journey counts
+    game.status = "delisted"
+for n in range(24):
+    picks = [games[n % 3]] + ([games[(n + 1) % 3]] if n % 4 == 0 else [])
+    total = sum(g.price for g in picks)
+    when = now - timedelta(days=n, hours=n % 5)
+    db.session.add(Order(user_id=buyer.id, status="REFUNDED" if n == 5 else "PAID", subtotal=total, total=total,
+                         gateway="sandbox", expires_at=when, paid_at=when, created_at=when,
+                         lines=[OrderLine(game_id=g.id, title=g.title, list_price=g.price, price=g.price) for g in picks]))
+for n, (game, rating) in enumerate([(0, 5), (1, 4), (2, 3), (0, 4), (1, 5), (2, 2)]):
+    user = User(email=f"reviewer{n}@playcation.example", nickname=f"Reviewer{n}", role="customer",
+                password_hash="x", email_verified_at=now)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(Review(game_id=games[game].id, user_id=user.id, rating=rating, created_at=now - timedelta(days=9 * n),
+                          body="Lovely lighting and a calm pace." if rating > 3 else "Runs out of ideas halfway."))
+db.session.commit()
+print("seeded")
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _patient_expect():
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+@pytest.fixture(scope="module")
+def demo(live_cli):
+    out = live_cli.flask("seed", "demo")
+    assert USERS["admin"]["email"] in out, out
+    assert "seeded" in live_cli.python(SEED)
+    return USERS
+
+
+@pytest.fixture(scope="module")
+def coupon_consumer(live_server):
+    """`python worker.py --coupons` against the live server: persists claims and publishes
+    the remaining counts the dashboard shows."""
+    log = open(SCREENSHOTS.parent / "admin-journey-coupons.log", "wb") if SCREENSHOTS.parent.exists() else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "worker.py", "--coupons"], cwd=ROOT, env=_LIVE_ENV[live_server],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    if log is not subprocess.DEVNULL:
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def admin(chromium, live_server, demo):
+    context, page = _open(chromium, live_server, "admin")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def journey():
+    return {}
+
+
+def _shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _kst_field(value) -> str:
+    return to_seoul(value).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, coupon_consumer, journey):
+    page = admin
+    page.get_by_role("banner").get_by_role("link", name="Admin", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.locator("#revenue-table tbody tr")).to_have_count(30)
+    page.wait_for_function("() => document.querySelector('canvas[data-chart]').dataset.drawn === '1'")
+
+    # A drop that is open now, from the Coupons section.
+    page.locator("nav.admin-nav").get_by_role("link", name="Coupons", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Coupon events")
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Create event"))
+    form.get_by_label(_label("Name")).fill(DROP)
+    form.get_by_label(_label("Quantity")).fill("5")
+    form.get_by_label(_label("Amount")).fill("3000")
+    form.get_by_label(_label("Opens (KST)")).fill(_kst_field(utcnow() - timedelta(minutes=2)))
+    form.get_by_label(_label("Closes (KST)")).fill(_kst_field(utcnow() + timedelta(days=1)))
+    form.get_by_label(_label("Valid for days")).fill("7")
+    form.get_by_role("button", name="Create event").click()
+    expect(_flashes(page)).to_contain_text(f"Coupon event “{DROP}” created.")
+    row = page.locator("#coupon-events tbody tr").filter(has_text=DROP)
+    event_id = int(row.get_attribute("data-event"))
+    expect(row.locator('[data-col="left"]')).to_have_text("5")
+
+    # The dashboard shows it with its live counter; the stream must be open before the claim.
+    page.evaluate("window.__sseOpen = false")
+    page.locator("nav.admin-nav").get_by_role("link", name="Dashboard", exact=True).click()
+    counter = page.locator(f'#live-drops [sse-swap="remaining-{event_id}"]')
+    expect(counter).to_have_text("5")
+    page.wait_for_function("() => window.__sseOpen === true")
+    page.evaluate("window.__sameDocument = true")
+    _shot(page, "admin-journey-before-claim")
+
+    # The customer claims one in another browser.
+    context, customer = _open(chromium, live_server, "customer")
+    try:
+        customer.goto(f"/coupons/{event_id}")
+        expect(customer.get_by_role("heading", level=1)).to_have_text(DROP)
+        customer.get_by_role("button", name="Claim coupon").click()
+        expect(customer.locator(".claim-outcome")).to_contain_text("Got it!")
+    finally:
+        context.close()
+
+    expect(counter).to_have_text("4")
+    assert page.evaluate("window.__sameDocument === true"), "the dashboard reloaded"
+    _shot(page, "admin-journey-after-claim")
+    _assert_no_problems(page)
+    journey["event_id"] = event_id
+
+
+def test_every_admin_page_renders(admin, journey):
+    page = admin
+    page.goto("/admin/")
+    assert page.evaluate(HEADER_LAYOUT_JS) == [], "admin header (Publisher and Admin links, role badge)"
+    links = page.locator("nav.admin-nav a")
+    sections = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href")) for i in range(links.count())]
+    assert ("Dashboard", "/admin/") in sections and ("Emails", "/admin/emails") in sections
+    assert ("Jobs", "/admin/jobs") in sections and ("Coupons", "/admin/coupons") in sections
+    broken = []
+    for label, href in sections + [("RQ", "/admin/rq/")]:
+        response = page.goto(href)
+        if response.status >= 400:
+            broken.append(f"{href}: {response.status}")
+        if label == "RQ":  # its tables load over XHR
+            expect(page.locator("table").first).not_to_contain_text("Loading...")
+        else:
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+        name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        _shot(page, f"admin-{name}")
+    if "event_id" in journey:
+        page.goto(f"/admin/coupons/{journey['event_id']}")
+        _shot(page, "admin-coupons-edit")
+    page.problems.items.clear()
+    assert broken == [], broken
+
+
+def test_publisher_dashboard(chromium, live_server, demo):
+    context, page = _open(chromium, live_server)
+    try:
+        page.goto("/login")
+        form = page.get_by_role("main").locator("form").first
+        form.get_by_label(_label("Email")).fill(STUDIO["email"])
+        form.get_by_label(_label("Password")).fill(STUDIO["password"])
+        form.get_by_role("button", name="Log in").click()
+        expect(_flashes(page)).to_contain_text(f"Logged in as {STUDIO['nickname']}.")
+        page.get_by_role("banner").locator("summary.user-chip").click()  # the user menu
+        page.get_by_role("banner").get_by_role("link", name="Dashboard", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/publisher/$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text(STUDIO["nickname"])
+        expect(page.locator("#pub-games tbody tr")).to_have_count(3)
+        page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')].every(c => c.dataset.drawn === '1')")
+        _shot(page, "publisher-dashboard")
+        _assert_no_problems(page)
+    finally:
+        context.close()
