@@ -10,7 +10,10 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 10000))
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
+# The app's request log (shop/requestlog.py) already writes one line per request, with
+# its request id, user and duration; gunicorn's access log repeated it at ~70 µs a request
+# (bench/coupon_storm.py, docs/benchmarks.md). ACCESS_LOG=- brings it back.
+accesslog = os.environ.get("ACCESS_LOG") or None
 control_socket_disable = True  # the control socket fails in sandboxes and is unused here
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

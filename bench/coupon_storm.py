@@ -7,8 +7,10 @@ logged-in users, against four other ways of doing the same claim, in ONE run.
 
 Needs `wrk` (Debian: apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (trust auth)
 and Redis on 127.0.0.1:6379. One command, bounded in time (--time-limit), loopback only;
-it stops every process it started and cleans up after itself (PostgreSQL database
-`playcation_bench_coupons` dropped, Redis DB 2 flushed; --keep keeps both).
+it stops every process it started and cleans up after itself (the PostgreSQL database
+--pg-db, default `playcation_bench_coupons`, dropped; Redis DB 2 flushed; --keep keeps both).
+The claim is answered by the app's fast lane (shop/coupons/fastlane.py) as in production;
+the comparison endpoints go through Flask.
 
 Setup
   1. DROP/CREATE DATABASE playcation_bench_coupons; `flask --app wsgi db upgrade` with
@@ -72,7 +74,6 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_DB = "playcation_bench_coupons"
 USER_ID_BASE = 7_000_001
 UA = "playcation-coupon-storm"
 HOT_QUANTITY = 10_000_000
@@ -112,7 +113,7 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="playcation-coupon-storm-"))
         self.secret = secrets.token_hex(32)
         self.port = free_port()
-        self.db_url = args.pg_url.rstrip("/") + "/" + PG_DB
+        self.db_url = args.pg_url.rstrip("/") + "/" + args.pg_db
         self.redis_url = args.redis_url
         self.r = redis.Redis.from_url(self.redis_url, decode_responses=True)
         self.gunicorn = None
@@ -152,19 +153,19 @@ class Bench:
 
         base = self.args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
         with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+            conn.execute(f"DROP DATABASE IF EXISTS {self.args.pg_db} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {self.args.pg_db}")
         t = clock()
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env(),
                        check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        with psycopg.connect(base + "/" + PG_DB, autocommit=True) as conn:
+        with psycopg.connect(base + "/" + self.args.pg_db, autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_events (id integer PRIMARY KEY, quantity integer NOT NULL, "
                          "issued integer NOT NULL DEFAULT 0)")
             conn.execute("CREATE TABLE bench_claims (id bigserial PRIMARY KEY, event_id integer NOT NULL, "
                          "user_id integer NOT NULL, approach text NOT NULL, "
                          "claimed_at timestamptz NOT NULL DEFAULT now())")
             conn.execute("CREATE INDEX bench_claims_event_user ON bench_claims (event_id, user_id)")
-        log(f"database {PG_DB} created and migrated in {clock() - t:.1f}s (+ bench_events, bench_claims)")
+        log(f"database {self.args.pg_db} created and migrated in {clock() - t:.1f}s (+ bench_events, bench_claims)")
 
     def make_app(self):
         os.environ.update({k: v for k, v in self.env().items() if k in (
@@ -797,7 +798,7 @@ class Bench:
         self.stop_gunicorn()
         self.stop_consumer()
         if self.args.keep:
-            log(f"kept: database {PG_DB}, Redis {self.redis_url}, logs in {self.tmp}")
+            log(f"kept: database {self.args.pg_db}, Redis {self.redis_url}, logs in {self.tmp}")
             return
         try:
             if self.app is not None:
@@ -809,9 +810,9 @@ class Bench:
 
             base = self.args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
             with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                conn.execute(f"DROP DATABASE IF EXISTS {self.args.pg_db} WITH (FORCE)")
         except Exception as exc:  # noqa: BLE001
-            log(f"could not drop {PG_DB}: {exc!r}")
+            log(f"could not drop {self.args.pg_db}: {exc!r}")
         try:
             self.r.flushdb()
         except redis.RedisError as exc:
@@ -848,6 +849,8 @@ def main():
     p.add_argument("--restart-after", type=float, default=1.0, help="kill run: seconds before the restart")
     p.add_argument("--pause", type=float, default=2.0, help="seconds of quiet before each run")
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    p.add_argument("--pg-db", default="playcation_bench_coupons",
+                   help="PostgreSQL database to create, use and drop (it is dropped first if it exists)")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
     p.add_argument("--allow-any-redis-db", action="store_true")
     p.add_argument("--time-limit", type=int, default=1200, help="hard stop (seconds) for the whole run")

@@ -3,8 +3,8 @@
 claim path is compared with. None of this lives in the shop package; only
 bench/coupon_storm.py starts gunicorn with this module, on 127.0.0.1.
 
-Every /__storm route is a POST that goes through the same global middleware as
-POST /coupons/<id>/claim (session cookie decoding, Flask-WTF CSRFProtect, Flask-Limiter's
+Every /__storm route is a POST that goes through Flask's global middleware, as
+POST /coupons/<id>/claim does when the fast lane hands it over (session cookie decoding, Flask-WTF CSRFProtect, Flask-Limiter's
 before/after hooks, the security-headers after_request) and answers the same JSON:
 
   /__storm/bare                  the ceiling: CSRF-checked POST (so the session cookie is

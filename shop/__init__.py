@@ -22,6 +22,10 @@ def create_app(config=None, **overrides) -> Flask:
         app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         INSTANCE.mkdir(parents=True, exist_ok=True)
+    if app.config.get("COUPON_FAST_LANE", True):
+        from .coupons import fastlane
+
+        fastlane.install(app)  # inside ProxyFix: it sees the client address ProxyFix works out
     if int(app.config.get("TRUSTED_PROXIES", 0) or 0):
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -50,14 +54,9 @@ def create_app(config=None, **overrides) -> Flask:
 
     register_error_pages(app)
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if "HX-Request" in request.headers or response.mimetype == "text/html":
-            response.vary.add("HX-Request")
-        return response
+    from . import security
+
+    security.init_app(app)  # security headers (CSP) and input guards
 
     return app
 
@@ -82,7 +81,6 @@ def _register_blueprints(app):
     from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
     from .catalog.blueprint import bp as catalog_bp
     from .cart.views import bp as cart_bp
-    from .core import jobs_admin  # noqa: F401  (routes on core.bp)
     from .core.views import bp as core_bp, dev_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp

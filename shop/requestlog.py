@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 
-from flask import g, has_request_context, request
+from flask import g, has_request_context, request, session
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -74,6 +74,18 @@ def configure_logging(fmt: str):
                 handler.addFilter(RequestIdFilter())
 
 
+def _user_id():
+    """The logged-in user's id without loading the user: Flask-Login's already loaded
+    user when the view used it, else the id part of the session's `_user_id`
+    ("<id>:<session token>"). Logging must not add a database query to every request."""
+    user = g.get("_login_user")
+    if user is not None:
+        return getattr(user, "id", None)
+    raw = session.get("_user_id") if session else None
+    head = str(raw).partition(":")[0] if raw else ""
+    return int(head) if head.isdigit() else None
+
+
 def init_app(app):
     configure_logging(app.config.get("LOG_FORMAT") or "json")
 
@@ -91,9 +103,7 @@ def init_app(app):
         response.headers[REQUEST_ID_HEADER] = request_id
         if request.endpoint == "static" or request.path == "/healthz":
             return response
-        from flask_login import current_user
-
-        user_id = getattr(current_user, "id", None) if current_user and current_user.is_authenticated else None
+        user_id = _user_id()
         fields = {
             "event": "request", "request_id": request_id, "method": request.method, "path": request.path,
             "endpoint": request.endpoint, "status": response.status_code,

@@ -135,6 +135,12 @@ _rebuild_lock = threading.Lock()
 REBUILD_WAIT_SECONDS = 3.0
 
 
+class NoSuchEvent(DomainError):
+    """A claim for an event id the database doesn't know (the view answers 404)."""
+
+    message = "There is no such coupon event."
+
+
 class StateUnavailable(RedisTimeoutError):
     """The event has no Redis state and no rebuild finished in time. A Redis timeout as
     far as the site is concerned: the error pages answer 503."""
@@ -152,9 +158,9 @@ def sold_out_cached(event_id: int) -> bool:
 
 def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     """Try to claim one coupon; returns one of claimed | already_claimed | sold_out |
-    not_open | closed | rate_limited ("closed" also for an event that doesn't exist).
-    Never touches the database on the hot path; only when Redis lost the event's state
-    (see rebuild). Raises StateUnavailable if that state can't be rebuilt in time."""
+    not_open | closed | rate_limited. Never touches the database on the hot path; only
+    when Redis lost the event's state (see rebuild). Raises NoSuchEvent for an event id
+    the database doesn't know, StateUnavailable if the state can't be rebuilt in time."""
     until = _sold_out.get(event_id)
     if until is not None:
         if until > time.monotonic():
@@ -171,7 +177,7 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
             raise StateUnavailable(f"coupon event {event_id} has no Redis state and could not be rebuilt in time")
         result = rebuild(event_id)
         if result == "missing":
-            return "closed"
+            raise NoSuchEvent()
         if result == "busy":
             time.sleep(0.02)
         outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])

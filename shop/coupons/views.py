@@ -25,6 +25,7 @@ MESSAGES = {
     "not_open": "Not open yet. Come back when the drop starts.",
     "closed": "This drop has ended.",
     "rate_limited": "Too many attempts. Wait a second and try again.",
+    "unverified": "Verify your email to claim coupons.",
 }
 
 
@@ -86,7 +87,11 @@ def claim(event_id):
     Once this process has seen the event sell out, a logged-in session is told so
     before its Redis session check: most of a stampede arrives after the last coupon,
     and "sold out" is public anyway (the event page's live counter needs no login).
-    Nothing can be claimed this way; visitors without a session still get login_required."""
+    Nothing can be claimed this way; visitors without a session still get login_required.
+
+    In a web process the common cases of this route are answered by coupons/fastlane.py
+    before Flask is entered; it hands everything else to this view, so the two must
+    agree (tests/coupons/test_fastlane.py compares them response by response)."""
     if session_ids() is not None and services.sold_out_cached(event_id):
         return _outcome(event_id, "sold_out")
     who = session_user()
@@ -102,10 +107,14 @@ def claim(event_id):
     user_id, verified = who
     if not verified:
         if _wants_json():
-            return jsonify(outcome="unverified", message="Verify your email to claim coupons."), 403
+            return jsonify(outcome="unverified", message=MESSAGES["unverified"]), 403
         return render_template("coupons/_outcome.html", outcome="unverified", event_id=event_id,
-                               message="Verify your email to claim coupons."), 403
-    return _outcome(event_id, services.claim(event_id, user_id, request.remote_addr or "-"))
+                               message=MESSAGES["unverified"]), 403
+    try:
+        outcome = services.claim(event_id, user_id, request.remote_addr or "-")
+    except services.NoSuchEvent:
+        abort(404)
+    return _outcome(event_id, outcome)
 
 
 def _outcome(event_id: int, outcome: str):

@@ -1,0 +1,335 @@
+"""The claim's fast lane: a small WSGI layer in front of Flask that answers the common
+cases of `POST /coupons/<id>/claim` itself, and hands everything else to Flask.
+
+Why: in a stampede the claim is the hottest route by far, and most of its cost is
+Flask's general machinery (request and app contexts, two signed-cookie serializers
+built per request, URL matching, every before/after hook: the request log even loads
+the User row from the database). The answer itself is a sold-out flag or one Lua call.
+
+What it answers, with exactly the view's responses (tests/coupons/test_fastlane.py
+compares them byte for byte, headers included):
+  a session cookie signed by this app (Flask's own serializer) whose `_user_id` is
+  "<id>:<session token>"; a valid CSRF token (flask_wtf.csrf.validate_csrf's rules:
+  the form field, else the X-CSRFToken header, signed with the app secret and matching
+  session["csrf_token"], within WTF_CSRF_TIME_LIMIT; the referrer check on HTTPS);
+  Flask-Login's session protection satisfied; then the local sold-out flag, else the
+  Redis copy of the session (auth_cache: token, verified, active — a suspended user is
+  not active; on a miss one read of the row, as auth_cache does) and services.claim()
+  (one Lua call, the per-user and per-IP limits counted inside it).
+  JSON for `Accept: application/json`, else the coupons/_outcome.html fragment
+  (rendered once per outcome when the lane starts; the rate-limited one carries a
+  fresh CSRF token, as csrf_token() would give).
+
+Everything else goes to Flask untouched, before any side effect: no or a bad cookie,
+a session Flask-Login or Flask would rewrite (remember-me, permanent, protection
+mismatch), a missing/wrong/expired CSRF token, a query string, a body other than
+`csrf_token=<token>`, a session the user's row or its Redis copy refuses, an event
+whose Redis state is gone or that doesn't exist, any error. If the app has a
+before/after-request hook this lane doesn't know about, the lane switches itself off
+(and says so in the log) rather than skip it.
+"""
+import hashlib
+import hmac
+import io
+import logging
+import re
+import time
+import uuid
+
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
+from werkzeug.sansio.utils import get_host
+
+log = logging.getLogger(__name__)
+
+CLAIM_PATH = re.compile(r"/coupons/([1-9][0-9]{0,15})/claim")
+TOKEN = re.compile(r"[A-Za-z0-9_.\-]+")
+FORM_BODY = re.compile(rb"csrf_token=([A-Za-z0-9_.\-]+)")
+FORM_TYPES = ("application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8")
+MAX_BODY = 1024
+ID_MARK = "987654321987654321"          # stands for the event id in pre-rendered fragments
+CSRF_MARK = "__fastlane_csrf_token__"   # stands for csrf_token() in the rate-limited one
+
+# The hooks this lane reproduces (or knows to be no-ops for the claim). Anything else
+# registered on the app turns the lane off.
+KNOWN_BEFORE = {"shop.requestlog.init_app.<locals>._start", "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect",
+                "flask_limiter._extension.Limiter._check_request_limit",
+                "shop.security.init_app.<locals>.refuse_nul_bytes"}
+KNOWN_AFTER = {"shop.requestlog.init_app.<locals>._finish",
+               "flask_login.login_manager.LoginManager._update_remember_cookie",
+               "Limiter.__inject_headers", "shop.security.init_app.<locals>.security_headers"}
+KNOWN_TEARDOWN = {"Limiter.__release_context"}
+
+
+def _hook_name(fn) -> str:
+    fn = getattr(fn, "func", fn)  # functools.partial
+    return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _known(name: str, known: set[str]) -> bool:
+    return name in known or any(name.endswith(k) for k in known if not k.startswith(("shop.", "flask")))
+
+
+class ClaimFastLane:
+    """WSGI middleware around `app.wsgi_app`; `inner` is what it hands requests to."""
+
+    def __init__(self, app, inner):
+        self.app = app
+        self.inner = inner
+        self.ready = False
+        self.enabled = True
+        self._accept_cache: dict[str, bool] = {}
+
+    # --- set-up, on the first claim (blueprints and templates exist by then) -------------
+
+    def _start(self):
+        app = self.app
+        unknown = self._unknown_hooks()
+        if unknown or type(app.session_interface) is not SecureCookieSessionInterface:
+            self.enabled = False
+            log.warning("coupon claim fast lane off: the app has hooks it doesn't reproduce: %s",
+                        unknown or type(app.session_interface).__name__)
+            self.ready = True
+            return
+        from flask import jsonify, render_template
+
+        from ..accounts import auth_cache
+        from ..security import content_security_policy
+        from . import services, views
+
+        self.services, self.auth_cache = services, auth_cache
+        self.session_serializer = app.session_interface.get_signing_serializer(app)
+        self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
+        cfg = app.config
+        self.csrf_serializer = URLSafeTimedSerializer(cfg.get("WTF_CSRF_SECRET_KEY") or app.secret_key,
+                                                      salt="wtf-csrf-token")
+        self.cookie_name = cfg["SESSION_COOKIE_NAME"]
+        self.csp = content_security_policy(cfg)
+        from ..requestlog import REQUEST_ID_HEADER, _SANE_ID, log as request_log
+
+        self.request_id_header, self.sane_id, self.request_log = REQUEST_ID_HEADER, _SANE_ID, request_log
+        self.store = app.extensions["redis_store"]
+        messages = views.MESSAGES
+        self.json_bodies, self.fragments = {}, {}
+        with app.test_request_context("/"):
+            for outcome, message in messages.items():
+                self.json_bodies[outcome] = jsonify(outcome=outcome, message=message).get_data()
+                html = render_template("coupons/_outcome.html", outcome=outcome, event_id=int(ID_MARK),
+                                       message=message, csrf_token=lambda: CSRF_MARK)
+                self.fragments[outcome] = html
+        self.ready = True
+
+    def _unknown_hooks(self) -> list[str]:
+        app = self.app
+        found = []
+        for hooks, known in ((app.before_request_funcs, KNOWN_BEFORE), (app.after_request_funcs, KNOWN_AFTER),
+                             (app.teardown_request_funcs, KNOWN_TEARDOWN)):
+            for blueprint in (None, "coupons"):
+                found += [n for n in map(_hook_name, hooks.get(blueprint, ())) if not _known(n, known)]
+        for registry in (app.url_value_preprocessors, app.url_default_functions):
+            found += [_hook_name(f) for bp in (None, "coupons") for f in registry.get(bp, ())]
+        return found
+
+    # --- the request ---------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] != "POST" or not self.enabled:
+            return self.inner(environ, start_response)
+        match = CLAIM_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None or environ.get("QUERY_STRING") or environ.get("SCRIPT_NAME"):
+            return self.inner(environ, start_response)
+        if not self.ready:
+            self._start()
+            if not self.enabled:
+                return self.inner(environ, start_response)
+        started = time.perf_counter()
+        try:
+            answer = self._answer(environ, int(match.group(1)))
+        except Exception:  # anything unexpected: Flask answers (and logs) it
+            log.debug("fast lane handed a claim to Flask after an error", exc_info=True)
+            answer = None
+        if answer is None:
+            return self.inner(environ, start_response)
+        return self._respond(environ, start_response, started, *answer)
+
+    def _answer(self, environ, event_id: int):
+        """(status, outcome, user id, wants JSON, session csrf secret) or None for Flask."""
+        cfg = self.app.config
+        if not (cfg["WTF_CSRF_ENABLED"] and cfg["WTF_CSRF_CHECK_DEFAULT"]) or cfg.get(
+                "REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
+            return None
+        form_token = self._form_token(environ)
+        if form_token is False:
+            return None
+        cookie = self._session_cookie(environ.get("HTTP_COOKIE"))
+        if cookie is None:
+            return None
+        try:
+            session = self.session_serializer.loads(cookie, max_age=self.session_max_age)
+        except BadData:
+            return None
+        if not isinstance(session, dict) or "_remember" in session or "_permanent" in session:
+            return None  # Flask-Login or Flask would write the cookie: let them
+        uid, _, token = str(session.get("_user_id") or "").partition(":")
+        if not uid.isdigit() or not token:
+            return None
+        if not self._csrf_ok(environ, session, form_token, cfg) or not self._identity_ok(environ, session, cfg):
+            return None
+        user_id, services = int(uid), self.services
+        wants_json = self._wants_json(environ.get("HTTP_ACCEPT"))
+        if services.sold_out_cached(event_id):
+            return 200, "sold_out", user_id, wants_json, session
+        cached = self._auth_copy(user_id)
+        if cached is None:
+            return None  # no such user: the view answers
+        stored_token, verified, active = cached.split("|")
+        if not hmac.compare_digest(stored_token, token) or active != "1":
+            return None  # refused: the view answers (login_required, with Flask-Login's cookies)
+        if verified != "1":
+            return 403, "unverified", user_id, wants_json, session
+        with self.app.app_context():
+            try:
+                outcome = services.claim(event_id, user_id, environ.get("REMOTE_ADDR") or "-")
+            except services.NoSuchEvent:
+                return None  # the view answers 404 (nothing was counted)
+        return (429 if outcome == "rate_limited" else 200), outcome, user_id, wants_json, session
+
+    def _auth_copy(self, user_id: int) -> str | None:
+        """auth_cache.session_user()'s lookup: the Redis copy, else (a miss, or a tombstone
+        left by a change) one read of the user's row; a miss is filled, a tombstone isn't."""
+        auth_cache = self.auth_cache
+        key = auth_cache._key(user_id)
+        cached = self.store.get(key)
+        if cached is not None and cached != auth_cache.TOMBSTONE:
+            return cached
+        with self.app.app_context():
+            fresh = auth_cache._load(user_id)
+        if fresh is not None and cached is None:
+            self.store.set(key, fresh, ex=auth_cache.TTL, nx=True)
+        return fresh
+
+    def _form_token(self, environ):
+        """The form's csrf_token; None if there is no body; False for anything else."""
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            return False
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if length == "0":
+            return None if environ.get("CONTENT_TYPE", "").lower() in ("", *FORM_TYPES) else False
+        if not length.isdigit() or int(length) > MAX_BODY or environ.get("CONTENT_TYPE", "").lower() not in FORM_TYPES:
+            return False
+        body = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask can still read it if it gets the request
+        environ["wsgi.input_terminated"] = True
+        environ["CONTENT_LENGTH"] = str(len(body))
+        match = FORM_BODY.fullmatch(body)
+        return match.group(1).decode() if match else False
+
+    def _session_cookie(self, header):
+        if not header:
+            return None
+        found = None
+        for part in header.split(";"):
+            name, eq, value = part.strip().partition("=")
+            if name == self.cookie_name:
+                if found is not None or not TOKEN.fullmatch(value):
+                    return None  # two of them, or quoting: Flask decides
+                found = value
+        return found
+
+    def _csrf_ok(self, environ, session, form_token, cfg) -> bool:
+        data = form_token
+        if not data:
+            for header in cfg["WTF_CSRF_HEADERS"]:
+                data = environ.get("HTTP_" + header.upper().replace("-", "_"))
+                if data:
+                    break
+        field = cfg["WTF_CSRF_FIELD_NAME"]
+        if not data or field not in session or field != "csrf_token":
+            return False
+        try:
+            raw = self.csrf_serializer.loads(data, max_age=cfg.get("WTF_CSRF_TIME_LIMIT", 3600))
+        except BadData:
+            return False
+        secret = session[field]
+        if not isinstance(raw, str) or not isinstance(secret, str) or not hmac.compare_digest(secret, raw):
+            return False
+        if environ.get("wsgi.url_scheme") in ("https", "wss") and cfg["WTF_CSRF_SSL_STRICT"]:
+            from flask_wtf.csrf import same_origin
+
+            referrer = environ.get("HTTP_REFERER")
+            host = get_host(environ["wsgi.url_scheme"], environ.get("HTTP_HOST"),
+                            (environ.get("SERVER_NAME"), int(environ.get("SERVER_PORT") or 0) or None),
+                            cfg.get("TRUSTED_HOSTS"))
+            if not referrer or not same_origin(referrer, f"https://{host}/"):
+                return False
+        return True
+
+    def _identity_ok(self, environ, session, cfg) -> bool:
+        """Flask-Login's session protection would leave this session alone (see
+        flask_login.utils._create_identifier: the same bytes, formatted the same way)."""
+        from ..extensions import login_manager
+
+        mode = cfg.get("SESSION_PROTECTION", login_manager.session_protection)
+        if not mode or mode not in ("basic", "strong"):
+            return True
+        address = environ.get("HTTP_X_FORWARDED_FOR", environ.get("REMOTE_ADDR"))
+        if address is not None:
+            address = address.encode("utf-8").split(b",")[0].strip()
+        agent = environ.get("HTTP_USER_AGENT")
+        if agent is not None:
+            agent = agent.encode("utf-8")
+        ident = hashlib.sha512(f"{address}|{agent}".encode("utf8")).hexdigest()
+        return ident == session.get("_id")
+
+    def _wants_json(self, accept) -> bool:
+        if accept is None:
+            return False
+        wants = self._accept_cache.get(accept)
+        if wants is None:
+            wants = parse_accept_header(accept, MIMEAccept).best == "application/json"
+            if len(self._accept_cache) < 512:
+                self._accept_cache[accept] = wants
+        return wants
+
+    # --- the response: what the view + after_request hooks + session save would send ------
+
+    def _respond(self, environ, start_response, started, status, outcome, user_id, wants_json, session):
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if self.sane_id.match(incoming) else uuid.uuid4().hex
+        htmx = "HTTP_HX_REQUEST" in environ
+        if wants_json:
+            body = self.json_bodies[outcome]
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                       ("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff"),
+                       ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                       ("Vary", "HX-Request, Cookie" if htmx else "Cookie")]
+        else:
+            html = self.fragments[outcome].replace(ID_MARK, str(self._event_id(environ)))
+            if CSRF_MARK in html:
+                html = html.replace(CSRF_MARK, self.csrf_serializer.dumps(session["csrf_token"]))
+            body = html.encode()
+            headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                       ("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff"),
+                       ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                       ("Content-Security-Policy", self.csp), ("Vary", "HX-Request, Cookie")]
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
+        path = environ["PATH_INFO"]
+        self.request_log.info("%s %s %s", "POST", path, status, extra={"request_id": request_id, "fields": {
+            "event": "request", "request_id": request_id, "method": "POST", "path": path,
+            "endpoint": "coupons.claim", "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1), "ip": environ.get("REMOTE_ADDR"),
+            "user_id": user_id, "htmx": htmx, "streamed": False}})
+        return [body]
+
+    @staticmethod
+    def _event_id(environ) -> int:
+        return int(CLAIM_PATH.fullmatch(environ["PATH_INFO"]).group(1))
+
+
+def install(app):
+    """Put the fast lane in front of the app's WSGI callable (call before ProxyFix wraps
+    it, so the lane sees the client address ProxyFix worked out)."""
+    app.wsgi_app = ClaimFastLane(app, app.wsgi_app)
+    return app.wsgi_app
