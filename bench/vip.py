@@ -234,7 +234,7 @@ class Bench:
             conn.execute("VACUUM ANALYZE")
             log(f"VACUUM ANALYZE in {clock() - t3:.1f}s")
             self.report["load_seconds"] = round(clock() - t, 1)
-            shape = conn.execute(f"""
+            shape = conn.execute("""
                 SELECT count(*) FILTER (WHERE status = 'PAID'), count(*) FILTER (WHERE status = 'REFUNDED'),
                        count(*) FILTER (WHERE status = 'FAILED'), count(*) FILTER (WHERE status = 'CANCELLED'),
                        count(*) FILTER (WHERE paid_at >= %(s)s AND paid_at < %(e)s),

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint, case)
+                        case)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db

@@ -18,7 +18,6 @@ are off by orders of magnitude (it once walked all 20,000 rows for a word in
 none of them), and a wrong walk costs a full index scan.
 """
 import bisect
-import math
 import threading
 import time
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
 """VIP grading with hand-computed expectations."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select

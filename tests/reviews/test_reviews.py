@@ -173,7 +173,6 @@ def test_rolled_back_review_publishes_nothing(app, world):
     import redis as redis_lib
 
     from shop.accounts.models import User
-    from shop.reviews import services
 
     from ..conftest import REDIS_URL
 

@@ -20,8 +20,8 @@ from playwright.sync_api import expect
 
 from shop.devmail import start_sink
 
-from ..browser.conftest import (CHROMIUM_ARGS, DESKTOP, ROOT, PageProblems, _healthy, _Processes,
-                                _start_private_redis, _wait_until, chromium_path, skip_reason)
+from ..browser.conftest import (DESKTOP, ROOT, PageProblems, _healthy, _Processes,
+                                _start_private_redis, _wait_until, skip_reason)
 from ..conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
