@@ -68,7 +68,7 @@ def _cookie(client):
 
 
 def test_logout_and_what_a_replayed_cookie_can_do(app, make_user):
-    """Documented guarantee (docs/reliability-attacks.md): logout clears this browser's
+    """Documented guarantee (docs/reliability.md, "Session guarantees"): logout clears this browser's
     session; a copy of the cookie taken before keeps working until the user's
     session_token rotates (password change or reset, withdrawal, suspension), which
     logs out every session. Both halves are pinned here."""
