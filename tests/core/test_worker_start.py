@@ -1,0 +1,43 @@
+"""`python worker.py` started before Redis waits for it instead of dying."""
+import shutil
+import subprocess
+import time
+
+import pytest
+import redis
+
+from shop import create_app
+from shop.config import TestingConfig
+from worker import wait_for_redis
+
+from ..conftest import free_port
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
+def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
+    port = free_port()
+    app = create_app(TestingConfig, REDIS_URL=f"redis://127.0.0.1:{port}/0",
+                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'w.db'}")
+    delays, server = [], []
+
+    def sleep(delay):
+        delays.append(delay)
+        if len(delays) == 3:  # Redis comes up while the worker is waiting
+            server.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                            "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL))
+            client = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+
+    try:
+        wait_for_redis(app, sleep=sleep, max_delay=1.0)
+    finally:
+        for proc in server:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert delays == [0.5, 1.0, 1.0]  # backoff, capped
+    assert sum("is not answering" in r.getMessage() for r in caplog.records) == 3
