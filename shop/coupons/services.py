@@ -86,6 +86,7 @@ def create_event(data: EventInput) -> CouponEvent:
     event = CouponEvent(**data.__dict__)
     db.session.add(event)
     db.session.flush()
+    _missing.pop(event.id, None)  # an id probed before it existed
     _sync_after_commit(event)
     db.session.commit()
     return event
@@ -131,6 +132,11 @@ def _sync_after_commit(event: CouponEvent):
 # --- the claim path --------------------------------------------------------------------
 
 _sold_out: dict[int, float] = {}
+# Event ids the database doesn't know, remembered briefly so a bot cycling through ids
+# can't turn every claim into a database read. Bounded: cleared when it grows too big.
+_missing: dict[int, float] = {}
+MISSING_CACHE_SECONDS = 5.0
+MISSING_CACHE_MAX = 10_000
 _rebuild_lock = threading.Lock()
 REBUILD_WAIT_SECONDS = 3.0
 
@@ -166,6 +172,11 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
         if until > time.monotonic():
             return "sold_out"  # don't even ask Redis once it's gone
         _sold_out.pop(event_id, None)
+    until = _missing.get(event_id)
+    if until is not None:
+        if until > time.monotonic():
+            raise NoSuchEvent()
+        _missing.pop(event_id, None)
     cfg = current_app.config
     state = coupon_redis()
     outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
@@ -177,6 +188,9 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
             raise StateUnavailable(f"coupon event {event_id} has no Redis state and could not be rebuilt in time")
         result = rebuild(event_id)
         if result == "missing":
+            if len(_missing) >= MISSING_CACHE_MAX:
+                _missing.clear()
+            _missing[event_id] = time.monotonic() + MISSING_CACHE_SECONDS
             raise NoSuchEvent()
         if result == "busy":
             time.sleep(0.02)

@@ -350,3 +350,23 @@ def test_per_ip_rate_limit(app, open_event, make_users, monkeypatch, redis):
     assert outcomes == ["claimed", "claimed", "claimed", "rate_limited"]
     assert Claimer(app, users[4], ip="198.51.100.8").outcome(event_id) == "claimed"
     assert redis_view(redis, event_id)["claimed"] == {u.id for u in users[:3]} | {users[4].id}
+
+
+def test_unknown_event_ids_are_remembered_briefly(app, make_users, monkeypatch):
+    """A bot cycling through event ids gets 404s without a database read each time."""
+    from shop.coupons import services
+
+    (user,) = make_users(1)
+    reads = []
+    original = services.rebuild
+    monkeypatch.setattr(services, "rebuild", lambda event_id: reads.append(event_id) or original(event_id))
+    with app.app_context():
+        for _ in range(3):
+            with pytest.raises(services.NoSuchEvent):
+                services.claim(987_654, user.id)
+    assert reads == [987_654]
+    services._missing[987_654] = 0  # expired: asked again
+    with app.app_context(), pytest.raises(services.NoSuchEvent):
+        services.claim(987_654, user.id)
+    assert reads == [987_654, 987_654]
+    services._missing.clear()
