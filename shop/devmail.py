@@ -3,6 +3,7 @@ a folder, which the dev inbox page (`/dev/inbox`) reads. `make run` starts it wh
 no MAIL_SERVER is configured; the tests start the same handler on a free port."""
 import email
 import email.policy
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ class FolderHandler:
 
 
 def start_sink(folder, host="127.0.0.1", port=8025) -> Controller:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line at INFO
     controller = Controller(FolderHandler(folder), hostname=host, port=port)
     controller.start()
     return controller
