@@ -6,7 +6,7 @@
    shows the remaining count drop over SSE, without a reload (the coupon consumer,
    `worker.py --coupons`, publishes the counts; it is started here, as `make run` does);
 3. every page reachable from the admin nav is opened and screenshotted
-   (artifacts/screenshots/admin-<name>.png; new sections appear by themselves), plus the
+   (artifacts/screenshots/admin/admin-<name>.png; new sections appear by themselves), plus the
    RQ dashboard and /publisher/ as its own publisher (Lantern Studio) (publisher-dashboard.png).
 """
 import re
@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
 TIMEOUT_MS = 15_000
 DROP = "Admin journey drop"
+# Its own folder: the customer journey empties artifacts/screenshots/*.png when it starts.
+ADMIN_SHOTS = SCREENSHOTS / "admin"
 STUDIO = {"email": "studio@playcation.example", "nickname": "Lantern Studio", "password": "studio-pass-1234"}
 # Sales and reviews for a publisher of its own over the last weeks, so the charts have a shape.
 SEED = """
@@ -116,9 +118,9 @@ def journey():
 
 
 def _shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ADMIN_SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
-    path = SCREENSHOTS / f"{name}.png"
+    path = ADMIN_SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 
