@@ -76,3 +76,46 @@ def test_user_id_comes_from_the_session_when_no_view_loaded_the_user(app, monkey
         assert _user_id() == 42
         session["_user_id"] = "garbage"
         assert _user_id() is None
+
+
+def test_log_lines_are_written_in_batches_but_warnings_at_once():
+    import io
+
+    from shop.requestlog import BufferedStreamHandler
+
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, interval=60)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.buffered")
+    logger.propagate, logger.level = False, logging.INFO
+    logger.addHandler(handler)
+    try:
+        logger.info("one")
+        logger.info("two")
+        assert stream.getvalue() == ""  # waiting for the timer
+        logger.warning("three")  # a warning goes out at once, after what came before it
+        assert stream.getvalue() == "INFO one\nINFO two\nWARNING three\n"
+        logger.info("four")
+        handler.flush()  # the timer's (and logging.shutdown's) call
+        assert stream.getvalue().endswith("WARNING three\nINFO four\n")
+        small = BufferedStreamHandler(io.StringIO(), interval=60, max_bytes=10)
+        small.setFormatter(logging.Formatter("%(message)s"))
+        small.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "a long enough line", (), None))
+        assert small.stream.getvalue() == "a long enough line\n"  # max_bytes reached
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_the_timer_writes_pending_lines():
+    import io
+    import time
+
+    from shop.requestlog import BufferedStreamHandler
+
+    handler = BufferedStreamHandler(io.StringIO(), interval=0.05)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "later", (), None))
+    deadline = time.monotonic() + 5
+    while not handler.stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert handler.stream.getvalue() == "later\n"
