@@ -1,10 +1,8 @@
 """Admin: the dashboard (/admin/) — revenue and paid orders per Korean day, top games, live
 coupon drops (remaining stock over SSE), failed jobs and recent mail."""
 import logging
-import queue
-import time
 
-from flask import Response, current_app, render_template
+from flask import current_app, render_template
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -13,7 +11,7 @@ from ..coupons.redis_state import keys
 from ..coupons.services import coupon_redis
 from ..extensions import db
 from ..mail import EmailLog
-from ..notifications.hub import RESYNC, get_hub
+from ..notifications.hub import HEARTBEAT, RESYNC, get_hub, sse_response
 from ..timeutil import utcnow
 from . import stats
 from .blueprint import bp
@@ -102,13 +100,9 @@ def coupon_stream():
     def events():
         try:
             yield "retry: 3000\n\n" + frames(first)
-            next_beat = time.monotonic() + beat
-            while True:
-                try:
-                    item = subscription.get(timeout=max(next_beat - time.monotonic(), 0.05))
-                except queue.Empty:
-                    yield ": heartbeat\n\n"
-                    next_beat = time.monotonic() + beat
+            for item in subscription.messages(beat):
+                if item is HEARTBEAT:
+                    yield item
                     continue
                 if item is RESYNC:  # the hub reconnected: messages may have been missed
                     with app.app_context():
@@ -120,8 +114,5 @@ def coupon_stream():
         finally:
             subscription.close()
 
-    response = Response(events(), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return sse_response(events(), subscription)
 

@@ -1,8 +1,6 @@
 """Coupon pages: the drop list, an event page with a live counter, the claim (the
 fastest path in the app: session check in Redis + one Lua call, no database), and
 the user's wallet."""
-import queue
-import time
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, make_response, redirect, render_template,
                    request, url_for)
@@ -11,7 +9,7 @@ from sqlalchemy import select
 
 from ..accounts.auth_cache import remember, session_ids, session_user
 from ..extensions import db, limiter
-from ..notifications.hub import get_hub
+from ..notifications.hub import HEARTBEAT, get_hub, sse_response
 from ..timeutil import utcnow
 from . import services, wallet
 from .models import CouponEvent
@@ -140,23 +138,15 @@ def remaining_stream(event_id):
     def events():
         try:
             yield f"retry: 3000\nevent: remaining\ndata: {first}\n\n"
-            next_beat = time.monotonic() + beat
-            while True:
-                try:
-                    item = subscription.get(timeout=max(next_beat - time.monotonic(), 0.05))
-                except queue.Empty:
-                    yield ": heartbeat\n\n"
-                    next_beat = time.monotonic() + beat
-                    continue
-                if isinstance(item, tuple) and item[1].isdigit():
+            for item in subscription.messages(beat):
+                if item is HEARTBEAT:
+                    yield item
+                elif isinstance(item, tuple) and item[1].isdigit():
                     yield f"event: remaining\ndata: {item[1]}\n\n"
         finally:
             subscription.close()
 
-    response = Response(events(), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return sse_response(events(), subscription)
 
 
 @bp.route("/coupons/mine")

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PATTERNS = ("notify:user:*", "broadcast:*")
 RESYNC = object()
+HEARTBEAT = ": heartbeat\n\n"  # an SSE comment line
 IDLE_PING_SECONDS = 15
 DEAD_AFTER_SECONDS = 30
 
@@ -41,6 +42,21 @@ class Subscription:
     def get(self, timeout: float):
         """(channel, data) or RESYNC; raises queue.Empty after `timeout` seconds."""
         return self.queue.get(timeout=timeout)
+
+    def messages(self, beat: float):
+        """Every message as it arrives ((channel, data) or RESYNC), and HEARTBEAT after
+        each `beat` seconds without one. An SSE view turns these into frames; the
+        heartbeat keeps proxies from closing the stream and finds dead clients (the
+        write fails) within one interval."""
+        next_beat = time.monotonic() + beat
+        while True:
+            try:
+                item = self.get(timeout=max(next_beat - time.monotonic(), 0.05))
+            except queue.Empty:
+                next_beat = time.monotonic() + beat
+                yield HEARTBEAT
+                continue
+            yield item
 
     def close(self):
         self.hub.unsubscribe(self)
@@ -191,3 +207,16 @@ def get_hub(redis_url: str) -> Hub:
         if hub is None:
             hub = _hubs[redis_url] = Hub(redis_url)
         return hub
+
+
+def sse_response(events, subscription):
+    """A text/event-stream response for the `events` generator. The subscription is
+    closed when the response is, even if the body is never iterated (a client gone
+    before the first byte)."""
+    from flask import Response
+
+    response = Response(events, mimetype="text/event-stream")
+    response.call_on_close(subscription.close)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: don't buffer the stream
+    return response

@@ -1,8 +1,6 @@
 """Notifications page, read marks (htmx) and the live SSE stream."""
-import queue
-import time
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
@@ -10,7 +8,7 @@ from ..accounts.forms import EmptyForm
 from ..htmx import wants_fragment
 from ..extensions import db
 from . import services
-from .hub import RESYNC, get_hub, user_channel
+from .hub import HEARTBEAT, RESYNC, get_hub, sse_response, user_channel
 from .models import Notification
 
 bp = Blueprint("notifications", __name__)
@@ -122,15 +120,9 @@ def stream():
                 if missed:
                     yield missed
             beat = app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
-            next_beat = time.monotonic() + beat
-            while True:
-                try:
-                    item = subscription.get(timeout=max(next_beat - time.monotonic(), 0.05))
-                except queue.Empty:
-                    # Heartbeat: keeps proxies from closing the stream and finds dead
-                    # clients (the write fails) within one interval.
-                    yield ": heartbeat\n\n"
-                    next_beat = time.monotonic() + beat
+            for item in subscription.messages(beat):
+                if item is HEARTBEAT:
+                    yield item
                     continue
                 if item is not RESYNC:
                     channel, data = item
@@ -147,8 +139,4 @@ def stream():
         finally:
             subscription.close()
 
-    response = Response(events(), mimetype="text/event-stream")
-    response.call_on_close(subscription.close)  # also when the body is never iterated
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"  # nginx: don't buffer the stream
-    return response
+    return sse_response(events(), subscription)
