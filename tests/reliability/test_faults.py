@@ -214,7 +214,10 @@ def test_redis_restarted_empty_during_an_open_coupon_event_is_rebuilt_and_never_
 
     again = claim_all(visitors, event_id, threads=12)  # everyone, the 12 winners included
     outcomes = dict(again)
-    assert all(outcomes[v.user.id] == "already_claimed" for v in visitors[:12])
+    # A winner asking again is told "already claimed" by the script, or "sold out" by the
+    # node's local sold-out flag once the last coupon went (after a sell-out no claim
+    # reaches Redis at all, by design); never a second coupon.
+    assert all(outcomes[v.user.id] in ("already_claimed", "sold_out") for v in visitors[:12]), again
     new_winners = [uid for uid, o in again if o == "claimed"]
     assert len(new_winners) == 8 and len(set(new_winners)) == 8
     wait_for(lambda: len(coupon_users(faults, event_id)) == 20, "20 coupons persisted", timeout=20)
