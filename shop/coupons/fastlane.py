@@ -34,13 +34,15 @@ import io
 import logging
 import re
 import time
-import uuid
 
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
+
+from ..requestlog import REQUEST_ID_HEADER, log_request, request_id_from
+from ..security import BASE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +109,7 @@ class ClaimFastLane:
                                                       salt="wtf-csrf-token")
         self.cookie_name = cfg["SESSION_COOKIE_NAME"]
         self.csp = content_security_policy(cfg)
-        from ..requestlog import REQUEST_ID_HEADER, _SANE_ID, log as request_log
 
-        self.request_id_header, self.sane_id, self.request_log = REQUEST_ID_HEADER, _SANE_ID, request_log
         self.store = app.extensions["redis_store"]
         messages = views.MESSAGES
         self.json_bodies, self.fragments = {}, {}
@@ -296,14 +296,12 @@ class ClaimFastLane:
     # --- the response: what the view + after_request hooks + session save would send ------
 
     def _respond(self, environ, start_response, started, status, outcome, user_id, wants_json, session):
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if self.sane_id.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         htmx = "HTTP_HX_REQUEST" in environ
         if wants_json:
             body = self.json_bodies[outcome]
             headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                       ("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff"),
-                       ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                       (REQUEST_ID_HEADER, request_id), *BASE_HEADERS,
                        ("Vary", "HX-Request, Cookie" if htmx else "Cookie")]
         else:
             html = self.fragments[outcome].replace(ID_MARK, str(self._event_id(environ)))
@@ -311,16 +309,11 @@ class ClaimFastLane:
                 html = html.replace(CSRF_MARK, self.csrf_serializer.dumps(session["csrf_token"]))
             body = html.encode()
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
-                       ("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff"),
-                       ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                       (REQUEST_ID_HEADER, request_id), *BASE_HEADERS,
                        ("Content-Security-Policy", self.csp), ("Vary", "HX-Request, Cookie")]
         start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
-        path = environ["PATH_INFO"]
-        self.request_log.info("%s %s %s", "POST", path, status, extra={"request_id": request_id, "fields": {
-            "event": "request", "request_id": request_id, "method": "POST", "path": path,
-            "endpoint": "coupons.claim", "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1), "ip": environ.get("REMOTE_ADDR"),
-            "user_id": user_id, "htmx": htmx, "streamed": False}})
+        log_request(request_id, "POST", environ["PATH_INFO"], "coupons.claim", status, started,
+                    environ.get("REMOTE_ADDR"), user_id, htmx, False)
         return [body]
 
     @staticmethod
