@@ -22,7 +22,6 @@ email sent. Exit status 1 if a check fails.
 """
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability.cluster import Cluster, Visitor, make_game, make_users, wait_for  # noqa: E402
+from tests.reliability.cluster import Cluster, Visitor, make_game, make_users, postgres_url, wait_for  # noqa: E402
 
 WORDS = ["star", "dungeon", "racer", "knight", "farm", "space", "puzzle", "hollow", "city", "quest"]
 
@@ -207,18 +206,13 @@ def run() -> int:
     storm_users = int(os.environ.get("LOAD_STORM_USERS", 300))
     quantity = int(os.environ.get("LOAD_COUPONS", 100))
     listeners = int(os.environ.get("LOAD_SSE", 40))
-    pg = (os.environ.get("PLAYCATION_PG_URL") or os.environ.get("TEST_DATABASE_URL") or "")
-    if not pg.startswith("postgresql"):
-        pg = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    pg = postgres_url() or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     folder = Path(tempfile.mkdtemp(prefix="playcation-load-"))
     cluster = Cluster(folder, pg, os.environ.get("LOAD_DB", "playcation_load"))
     print(f"* starting two nodes, two workers and the coupon consumer (logs in {folder})", flush=True)
     cluster.start_infrastructure()
     try:
-        cluster.start_node(wait=False)
-        cluster.start_node(wait=False)
-        for node in cluster.nodes:
-            cluster.wait_healthy(node)
+        cluster.start_nodes(2)
         cluster.start_worker("worker-a")
         cluster.start_worker("worker-b")
         cluster.wait_consumer(cluster.start_consumer("coupons"))

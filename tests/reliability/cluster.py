@@ -379,6 +379,13 @@ class Cluster:
             self._app = app
         return self._app
 
+    def start_nodes(self, count: int = 2):
+        """`count` web nodes started together, then waited for until healthy."""
+        for _ in range(count):
+            self.start_node(wait=False)
+        for node in self.nodes:
+            self.wait_healthy(node)
+
     def mail_to(self, address: str) -> list[dict]:
         from shop.devmail import read_messages
 

@@ -45,10 +45,7 @@ def faults():
                               TOSS_TIMEOUT=TOSS_TIMEOUT)
         cluster.toss, cluster.toss_proxy, cluster.pg_proxy = toss, toss_proxy, pg_proxy
         cluster.proxied_db_url = cluster.database_url.replace(f":{pg_port}/", f":{pg_proxy.port}/")
-        cluster.start_node(wait=False)
-        cluster.start_node(wait=False)
-        for node in cluster.nodes:
-            cluster.wait_healthy(node)
+        cluster.start_nodes(2)
         cluster.worker = cluster.start_worker("worker")
         cluster.consumer = cluster.start_consumer("coupons-proxied", DATABASE_URL=cluster.proxied_db_url)
         cluster.wait_workers(1)
@@ -328,7 +325,7 @@ def test_a_worker_killed_mid_email_is_rerun_by_another_and_sends_once(faults, tm
     from rq.scheduler import RQScheduler
 
     from shop.extensions import db
-    from shop.mail import EmailLog, queue_email
+    from shop.mail import queue_email
 
     slow = SlowHandler(faults.mail_folder, delay=30)
     controller = Controller(slow, hostname="127.0.0.1", port=free_port())

@@ -25,10 +25,7 @@ from .conftest import new_cluster
 def two_nodes():
     cluster = new_cluster("nodes")
     try:
-        cluster.start_node(wait=False)
-        cluster.start_node(wait=False)
-        for node in cluster.nodes:
-            cluster.wait_healthy(node)
+        cluster.start_nodes(2)
         cluster.start_worker("worker-a")
         cluster.start_worker("worker-b")
         cluster.wait_consumer(cluster.start_consumer("coupons"))
