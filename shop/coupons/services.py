@@ -156,10 +156,20 @@ def _forget_sold_out(event_id: int):
     _sold_out.pop(event_id, None)
 
 
+def _fresh(flags: dict[int, float], event_id: int) -> bool:
+    """True while `flags` holds an unexpired entry for the event; drops an expired one."""
+    until = flags.get(event_id)
+    if until is None:
+        return False
+    if until > time.monotonic():
+        return True
+    flags.pop(event_id, None)
+    return False
+
+
 def sold_out_cached(event_id: int) -> bool:
     """True while this process's sold-out flag for the event (set by claim()) is fresh."""
-    until = _sold_out.get(event_id)
-    return until is not None and until > time.monotonic()
+    return _fresh(_sold_out, event_id)
 
 
 def claim(event_id: int, user_id: int, ip: str = "-") -> str:
@@ -167,16 +177,10 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     not_open | closed | rate_limited. Never touches the database on the hot path; only
     when Redis lost the event's state (see rebuild). Raises NoSuchEvent for an event id
     the database doesn't know, StateUnavailable if the state can't be rebuilt in time."""
-    until = _sold_out.get(event_id)
-    if until is not None:
-        if until > time.monotonic():
-            return "sold_out"  # don't even ask Redis once it's gone
-        _sold_out.pop(event_id, None)
-    until = _missing.get(event_id)
-    if until is not None:
-        if until > time.monotonic():
-            raise NoSuchEvent()
-        _missing.pop(event_id, None)
+    if _fresh(_sold_out, event_id):
+        return "sold_out"  # don't even ask Redis once it's gone
+    if _fresh(_missing, event_id):
+        raise NoSuchEvent()
     cfg = current_app.config
     state = coupon_redis()
     outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
