@@ -4,7 +4,10 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:" + os.environ.get("PORT", "5000"))
-worker_class = "gevent"
+# gunicorn's gevent worker, but yielding between keep-alive requests so one busy
+# connection cannot hold a process (shop/serving.py): the coupon storm's p99 at 50
+# connections went ~500 → ~22 ms. WORKER_CLASS=gevent is gunicorn's own.
+worker_class = os.environ.get("WORKER_CLASS", "shop.serving.FairGeventWorker")
 # Two gevent processes per core (at most 8): CPU-bound bursts in one process no longer
 # stall every connection it holds. On 2 cores an empty app's p99 at 50 connections went
 # 82 → 28 ms and the coupon storm's p99 at 200 connections 7.5 → 1.6 s (docs/benchmarks.md).
