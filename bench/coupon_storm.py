@@ -36,19 +36,25 @@ user comes back only after all 20,000 were used by that wrk thread); outcomes pa
 from each JSON body; latency per request from wrk's histogram.
 
 Runs (each --duration seconds, all against the same gunicorn):
+  empty        a plain WSGI function answering a constant JSON in front of Flask
+               (bench/storm_app.py): the server's own cost, for scale (at both
+               connection counts)
   calibration  WEB_CONCURRENCY in --workers: our claim on an event that never sells out
                (every request runs the whole Lua script); the best count is kept.
   at --connections (200): bare ceiling, our claim (N=1,000), naive check-then-insert,
                PostgreSQL row lock, Redis lock, then our claim on a never-sold-out event
                (hot path), then bare + our claim again (a second round: drift check).
   at --low-connections (50): our claim (N=1,000) and bare, for p99.
+  stock        bare and our claim at --low-connections again under gunicorn's own gevent
+               worker (WORKER_CLASS=gevent), the baseline for shop/serving.py's worker.
   kill run     our claim (N=1,000) at --connections; the consumer is SIGKILLed as soon as
                its consumer group has entries read but not acknowledged (i.e. in the
                middle of a batch), then restarted; XAUTOCLAIM hands the dead consumer's
                pending entries to the new one.
 After each of our runs: wait for the consumer to drain, then check issued in DB == N,
 duplicates (GROUP BY user HAVING count > 1) == 0, lost = |claimed set in Redis| - rows
-in DB == 0 (and stream entries == rows). After each comparison run: rows in bench_claims,
+in DB == 0 (and stream entries == rows); persistence lag per claim (stream entry time
+to its row seen in the database, polled every 20 ms; LagWatcher). After each comparison run: rows in bench_claims,
 oversold = rows - N, duplicate users.
 """
 import argparse
@@ -64,6 +70,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -107,6 +114,49 @@ class Timeout(Exception):
     pass
 
 
+class LagWatcher(threading.Thread):
+    """Persistence lag of each claim: from its stream entry (the id is Redis's clock, in
+    ms, when the Lua script appended it) to the moment its row is seen committed in the
+    database. Polls every POLL seconds on its own connection, so each figure is at most
+    POLL (+ one query) late; the same clock on one box."""
+
+    POLL = 0.02
+
+    def __init__(self, db_url, event_id):
+        super().__init__(daemon=True)
+        import psycopg
+
+        self.conn = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        self.event_id, self.last_id, self.lags = event_id, 0, []
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.halt.is_set():
+            rows = self.conn.execute("SELECT id, stream_id FROM coupons WHERE event_id = %s AND id > %s ORDER BY id",
+                                     (self.event_id, self.last_id)).fetchall()
+            seen = time.time()
+            for row_id, stream_id in rows:
+                self.last_id = row_id
+                if stream_id:
+                    self.lags.append(seen - int(stream_id.split("-")[0]) / 1000)
+            self.halt.wait(self.POLL)
+
+    def stop(self, expected, timeout=10):
+        deadline = clock() + timeout
+        while len(self.lags) < expected and clock() < deadline:
+            time.sleep(self.POLL)
+        self.halt.set()
+        self.join(5)
+        self.conn.close()
+        lags = sorted(self.lags)
+        if not lags:
+            return None
+        pick = lambda q: round(lags[min(len(lags) - 1, int(len(lags) * q))] * 1000, 1)  # noqa: E731
+        return {"rows": len(lags), "p50": pick(0.5), "p99": pick(0.99), "max": round(lags[-1] * 1000, 1),
+                "poll_ms": self.POLL * 1000}
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -127,7 +177,7 @@ class Bench:
                        "args": vars(args)}
 
     # ------------------------------------------------------------------ setup
-    def env(self, workers=None):
+    def env(self, workers=None, worker_class=None):
         env = dict(os.environ)
         env.update(APP_ENV="production", SECRET_KEY=self.secret, DATABASE_URL=self.db_url,
                    REDIS_URL=self.redis_url, BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1",
@@ -135,6 +185,8 @@ class Bench:
                    STORM_LOCK_SLEEP=str(self.args.lock_sleep), SESSION_COOKIE_SECURE="0")
         if workers is not None:
             env["WEB_CONCURRENCY"] = str(workers)
+        if worker_class:
+            env["WORKER_CLASS"] = worker_class
         return env
 
     def check_tools(self):
@@ -281,13 +333,13 @@ class Bench:
         return event_id
 
     # ------------------------------------------------------------------ processes
-    def start_gunicorn(self, workers):
+    def start_gunicorn(self, workers, worker_class=None):
         self.stop_gunicorn()
         self.gunicorn_log = self.tmp / f"gunicorn-{workers}.log"
         with open(self.gunicorn_log, "wb") as logf:
             self.gunicorn = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.storm_app:app"],
-                cwd=ROOT, env=self.env(workers), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=ROOT, env=self.env(workers, worker_class), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = clock() + 60
         while True:
             if self.gunicorn.poll() is not None:
@@ -306,7 +358,8 @@ class Bench:
         while len(master.children()) < workers and clock() < deadline:
             time.sleep(0.1)
         self.workers = workers
-        log(f"gunicorn {self.gunicorn.pid}: {len(master.children())} gevent worker(s) on 127.0.0.1:{self.port}")
+        log(f"gunicorn {self.gunicorn.pid}: {len(master.children())} worker(s) "
+            f"({worker_class or 'gunicorn.conf.py worker_class'}) on 127.0.0.1:{self.port}")
         # warm every worker as a long-running one would be: imports, the Redis pool, the Lua
         # script cache (claims on an event that is not open yet: auth + one Lua call, no claim)
         self.wrk("/__storm/bare", duration=2, connections=self.args.connections, label="warm-up", quiet=True)
@@ -575,6 +628,7 @@ class Bench:
         self.settle()
         if cold:
             self.drop_auth()
+        watcher = LagWatcher(self.db_url, event_id)
         res = self.wrk(f"/coupons/{event_id}/claim", duration or self.args.duration, connections, label,
                        on_start=on_start)
         res["approach"] = "ours-hot" if quantity == HOT_QUANTITY else ("ours-cold" if cold else "ours")
@@ -582,6 +636,7 @@ class Bench:
         if cold:
             self.warm_auth()  # back to warm for what follows
         res["check"] = self.check_ours(event_id, quantity)
+        res["check"]["persist_lag_ms"] = watcher.stop(res["check"]["issued_db"])
         self.retire(event_id)
         log(f"{'':<26} after drain: {res['check']}")
         self.runs.append(res)
@@ -597,10 +652,10 @@ class Bench:
         self.runs.append(res)
         return res
 
-    def run_bare(self, connections, label="bare"):
+    def run_bare(self, connections, label="bare", approach="bare"):
         self.settle()
-        res = self.wrk("/__storm/bare", self.args.duration, connections, label)
-        res["approach"] = "bare"
+        res = self.wrk(f"/__storm/{approach}", self.args.duration, connections, label)
+        res["approach"] = approach
         self.runs.append(res)
         return res
 
@@ -701,6 +756,8 @@ class Bench:
                 self.run_bare(c, label=f"bare #{i}")
             if want("ours"):
                 self.run_ours(f"ours #{i}", c)
+        if want("empty"):
+            self.run_bare(c, label="empty WSGI app", approach="empty")
         if want("cold"):
             self.run_ours("ours, cold auth cache", c, cold=True)
         for approach in ("naive", "rowlock", "redislock"):
@@ -709,8 +766,17 @@ class Bench:
         if want("hot"):
             self.run_ours("ours, never sells out", c, quantity=HOT_QUANTITY)
         if want("low"):
+            if want("empty"):
+                self.run_bare(lo, label=f"empty WSGI app c={lo}", approach="empty")
             self.run_bare(lo, label=f"bare c={lo}")
             self.run_ours(f"ours c={lo}", lo)
+        if want("stock"):
+            # the same two runs under gunicorn's own gevent worker (the baseline for
+            # shop/serving.py's FairGeventWorker), then back to the configured one
+            self.start_gunicorn(best, worker_class="gevent")
+            self.run_bare(lo, label=f"bare c={lo}, stock worker")["approach"] = "bare-stock"
+            self.run_ours(f"ours c={lo}, stock worker", lo)["approach"] = "ours-stock"
+            self.start_gunicorn(best)
         if want("kill"):
             self.kill_run()
         self.report["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -755,6 +821,10 @@ class Bench:
                 targets["ours/bare per worker CPU-second (info)"] = [
                     f"{median(cpu):.2f} (rounds: {', '.join(f'{x:.2f}' for x in cpu)})", None]
         bare_rps = median(r["rps"] for r in bare_runs) if bare_runs else None
+        empty = of("empty")
+        if empty and ours_rps:
+            targets["ours/empty WSGI app: how near the server's own floor (info)"] = [
+                f"{ours_rps / empty[0]['rps']:.2f} ({round(empty[0]['rps'])} req/s empty)", None]
         for approach in ("ours-cold", "ours-hot"):
             rows = of(approach)
             if rows and bare_rps:
@@ -768,6 +838,20 @@ class Bench:
         if low:
             p99 = low[0]["latency_us"]["p99"] / 1000
             targets[f"ours p99 at {self.args.low_connections} connections < 50 ms"] = [f"{p99:.1f} ms", p99 < 50]
+        for approach, what in (("empty", "empty WSGI app"), ("ours-stock", "ours, gunicorn's gevent worker"),
+                               ("bare-stock", "bare, gunicorn's gevent worker")):
+            rows = of(approach, self.args.low_connections)
+            if rows:
+                lat = rows[0]["latency_us"]
+                targets[f"{what} at {self.args.low_connections} connections (info)"] = [
+                    f"p50 {lat['p50'] / 1000:.1f} ms, p99 {lat['p99'] / 1000:.1f} ms, {rows[0]['rps']:.0f} req/s", None]
+        normal = [r for r in runs if r["approach"] in ("ours", "ours-cold", "ours-stock")
+                  and r["check"].get("persist_lag_ms")]
+        if normal:
+            worst = max(r["check"]["persist_lag_ms"]["p99"] for r in normal)
+            targets["persistence lag p99 < 2 s in normal running (worst run; kill run excluded)"] = [
+                f"{worst:.0f} ms (runs: {', '.join(str(r['check']['persist_lag_ms']['p99']) for r in normal)})",
+                worst < 2000]
         ok = [r for r in runs if r["approach"].startswith("ours")]
         sold = [r for r in ok if r["check"]["sold_out"]]
         targets["sold-out runs of ours: exactly N in DB"] = [
@@ -835,7 +919,7 @@ def main():
     p.add_argument("--kill-duration", type=int, default=20, help="seconds of the consumer-kill run")
     p.add_argument("--calibration-duration", type=int, default=8)
     p.add_argument("--workers", default="1,2", help="WEB_CONCURRENCY candidates (comma list); best is kept")
-    p.add_argument("--only", help="comma list of runs: bare,ours,cold,naive,rowlock,redislock,hot,low,kill "
+    p.add_argument("--only", help="comma list of runs: bare,ours,cold,naive,rowlock,redislock,empty,hot,low,stock,kill "
                                   "(default all)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved bare/ours rounds at --connections")
     p.add_argument("--wrk-threads", type=int, default=2)

@@ -7,6 +7,8 @@ Every /__storm route is a POST that goes through Flask's global middleware, as
 POST /coupons/<id>/claim does when the fast lane hands it over (session cookie decoding, Flask-WTF CSRFProtect, Flask-Limiter's
 before/after hooks, the security-headers after_request) and answers the same JSON:
 
+  /__storm/empty                 not Flask at all (a plain WSGI function in front of it): the
+                                 server's own cost per request, for scale
   /__storm/bare                  the ceiling: CSRF-checked POST (so the session cookie is
                                  decoded too), constant JSON; no session user check, no
                                  Redis, no database; exempt from Flask-Limiter exactly
@@ -139,4 +141,15 @@ def redislock(event_id):
 
 
 flask_app.register_blueprint(bp)
-app = flask_app
+
+EMPTY_BODY = b'{"message":"","outcome":"claimed"}\n'
+
+
+def app(environ, start_response):
+    """/__storm/empty is answered here, before Flask: a constant JSON with no cookie or CSRF
+    check, the same gunicorn config — what the server alone costs per request (the floor
+    under every other figure). Everything else is the Flask app."""
+    if environ.get("PATH_INFO") == "/__storm/empty":
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(EMPTY_BODY)))])
+        return [EMPTY_BODY]
+    return flask_app(environ, start_response)
