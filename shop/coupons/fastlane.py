@@ -37,6 +37,7 @@ import time
 
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
@@ -63,6 +64,37 @@ KNOWN_AFTER = {"shop.requestlog.init_app.<locals>._finish",
                "flask_login.login_manager.LoginManager._update_remember_cookie",
                "Limiter.__inject_headers", "shop.security.init_app.<locals>.security_headers"}
 KNOWN_TEARDOWN = {"Limiter.__release_context"}
+
+
+def _reuse_signers(serializer):
+    """The serializer, verifying exactly as before, without rebuilding its signer per call.
+
+    itsdangerous makes a new Signer on every loads()/dumps(), and the Signer derives its
+    key again (a hash of salt + secret) on every verification: two of the three HMAC/hash
+    runs of a session check. The signers here are made once per salt, with each secret
+    key's derivation done once (and SHA-1 by name, see below); unsign() itself, the timestamp and payload checks are
+    the library's. Signers keep no per-call state, so one can serve every greenlet."""
+    made, make = {}, serializer.make_signer
+
+    def make_signer(salt=None):
+        signer = made.get(salt)
+        if signer is None:
+            signer = make(salt)
+            derive = signer.derive_key
+            keys = {key: derive(key) for key in signer.secret_keys}
+            if getattr(signer.digest_method, "__name__", "") == "_lazy_sha1":
+                # Flask's and itsdangerous' SHA-1 (looked up lazily for FIPS builds) is a
+                # Python function, which sends hmac down its pure-Python path; by name
+                # it is the same HMAC-SHA1, computed by OpenSSL.
+                signer.algorithm = HMACAlgorithm("sha1")
+            newest = keys[signer.secret_keys[-1]]
+            signer.derive_key = lambda secret_key=None: newest if secret_key is None else (
+                keys.get(secret_key) or derive(secret_key))
+            made[salt] = signer
+        return signer
+
+    serializer.make_signer = make_signer
+    return serializer
 
 
 def _hook_name(fn) -> str:
@@ -102,11 +134,11 @@ class ClaimFastLane:
         from . import services, views
 
         self.services, self.auth_cache = services, auth_cache
-        self.session_serializer = app.session_interface.get_signing_serializer(app)
+        self.session_serializer = _reuse_signers(app.session_interface.get_signing_serializer(app))
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         cfg = app.config
-        self.csrf_serializer = URLSafeTimedSerializer(cfg.get("WTF_CSRF_SECRET_KEY") or app.secret_key,
-                                                      salt="wtf-csrf-token")
+        self.csrf_serializer = _reuse_signers(URLSafeTimedSerializer(cfg.get("WTF_CSRF_SECRET_KEY") or app.secret_key,
+                                                                     salt="wtf-csrf-token"))
         self.cookie_name = cfg["SESSION_COOKIE_NAME"]
         self.csp = content_security_policy(cfg)
 
