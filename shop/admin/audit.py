@@ -10,11 +10,13 @@ from .models import AuditLog
 def record(action: str, target=None, *, target_type: str | None = None, target_id=None,
            label: str | None = None, before: dict | None = None, after: dict | None = None,
            note: str | None = None, actor=None) -> AuditLog:
-    """Add an audit row for `action` on `target` (a model instance, or type/id given).
+    """Add an audit row for `action` ("<target type>.<verb>", e.g. "game.delist") on
+    `target` (a model instance, or type/id given).
 
-    `before`/`after` hold only the fields that changed, as JSON-able values."""
+    The target type defaults to the action's prefix. `before`/`after` hold only the
+    fields that changed, as JSON-able values."""
+    target_type = target_type or action.partition(".")[0]
     if target is not None:
-        target_type = target_type or getattr(target, "__tablename__", type(target).__name__).rstrip("s")
         target_id = getattr(target, "id", target_id)
         if label is None:
             label = (getattr(target, "email", None) or getattr(target, "title", None)

@@ -118,3 +118,24 @@ def test_real_actions_show_up_with_their_actor(admin_browser, make_user):
 def test_odd_list_queries_get_a_normal_page(admin_browser, url, query):
     """Numbers too big for an INTEGER column or an OFFSET are not sent to the database."""
     assert admin_browser.get(f"{url}?{query}").status_code == 200
+
+
+def test_the_target_type_comes_from_the_action_not_the_table_name(app, make_user):
+    """`record()` names the target by the action's prefix: a table such as
+    `library_entries` must not become "library_entrie" (the old rstrip("s") rule)."""
+    from types import SimpleNamespace
+
+    from shop.admin import audit
+
+    with app.app_context():
+        user = make_user()
+        entry = SimpleNamespace(__tablename__="library_entries", id=41, name="Owned copy")
+        rows = [audit.record("library_entry.revoke", entry, actor=user),
+                audit.record("user.role", user, actor=user),
+                audit.record("job.run", target_id="x", label="nightly", actor=user),
+                audit.record("email.resend", entry, target_type="email", actor=user)]
+        db.session.flush()
+        assert [(r.target_type, r.target_id) for r in rows] == [
+            ("library_entry", "41"), ("user", str(user.id)), ("job", "x"), ("email", "41")]
+        assert rows[0].target_label == "Owned copy"
+        db.session.rollback()
