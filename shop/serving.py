@@ -27,4 +27,7 @@ class FairGeventWorker(GeventWorker):
         try:
             return super().handle_request(listener_name, req, sock, addr)
         finally:
-            gevent.sleep(_NEXT_LOOP_ITERATION)
+            try:
+                gevent.sleep(_NEXT_LOOP_ITERATION)
+            except (gevent.GreenletExit, SystemExit):
+                pass  # killed at shutdown while yielding: swallowed, as gunicorn's handle_request does

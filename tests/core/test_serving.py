@@ -9,6 +9,7 @@ of ~2 ms CPU each and, while they run, a second connection sends one request: th
 must be served after a handful of the first's, not after all 100.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,10 +28,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(params=["shop.serving.FairGeventWorker", "gevent"])
-def server(request):
+def _start(worker_class):
     port = _free_port()
-    env = dict(os.environ, WEB_CONCURRENCY="1", BIND=f"127.0.0.1:{port}", WORKER_CLASS=request.param,
+    env = dict(os.environ, WEB_CONCURRENCY="1", BIND=f"127.0.0.1:{port}", WORKER_CLASS=worker_class,
                PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tests.core.fairness_app:app"],
@@ -46,6 +46,12 @@ def server(request):
                 proc.kill()
                 pytest.fail("gunicorn did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
             time.sleep(0.1)
+    return proc, port
+
+
+@pytest.fixture(params=["shop.serving.FairGeventWorker", "gevent"])
+def server(request):
+    proc, port = _start(request.param)
     yield request.param, port
     proc.terminate()
     try:
@@ -107,3 +113,36 @@ def test_a_busy_keep_alive_connection_does_not_starve_another(server):
         assert polite_order > last_greedy
     else:
         assert polite_order < greedy_orders[0] + PIPELINED // 4, (polite_order, greedy_orders[0])
+
+
+def test_a_graceful_stop_finishes_the_response_in_flight_and_exits_cleanly():
+    """SIGTERM while a connection has requests queued: the worker stops yielding and
+    reading, closes that connection after the response it is writing, and exits 0."""
+    proc, port = _start("shop.serving.FairGeventWorker")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(REQUEST)
+            _read_responses(conn, 1)
+            conn.sendall(REQUEST * PIPELINED)
+            time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            conn.settimeout(30)
+            received = b""
+            while chunk := conn.recv(65536):
+                received += chunk
+        answered = 0
+        while received:  # whole responses only: none cut off by the stop
+            head, sep, rest = received.partition(b"\r\n\r\n")
+            assert sep and head.startswith(b"HTTP/1.1 200 OK"), received[:200]
+            length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            assert len(rest) >= length, "a response was cut off"
+            received, answered = rest[length:], answered + 1
+        assert 1 <= answered < PIPELINED  # some were served, then the connection was closed
+        assert proc.wait(20) == 0
+        stderr = proc.stderr.read().decode(errors="replace")
+        assert "Traceback" not in stderr and "Error handling request" not in stderr, stderr[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
