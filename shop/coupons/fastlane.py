@@ -72,8 +72,9 @@ def _reuse_signers(serializer):
     itsdangerous makes a new Signer on every loads()/dumps(), and the Signer derives its
     key again (a hash of salt + secret) on every verification: two of the three HMAC/hash
     runs of a session check. The signers here are made once per salt, with each secret
-    key's derivation done once (and SHA-1 by name, see below); unsign() itself, the timestamp and payload checks are
-    the library's. Signers keep no per-call state, so one can serve every greenlet."""
+    key's derivation done once (and SHA-1 by name, see below); unsign() itself, the
+    timestamp and payload checks are the library's. Signers keep no per-call state, so
+    one can serve every greenlet."""
     made, make = {}, serializer.make_signer
 
     def make_signer(salt=None):
