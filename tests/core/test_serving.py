@@ -28,9 +28,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start(worker_class):
+def _start(worker_class, workers=1):
     port = _free_port()
-    env = dict(os.environ, WEB_CONCURRENCY="1", BIND=f"127.0.0.1:{port}", WORKER_CLASS=worker_class,
+    env = dict(os.environ, WEB_CONCURRENCY=str(workers), BIND=f"127.0.0.1:{port}", WORKER_CLASS=worker_class,
                PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tests.core.fairness_app:app"],
@@ -64,8 +64,9 @@ def server(request):
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-def _read_responses(sock, count):
-    """Read `count` responses off a keep-alive connection; return their bodies as ints."""
+def _read_responses(sock, count, with_pid=False):
+    """Read `count` responses off a keep-alive connection: the serve order of each (or
+    (worker pid, serve order) pairs)."""
     buf, bodies = b"", []
     sock.settimeout(30)
     while len(bodies) < count:
@@ -77,7 +78,8 @@ def _read_responses(sock, count):
             start = head_end + 4
             if len(buf) >= start + length:
                 assert head.startswith("HTTP/1.1 200"), head
-                bodies.append(int(buf[start:start + length]))
+                pid, _, order = buf[start:start + length].partition(b":")
+                bodies.append((int(pid), int(order)) if with_pid else int(order))
                 buf = buf[start + length:]
                 continue
         chunk = sock.recv(65536)
@@ -146,3 +148,52 @@ def test_a_graceful_stop_finishes_the_response_in_flight_and_exits_cleanly():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(params=["shop.serving.FairGeventWorker", "tests.core.fairness_app.OneAcceptWorker"])
+def one_busy_worker(request):
+    proc, port = _start(request.param)
+    yield request.param, port
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_burst_of_new_connections_is_accepted_while_the_worker_is_busy(one_busy_worker):
+    """20 connections keep a worker busy (100 pipelined requests each); then 30 new
+    connections arrive at once, one request each. A worker that accepts one connection
+    per loop iteration serves a whole round of the busy connections between one new
+    arrival and the next; ours takes them in batches. (One worker, so no race over which
+    process accepts; the accept batch applies whatever the worker count.)"""
+    worker_class, port = one_busy_worker
+    busy = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    fresh = []
+    try:
+        for conn in busy:
+            conn.sendall(REQUEST)
+            _read_responses(conn, 1)
+        for conn in busy:
+            conn.sendall(REQUEST * PIPELINED)
+        time.sleep(0.1)
+        fresh = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
+        for conn in fresh:
+            conn.sendall(REQUEST)
+        served = [_read_responses(conn, 1, with_pid=True)[0] for conn in fresh]
+        for conn in busy:
+            _read_responses(conn, PIPELINED)
+    finally:
+        for conn in busy + fresh:
+            conn.close()
+    # per worker: how many requests it served between its first and last new arrival
+    spread = {}
+    for pid, order in served:
+        low, high = spread.get(pid, (order, order))
+        spread[pid] = (min(low, order), max(high, order))
+    widest = max(high - low for low, high in spread.values())
+    if worker_class.endswith("OneAcceptWorker"):
+        assert widest > 300  # ~610 here: shows the test can tell the two apart
+    else:
+        assert widest < 200  # ~70 here: 3 batches of 10
