@@ -49,16 +49,21 @@ def _start(worker_class, workers=1):
     return proc, port
 
 
-@pytest.fixture(params=["shop.serving.FairGeventWorker", "gevent"])
-def server(request):
-    proc, port = _start(request.param)
-    yield request.param, port
+def _running(worker_class):
+    """gunicorn with one worker of `worker_class`: yields (worker_class, port), then stops it."""
+    proc, port = _start(worker_class)
+    yield worker_class, port
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(params=["shop.serving.FairGeventWorker", "gevent"])
+def server(request):
+    yield from _running(request.param)
 
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -152,14 +157,7 @@ def test_a_graceful_stop_finishes_the_response_in_flight_and_exits_cleanly():
 
 @pytest.fixture(params=["shop.serving.FairGeventWorker", "tests.core.fairness_app.OneAcceptWorker"])
 def one_busy_worker(request):
-    proc, port = _start(request.param)
-    yield request.param, port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    yield from _running(request.param)
 
 
 def test_a_burst_of_new_connections_is_accepted_while_the_worker_is_busy(one_busy_worker):
