@@ -212,11 +212,7 @@ def run() -> int:
     print(f"* starting two nodes, two workers and the coupon consumer (logs in {folder})", flush=True)
     cluster.start_infrastructure()
     try:
-        cluster.start_nodes(2)
-        cluster.start_worker("worker-a")
-        cluster.start_worker("worker-b")
-        cluster.wait_consumer(cluster.start_consumer("coupons"))
-        cluster.wait_workers(2)
+        cluster.start_deployment(2)
         app = cluster.app()
         (publisher,) = make_users(app, 1, role="publisher", prefix="loadpub")
         games = [make_game(app, publisher.id, f"{random.choice(WORDS).title()} {n}", price=5000 + 1000 * (n % 20))

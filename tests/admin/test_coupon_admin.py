@@ -15,16 +15,7 @@ from shop.coupons.redis_state import keys
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..coupons.conftest import event_input
-
-
-@pytest.fixture
-def open_event(app):
-    def make(quantity=10, **kw) -> int:
-        with app.app_context():
-            return services.create_event(event_input(quantity, **kw)).id
-
-    return make
+from ..coupons.conftest import open_event  # noqa: F401  (a fixture, shared with the coupon tests)
 
 
 def claim(app, event_id, *user_ids):

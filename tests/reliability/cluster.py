@@ -386,6 +386,15 @@ class Cluster:
         for node in self.nodes:
             self.wait_healthy(node)
 
+    def start_deployment(self, nodes: int = 2):
+        """A deployment as production runs it: `nodes` web nodes, two RQ workers and the
+        coupon consumer, each waited for until it serves."""
+        self.start_nodes(nodes)
+        self.start_worker("worker-a")
+        self.start_worker("worker-b")
+        self.wait_consumer(self.start_consumer("coupons"))
+        self.wait_workers(2)
+
     def mail_to(self, address: str) -> list[dict]:
         from shop.devmail import read_messages
 

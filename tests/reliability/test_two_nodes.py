@@ -25,11 +25,7 @@ from .conftest import new_cluster
 def two_nodes():
     cluster = new_cluster("nodes")
     try:
-        cluster.start_nodes(2)
-        cluster.start_worker("worker-a")
-        cluster.start_worker("worker-b")
-        cluster.wait_consumer(cluster.start_consumer("coupons"))
-        cluster.wait_workers(2)
+        cluster.start_deployment(2)
         yield cluster
     finally:
         cluster.stop()
