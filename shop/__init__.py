@@ -6,7 +6,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import DEFAULT_SECRET_KEY, INSTANCE, ROOT, config_from_env
-from .extensions import csrf, db, limiter, limiter_storage_uri, login_manager, migrate, redis_clients
+from .extensions import csrf, db, limiter, login_manager, migrate, redis_clients
+from .infra.redisconn import limiter_storage_uri
 from .extensions import mail as mail_ext  # `shop.mail` is the mail module
 
 

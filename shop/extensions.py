@@ -10,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .infra import redisconn
+
 # Named constraints so migrations behave the same on SQLite (batch mode) and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -33,15 +35,13 @@ class RedisClients:
 
     def init_app(self, app):
         url = app.config["REDIS_URL"]
-        opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+        opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30, socket_keepalive=True,
+                    blocking=True, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)), pool_timeout=5)
         # A blocking pool: under gevent hundreds of greenlets may want a connection at
-        # once; redis-py's default pool raises "Too many connections" past 100, this one
-        # makes them wait (up to 5 s) for one of max_connections per process.
-        pool = dict(max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)), timeout=5)
-        app.extensions["redis_store"] = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
-            url, decode_responses=True, **opts, **pool))
-        app.extensions["redis_raw"] = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
-            url, **opts, **pool))
+        # once; redis-py's default pool raises "Too many connections" past its limit, this
+        # one makes them wait (up to 5 s) for one of max_connections per process.
+        app.extensions["redis_store"] = redisconn.client(url, decode_responses=True, **opts)
+        app.extensions["redis_raw"] = redisconn.client(url, **opts)
 
     @property
     def store(self) -> redis.Redis:
@@ -53,10 +53,3 @@ class RedisClients:
 
 
 redis_clients = RedisClients()
-
-
-def limiter_storage_uri(redis_url: str) -> str:
-    """Flask-Limiter spells a unix-socket Redis URL differently from redis-py."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url[len("unix://"):]
-    return redis_url

@@ -20,6 +20,8 @@ from collections import defaultdict
 
 import redis
 
+from ..infra import redisconn
+
 log = logging.getLogger(__name__)
 
 PATTERNS = ("notify:user:*", "broadcast:*")
@@ -125,7 +127,7 @@ class Hub:
         while True:
             pubsub = None
             try:
-                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, socket_keepalive=True)
+                client = redisconn.client(self.redis_url, socket_connect_timeout=3, socket_keepalive=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(*PATTERNS)
                 pubsub.get_message(timeout=1)  # wait for the subscription to be live

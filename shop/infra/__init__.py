@@ -1,0 +1,1 @@
+"""Infrastructure shared by every domain: connections to Redis and other outside services."""

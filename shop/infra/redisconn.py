@@ -1,0 +1,53 @@
+"""The one place that builds Redis clients from a URL.
+
+`make run` hands out a `unix://` URL (the embedded redis-server listens on a socket),
+production a `redis://` or `rediss://` one. redis-py's unix-socket connection refuses
+TCP-only keywords (`socket_keepalive`, `socket_keepalive_options`) with a TypeError, so
+a client built with them works over TCP and dies on the socket. Every client in the
+app is built here, with only the options its scheme accepts.
+"""
+from urllib.parse import urlsplit
+
+import redis
+
+SCHEMES = ("redis", "rediss", "unix")
+# Only meaningful on a TCP socket; UnixDomainSocketConnection raises TypeError for them.
+TCP_ONLY = ("socket_keepalive", "socket_keepalive_options")
+
+
+def scheme(url: str) -> str:
+    """`redis`, `rediss` or `unix`; raises ValueError for anything else."""
+    found = urlsplit(url).scheme
+    if found not in SCHEMES:
+        raise ValueError(f"Redis URL must start with redis://, rediss:// or unix://, not {url!r}")
+    return found
+
+
+def options_for(url: str, **options) -> dict:
+    """`options` less the ones the URL's connection class would refuse."""
+    if scheme(url) == "unix":
+        return {k: v for k, v in options.items() if k not in TCP_ONLY}
+    return options
+
+
+def client(url: str, *, blocking: bool = False, max_connections: int | None = None,
+           pool_timeout: float | None = None, **options) -> redis.Redis:
+    """A client for `url`. `blocking=True` gives a pool whose callers wait up to
+    `pool_timeout` seconds for one of `max_connections` (gevent workers may have
+    hundreds of greenlets asking at once) instead of failing."""
+    options = options_for(url, **options)
+    if blocking:
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections or 50, timeout=pool_timeout or 5, **options)
+    else:
+        if max_connections:
+            options["max_connections"] = max_connections
+        pool = redis.ConnectionPool.from_url(url, **options)
+    return redis.Redis(connection_pool=pool)
+
+
+def limiter_storage_uri(url: str) -> str:
+    """Flask-Limiter (the `limits` package) spells a unix-socket URL `redis+unix://`."""
+    if scheme(url) == "unix":
+        return "redis+unix://" + url[len("unix://"):]
+    return url
