@@ -28,7 +28,7 @@ def seed_demo(force):
             db.session.add(User(email=email, nickname=nickname, role=role, email_verified_at=utcnow(),
                                 password_hash=services.hash_password(password)))
     db.session.commit()
-    click.echo("Demo logins (http://127.0.0.1:5000/login):")
+    click.echo("Demo logins:")
     for role, email, _, password in DEMO_USERS:
         click.echo(f"  {role:<10} {email:<28} {password}")
 

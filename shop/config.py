@@ -10,10 +10,34 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTANCE = ROOT / "instance"
+# Where the SQLite file, uploads, dev mail and the embedded Redis live (INSTANCE_DIR moves
+# all of them at once: the delivered-stack tests start `make run`'s launcher in a temp one).
+INSTANCE = Path(os.environ.get("INSTANCE_DIR") or ROOT / "instance").resolve()
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+RUN_ENV = "run.env"  # what a running `make run` tells `flask` commands (see running_stack)
+
+
+def running_stack(instance: Path = INSTANCE) -> dict[str, str]:
+    """The settings a live `make run` wrote to `<instance>/run.env` (its embedded Redis's
+    socket, its SMTP sink), so `flask ...` commands reach the same servers; empty when
+    no launcher that wrote it is alive."""
+    from dotenv import dotenv_values
+
+    values = dotenv_values(instance / RUN_ENV)
+    pid = values.get("PLAYCATION_RUN_PID") or ""
+    if not pid.isascii() or not pid.isdigit() or int(pid) <= 1:
+        return {}
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError):
+        return {}
+    return {k: v for k, v in values.items() if v is not None}
+
 
 load_dotenv(ROOT / ".env")
+load_dotenv(INSTANCE / ".env")  # APP_ENV and a generated SECRET_KEY, written by `make run` on first start
+for _name, _value in running_stack().items():
+    os.environ.setdefault(_name, _value)
 
 
 def env(name, default=None):

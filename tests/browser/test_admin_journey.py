@@ -10,9 +10,6 @@
    RQ dashboard and /publisher/ as its own publisher (Lantern Studio) (publisher-dashboard.png).
 """
 import re
-import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -20,7 +17,7 @@ from playwright.sync_api import expect
 
 from shop.timeutil import to_seoul, utcnow
 
-from .conftest import _LIVE_ENV, ROOT, SCREENSHOTS
+from .conftest import SCREENSHOTS
 from .test_store_journey import HEADER_LAYOUT_JS, USERS, _assert_no_problems, _flashes, _label, _open
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
@@ -88,24 +85,6 @@ def demo(live_cli):
 
 
 @pytest.fixture(scope="module")
-def coupon_consumer(live_server):
-    """`python worker.py --coupons` against the live server: persists claims and publishes
-    the remaining counts the dashboard shows."""
-    log = open(SCREENSHOTS.parent / "admin-journey-coupons.log", "wb") if SCREENSHOTS.parent.exists() else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "worker.py", "--coupons"], cwd=ROOT, env=_LIVE_ENV[live_server],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    if log is not subprocess.DEVNULL:
-        log.close()
-
-
-@pytest.fixture(scope="module")
 def admin(chromium, live_server, demo):
     context, page = _open(chromium, live_server, "admin")
     yield page
@@ -129,7 +108,7 @@ def _kst_field(value) -> str:
     return to_seoul(value).strftime("%Y-%m-%dT%H:%M")
 
 
-def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, coupon_consumer, journey):
+def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, journey):
     page = admin
     page.get_by_role("banner").get_by_role("link", name="Admin", exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/$"))

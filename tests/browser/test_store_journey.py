@@ -36,8 +36,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 TIMEOUT_MS = 15_000
 USERS = {role: {"email": email, "nickname": nickname, "password": password}
          for role, email, nickname, password in DEMO_USERS}
-CATEGORY, CATEGORY_SLUG = "Strategy", "strategy"
-TAG = "Roguelike"
+CATEGORY, CATEGORY_SLUG = "Board Tactics", "board-tactics"
+TAG = "Hex Grid"
 GAMES = {
     "full": dict(title="Starfall Tactics", price=15_000, sale=None, colour=(38, 84, 190),
                  short="Turn-based tactics under a sky of falling stars."),
