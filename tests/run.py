@@ -74,8 +74,9 @@ def main(argv: list[str]) -> int:
         failures += _pytest("SQLite", env_sqlite, argv) != 0
         pg = _postgres_url()
         if pg:
-            # The browser journey runs once (SQLite pass); it exercises the app, not the database.
-            env_pg = dict(env, TEST_DATABASE_URL=pg, SKIP_BROWSER_TESTS="1")
+            # The browser journeys run again here, on the production-shaped stack: the launcher
+            # with PostgreSQL and a redis-server over TCP (tests/browser/conftest.py).
+            env_pg = dict(env, TEST_DATABASE_URL=pg)
             failures += _pytest("PostgreSQL", env_pg, argv) != 0
         print("\n* all passes green" if not failures else f"\n* {failures} pass(es) failed")
         return 1 if failures else 0

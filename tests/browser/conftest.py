@@ -54,6 +54,8 @@ def skip_reason() -> str | None:
     if os.environ.get("SKIP_BROWSER_TESTS") == "1":
         return "SKIP_BROWSER_TESTS=1"
     if not chromium_path():
+        if os.environ.get("CI"):
+            raise pytest.UsageError("CI must run the browser journeys, but chromium is not installed")
         return "chromium is not installed (/usr/bin/chromium); run `make browser-deps` as root"
     try:
         import playwright.sync_api  # noqa: F401

