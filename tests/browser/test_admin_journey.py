@@ -141,6 +141,14 @@ def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, 
     page.evaluate("window.__sameDocument = true")
     _shot(page, "admin-journey-before-claim")
 
+    # A visitor watches the drop's public page in a browser of their own.
+    watcher_context, watcher = _open(chromium, live_server)
+    watcher.goto(f"/coupons/{event_id}")
+    public_counter = watcher.locator(".drop-counter .count")
+    expect(public_counter).to_have_text("5")
+    watcher.wait_for_function("() => window.__sseOpen === true")
+    watcher.evaluate("window.__sameDocument = true")
+
     # The customer claims one in another browser.
     context, customer = _open(chromium, live_server, "customer")
     try:
@@ -153,6 +161,12 @@ def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, 
 
     expect(counter).to_have_text("4")
     assert page.evaluate("window.__sameDocument === true"), "the dashboard reloaded"
+    try:
+        expect(public_counter).to_have_text("4")  # pushed over SSE, no reload
+        assert watcher.evaluate("window.__sameDocument === true"), "the public drop page reloaded"
+        _shot(watcher, "public-drop-after-claim")
+    finally:
+        watcher_context.close()
     _shot(page, "admin-journey-after-claim")
     _assert_no_problems(page)
     journey["event_id"] = event_id
