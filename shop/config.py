@@ -4,6 +4,7 @@ One base class and small overrides. `APP_ENV` picks the class: `production` (the
 default, so a forgotten variable never ships a development server), `development`
 (what `make run` uses) or `testing`.
 """
+import math
 import os
 from pathlib import Path
 
@@ -56,6 +57,54 @@ def env_bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def default_web_concurrency() -> int:
+    """gunicorn.conf.py's default worker count: two gevent processes per core, at most 8."""
+    return min(8, 2 * (os.cpu_count() or 1))
+
+
+def connection_budget(database_url: str, environ=None) -> dict:
+    """SQLAlchemy engine options that keep every process of a deployment within the
+    database's connection limit together.
+
+    The limit (`DB_MAX_CONNECTIONS`, PostgreSQL's `max_connections`, default 100) less a
+    reserve for migrations, psql and monitoring (`DB_RESERVED_CONNECTIONS`, 10) is
+    divided among every process that opens a pool: `WEB_NODES` x `WEB_CONCURRENCY`
+    gunicorn workers plus `WORKER_PROCESSES` background processes (RQ workers, the
+    scheduler, coupon consumers; default 4). Each process gets that many connections and
+    no overflow, so the sum can never pass the limit; a request that finds its pool
+    empty waits `DB_POOL_TIMEOUT` seconds (3) and then gets the 503 page instead of
+    queueing without bound. SQLite keeps SQLAlchemy's defaults (no server limit).
+
+    Raises RuntimeError when the limit leaves less than one connection per process:
+    that deployment needs PgBouncer (docs/operations.md).
+    """
+    environ = os.environ if environ is None else environ
+
+    def number(name, default):
+        raw = environ.get(name)
+        try:
+            return int(raw) if raw not in (None, "") else default
+        except ValueError:
+            raise RuntimeError(f"{name} must be a number, not {raw!r}") from None
+
+    options = {"pool_pre_ping": True}
+    if not database_url.startswith("postgresql"):
+        return options
+    limit = number("DB_MAX_CONNECTIONS", 100)
+    reserved = number("DB_RESERVED_CONNECTIONS", 10)
+    processes = (number("WEB_NODES", 1) * number("WEB_CONCURRENCY", default_web_concurrency())
+                 + number("WORKER_PROCESSES", 4))
+    per_process = math.floor((limit - reserved) / max(processes, 1))
+    if per_process < 1:
+        raise RuntimeError(
+            f"DB_MAX_CONNECTIONS={limit} minus {reserved} reserved leaves less than one connection for each "
+            f"of {processes} processes; lower WEB_CONCURRENCY or put PgBouncer in front (docs/operations.md)")
+    # Whole seconds: Flask-SQLAlchemy passes the options through SQLAlchemy's config
+    # coercion, which makes pool_timeout an int.
+    options.update(pool_size=per_process, max_overflow=0, pool_timeout=number("DB_POOL_TIMEOUT", 3))
+    return options
+
+
 class Config:
     ENV_NAME = "production"
     SECRET_KEY = env("SECRET_KEY", DEFAULT_SECRET_KEY)
@@ -63,7 +112,7 @@ class Config:
     DISPLAY_TIMEZONE = "Asia/Seoul"
 
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{INSTANCE / 'playcation.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = connection_budget(SQLALCHEMY_DATABASE_URI)  # pool per process
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
     RQ_QUEUE = env("RQ_QUEUE", "default")

@@ -2,9 +2,11 @@
 import logging
 
 import redis
-from flask import jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import inspect
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,74 @@ MESSAGES = {
 }
 
 
+# Errors that mean "the database or Redis is unavailable right now", answered with 503.
+# PoolTimeout: every connection of this process's pool stayed busy for pool_timeout
+# seconds (the connection budget, config.connection_budget).
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError, InterfaceError,
+               PoolTimeout)
+
+# What base.html reads about the logged-in user; all must already be loaded to show them.
+_SHOWN_FIELDS = ("id", "nickname", "role", "avatar_key", "email_verified_at")
+
+
+class PageIdentity:
+    """The logged-in user as an error page shows them: the fields base.html reads,
+    copied from the User the request had already loaded. Plain attributes, so the page
+    never asks the database (which may be the very thing that failed)."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, fields: dict):
+        self.id = fields["id"]
+        self.nickname = fields["nickname"]
+        self.role = fields["role"]
+        self.avatar_key = fields["avatar_key"]
+        self.is_verified = fields["email_verified_at"] is not None
+        self.is_admin = self.role == "admin"
+        self.is_publisher = self.role in ("publisher", "admin")
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def freeze_identity():
+    """Make the request's identity safe to render without a query, before a rollback
+    expires the loaded User: the User already loaded (copied), else anonymous. Otherwise
+    Flask-Login loads the user for the page (`user_loader`, a query), and with the
+    database unavailable that query fails again and the 503 page becomes a 500."""
+    anonymous = current_app.login_manager.anonymous_user
+    current = g.get("_login_user")
+    if isinstance(current, (PageIdentity, anonymous)):
+        return
+    identity = None
+    if current is not None:
+        try:
+            loaded = inspect(current).dict  # only what is loaded; never triggers a load
+            if all(name in loaded for name in _SHOWN_FIELDS):
+                identity = PageIdentity(loaded)
+        except Exception:  # not a mapped object: show the page anonymously
+            identity = None
+    g._login_user = identity or anonymous()
+
+
 def render_error(status: int, message: str | None = None):
+    """The error page (or JSON), rendered without touching the database: the identity
+    is what the request already loaded, and the badges that count rows show none."""
+    freeze_identity()
     message = message or MESSAGES.get(status, "")
     if request.accept_mimetypes.best == "application/json":
         return jsonify(error=TITLES.get(status, "Error"), message=message), status
     return (
         render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"),
-                        message=message),
+                        message=message, cart_count=_none, unread_notifications=_none),
         status,
     )
+
+
+def _none() -> int:
+    return 0
 
 
 def register_error_pages(app):
@@ -75,8 +136,10 @@ def register_error_pages(app):
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
     def database_down(e):
-        log.error("database error: %s", e)
+        log.error("database unavailable: %s", e)
+        freeze_identity()
         _rollback_quietly()
         return render_error(503)
 
@@ -86,10 +149,10 @@ def register_error_pages(app):
 
     @app.errorhandler(500)
     def server_error(e):
+        freeze_identity()
         _rollback_quietly()
         original = getattr(e, "original_exception", None)
-        if isinstance(original, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                                 OperationalError, InterfaceError)):
+        if isinstance(original, UNAVAILABLE):
             return render_error(503)
         return render_error(500)
 

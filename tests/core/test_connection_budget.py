@@ -1,0 +1,123 @@
+"""The database connection budget (shop/config.py:connection_budget) and error pages
+that never touch the database."""
+import pytest
+from sqlalchemy import event
+
+from shop import create_app
+from shop.config import TestingConfig, connection_budget
+from shop.extensions import db
+
+from ..conftest import DATABASE_URL, REDIS_URL, free_port
+
+PG = "postgresql+psycopg://app@db:5432/playcation"
+
+
+# --- the budget -------------------------------------------------------------------------
+
+def test_budget_divides_the_limit_across_every_process():
+    # 2 nodes x 4 workers + 4 background processes share 100 - 10 connections: 7 each,
+    # 84 in all, where SQLAlchemy's defaults (5 + 10 overflow) allowed 180.
+    opts = connection_budget(PG, {"DB_MAX_CONNECTIONS": "100", "WEB_NODES": "2", "WEB_CONCURRENCY": "4"})
+    assert opts == {"pool_pre_ping": True, "pool_size": 7, "max_overflow": 0, "pool_timeout": 3}
+    assert (2 * 4 + 4) * opts["pool_size"] <= 100 - 10
+
+
+def test_budget_reads_every_setting():
+    opts = connection_budget(PG, {"DB_MAX_CONNECTIONS": "30", "DB_RESERVED_CONNECTIONS": "2", "WEB_NODES": "2",
+                                  "WEB_CONCURRENCY": "2", "WORKER_PROCESSES": "3", "DB_POOL_TIMEOUT": "1"})
+    assert opts["pool_size"] == 28 // 7 and opts["max_overflow"] == 0 and opts["pool_timeout"] == 1
+
+
+def test_budget_too_small_refuses_to_start_and_names_pgbouncer():
+    with pytest.raises(RuntimeError, match="PgBouncer"):
+        connection_budget(PG, {"DB_MAX_CONNECTIONS": "20", "WEB_NODES": "4", "WEB_CONCURRENCY": "8"})
+
+
+def test_budget_setting_not_a_number_is_named():
+    with pytest.raises(RuntimeError, match="WEB_NODES"):
+        connection_budget(PG, {"WEB_NODES": "two"})
+
+
+def test_sqlite_keeps_sqlalchemy_defaults():
+    assert connection_budget("sqlite:////tmp/x.db", {"DB_MAX_CONNECTIONS": "1"}) == {"pool_pre_ping": True}
+
+
+# --- error pages without the database ---------------------------------------------------
+
+def _app(**overrides):
+    cfg = dict(SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=REDIS_URL, RATELIMIT_ENABLED=False)
+    cfg.update(overrides)
+    return create_app(TestingConfig, **cfg)
+
+
+def _logged_in(client, user_id=1, token="any-session-token"):
+    """A session cookie naming a user, as a browser that logged in earlier carries it."""
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user_id}:{token}"
+        session["_fresh"] = True
+
+
+@pytest.mark.no_db_isolation
+def test_logged_in_page_with_database_unreachable_gets_the_503_page():
+    # Loading the user fails; the error page must not load the user again.
+    app = _app(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nope")
+    client = app.test_client()
+    _logged_in(client)
+    for path in ("/account", "/cart", "/"):
+        res = client.get(path)
+        assert res.status_code == 503, path
+        text = res.get_data(as_text=True)
+        assert "Temporarily unavailable" in text and "Something broke" not in text
+
+
+@pytest.mark.no_db_isolation
+def test_pool_exhausted_waits_pool_timeout_then_gets_the_503_page():
+    """Every connection of the process's pool busy: the request waits `pool_timeout`,
+    then gets the 503 page (HTML for a browser, JSON for an API caller)."""
+    import time
+
+    app = _app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1})
+    client = app.test_client()
+    _logged_in(client)
+    with app.app_context():
+        engine = db.engine
+    held = engine.connect()  # the pool's only connection, busy elsewhere
+    try:
+        started = time.monotonic()
+        res = client.get("/account")
+        waited = time.monotonic() - started
+        as_json = client.get("/account", headers={"Accept": "application/json"})
+    finally:
+        held.close()
+        engine.dispose()
+    assert res.status_code == 503
+    assert "Temporarily unavailable" in res.get_data(as_text=True)
+    assert 1 <= waited < 3
+    assert as_json.status_code == 503 and as_json.get_json()["error"] == "Temporarily unavailable"
+
+
+def test_error_page_shows_the_loaded_user_without_a_query(app, make_user):
+    """A logged-in user's 404 page keeps their menu, from the User the view already
+    loaded; the page itself sends no SQL (no cart or notification counts)."""
+    from ..helpers import Browser
+
+    make_user(email="lost@example.com", nickname="Wanderer")
+    browser = Browser(app)
+    browser.login("lost@example.com")
+    statements = []
+    # (a statement run while rendering the page would come after the view's lookup)
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        res = browser.get("/orders/2147483000")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert res.status_code == 404
+    text = res.get_data(as_text=True)
+    assert "Wanderer" in text and "Log in</a>" not in text
+    assert not [s for s in statements if "cart_items" in s or "notifications" in s], statements
