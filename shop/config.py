@@ -135,8 +135,12 @@ class Config:
     VERIFY_RESEND_COOLDOWN = 60
     PASSWORD_RESET_MAX_AGE = 3600
     WITHDRAWAL_GRACE_DAYS = 30
+    UNVERIFIED_KEEP_DAYS = env_int("UNVERIFIED_KEEP_DAYS", 7)  # then a never-verified account is removed
     AVATAR_MAX_BYTES = 5 * 1024 * 1024
     AVATAR_SIZE = 256
+
+    # Notifications: read ones older than this are deleted (unread ones are kept)
+    NOTIFICATION_KEEP_DAYS = env_int("NOTIFICATION_KEEP_DAYS", 90)
 
     # Rate limits (Flask-Limiter, stored in Redis)
     RATELIMIT_STORAGE_URI = None  # filled from REDIS_URL in create_app

@@ -119,8 +119,12 @@ def run_worker(app):
 # Cron entries: (id, cron string in UTC, dotted function path)
 CRON = [
     ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
+    ("accounts-remove-unverified", "50 18 * * *", "shop.accounts.tasks.remove_never_verified"),  # 03:50 KST
+    ("notifications-purge-read", "40 18 * * *", "shop.notifications.tasks.delete_old_read_notifications"),  # 03:40
     ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
+    # 00:15 KST: yesterday's views are final; Redis keeps each day 8 days, so a missed run is caught up
+    ("catalog-persist-views", "15 15 * * *", "shop.catalog.tasks.persist_daily_views"),
     ("orders-reconcile", "*/5 * * * *", "shop.orders.tasks.reconcile_payments"),
     ("orders-expire", "*/5 * * * *", "shop.orders.tasks.expire_orders"),
     ("coupons-reconcile", "* * * * *", "shop.coupons.tasks.reconcile_events"),

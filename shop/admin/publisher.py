@@ -38,10 +38,14 @@ def dashboard():
     publisher = _publisher()
     days = stats.publisher_sales_per_day(publisher.id)
     games = stats.publisher_games(publisher.id)
+    views = stats.publisher_views_per_day(publisher.id, [g["id"] for g in games])
+    for d in days:
+        d["views"] = views.get(d["day"], 0)
     trend = stats.publisher_rating_trend(publisher.id)
     rated = [g for g in games if g["rating"] is not None]
     totals = {
         "revenue_recent": sum(d["revenue"] for d in days), "units_recent": sum(d["count"] for d in days),
+        "views_recent": sum(d["views"] for d in days),
         "revenue": sum(g["revenue"] for g in games), "units": sum(g["units"] for g in games),
         "reviews": sum(g["reviews"] for g in games),
         "rating": (round(sum(g["rating"] * g["reviews"] for g in rated) / sum(g["reviews"] for g in rated), 2)

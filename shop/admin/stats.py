@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import case, func, select
 
-from ..catalog.models import Game
+from ..catalog import rankings
+from ..catalog.models import Game, GameDailyViews
 from ..extensions import db
 from ..orders.models import Order, OrderLine
 from ..reviews.models import Review
@@ -118,6 +119,21 @@ def publisher_games(publisher_id: int, days: int = 30, now: datetime | None = No
              "units_recent": int(ur or 0), "revenue_recent": int(rr or 0),
              "rating": None if rating is None else round(float(rating), 2), "reviews": int(n or 0)}
             for i, t, s, st, u, r, ur, rr, rating, n in db.session.execute(q)]
+
+
+def publisher_views_per_day(publisher_id: int, game_ids: list[int], days: int = 30,
+                            now: datetime | None = None) -> dict[date, int]:
+    """{Korean day: page views of the publisher's games} for the last `days` days: what
+    the `catalog-persist-views` job copied to game_daily_views, and for today (still
+    counting) and yesterday (until the job has run) what Redis holds."""
+    span, _ = window(days, now)
+    q = (select(GameDailyViews.day, func.sum(GameDailyViews.views)).join(Game, Game.id == GameDailyViews.game_id)
+         .where(Game.publisher_id == publisher_id, GameDailyViews.day >= span[0]).group_by(GameDailyViews.day))
+    views = {day: int(n or 0) for day, n in db.session.execute(q)}
+    for day in span[-2:]:
+        if day not in views:
+            views[day] = sum(rankings.views_of(game_ids, day).values())
+    return views
 
 
 def _when(condition, value):

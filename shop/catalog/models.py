@@ -129,3 +129,13 @@ class WishlistItem(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GameDailyViews(db.Model):
+    """Page views of one game on one Korean calendar day. Counted in Redis while the day
+    runs (catalog/rankings.py) and copied here by the `catalog-persist-views` job before
+    Redis lets the day's set expire; one row per (game, day), so copying again overwrites."""
+    __tablename__ = "game_daily_views"
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)

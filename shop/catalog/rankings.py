@@ -10,7 +10,7 @@ list and every writer does nothing, so pages still render.
 """
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -25,7 +25,8 @@ VIEWS_PREFIX = "rank:views:"
 SEEN_PREFIX = "rank:seen:"
 TRENDING_PREFIX = "rank:trending:"
 WINDOW_DAYS = 7
-VIEWS_KEEP_SECONDS = 8 * 24 * 3600
+VIEWS_KEEP_DAYS = 8
+VIEWS_KEEP_SECONDS = VIEWS_KEEP_DAYS * 24 * 3600
 TRENDING_CACHE_SECONDS = 60
 MAX_RANKED = 100
 
@@ -43,6 +44,32 @@ return 1
 def day_key(day: datetime) -> str:
     """The per-day view set for the Korean calendar day containing `day`."""
     return VIEWS_PREFIX + to_seoul(day).strftime("%Y%m%d")
+
+
+def views_key(day: date) -> str:
+    """The per-day view set of the Korean calendar date `day`."""
+    return VIEWS_PREFIX + day.strftime("%Y%m%d")
+
+
+def views_on(day: date) -> dict[int, int]:
+    """{game id: views} counted on the Korean date `day` (empty once its set expired).
+    Unlike the readers below this raises RedisError: the job copying the counts to the
+    database must fail visibly, not copy nothing."""
+    members = redis_clients.store.zrange(views_key(day), 0, -1, withscores=True)
+    return {int(m): int(score) for m, score in members if str(m).isdigit()}
+
+
+def views_of(game_ids: list[int], day: date) -> dict[int, int]:
+    """{game id: views} counted so far on the Korean date `day` for `game_ids` (games
+    without views left out); empty when Redis is unreachable."""
+    if not game_ids:
+        return {}
+    try:
+        scores = redis_clients.store.zmscore(views_key(day), game_ids)
+    except RedisError:
+        log.warning("rankings unavailable; no views for %s", day)
+        return {}
+    return {gid: int(score) for gid, score in zip(game_ids, scores) if score}
 
 
 def visitor_hash(identity: str) -> str:

@@ -1,16 +1,21 @@
-"""Catalog jobs: run after a game changes, and on a schedule for sales that start later."""
+"""Catalog jobs: run after a game changes, and on a schedule for sales that start later
+and for the daily view counts."""
 import logging
+from datetime import timedelta
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..notifications.services import notify_query
-from ..timeutil import utcnow
-from . import cache
-from .models import Game, WishlistItem
+from ..timeutil import to_seoul, utcnow
+from . import cache, rankings
+from .models import Game, GameDailyViews, WishlistItem
 
 log = logging.getLogger(__name__)
+VIEWS_BATCH = 5_000  # rows per upsert (3 parameters each, well under PostgreSQL's 65,535)
 
 
 def after_game_change(game_id: int):
@@ -63,3 +68,28 @@ def _game_link(game: Game) -> str:
         return url_for("catalog.game_page", slug=game.slug)
     except RuntimeError:  # no request context inside a job without SERVER_NAME
         return f"/games/{game.slug}"
+
+
+def persist_daily_views(now=None) -> int:
+    """Daily, after midnight KST: copy the per-day view counts of yesterday and every
+    older day Redis still keeps (8 days) into game_daily_views, before the sets expire.
+    Each (game, day) row is upserted with the count Redis holds, so running it again,
+    or on several days, changes nothing. Today is left alone: it is still counting.
+    Games deleted since are skipped. Returns how many rows were written."""
+    today = to_seoul(now or utcnow()).date()
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    written = 0
+    for back in range(1, rankings.VIEWS_KEEP_DAYS + 1):
+        day = today - timedelta(days=back)
+        counts = list(rankings.views_on(day).items())
+        for start in range(0, len(counts), VIEWS_BATCH):
+            chunk = dict(counts[start:start + VIEWS_BATCH])
+            known = db.session.scalars(select(Game.id).where(Game.id.in_(list(chunk)))).all()
+            if not known:
+                continue
+            stmt = insert(GameDailyViews).values([{"game_id": gid, "day": day, "views": chunk[gid]} for gid in known])
+            db.session.execute(stmt.on_conflict_do_update(index_elements=["game_id", "day"],
+                                                          set_={"views": stmt.excluded.views}))
+            written += len(known)
+        db.session.commit()
+    return written

@@ -18,7 +18,7 @@ def sales_rows(html: str) -> dict[str, tuple[str, str]]:
     """{day: (copies, sales)} from the sales table."""
     table = re.search(r'id="sales-table">(.*?)</table>', html, re.S).group(1)
     return {d: (n, rev) for d, n, rev in re.findall(
-        r'<tr data-day="([\d-]+)"><th scope="row">[\d-]+</th><td class="num">(\d+)</td><td class="num">([^<]+)</td></tr>', table)}
+        r'<tr data-day="([\d-]+)"><th scope="row">[\d-]+</th><td class="num">(\d+)</td><td class="num">([^<]+)</td>(?:<td class="num">\d+</td>)?</tr>', table)}
 
 
 def add_review(app, game_id, user_id, rating, created_at, body="Good fun."):
