@@ -105,12 +105,12 @@ def render_error(status: int, message: str | None = None):
         return jsonify(error=TITLES.get(status, "Error"), message=message), status
     return (
         render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"),
-                        message=message, cart_count=_none, unread_notifications=_none),
+                        message=message, cart_count=_no_count, unread_notifications=_no_count),
         status,
     )
 
 
-def _none() -> int:
+def _no_count() -> int:
     return 0
 
 
