@@ -40,7 +40,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     tree: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # migrations, seed, five processes on a busy 2-core box
         health = None
         while time.monotonic() < deadline:
             try:
