@@ -1,9 +1,14 @@
-"""Outgoing mail: every message is a row in `email_log` and an RQ job.
+"""Outgoing mail: an outbox. Every message is a row in `email_log`, written in the
+same transaction as the change it tells about, and delivered by an RQ job.
 
-`queue_email` adds the row inside the caller's transaction and enqueues the
-delivery only after that transaction commits. `deliver_email` sends through SMTP,
-retries with backoff (RQ `Retry`), and marks the row `failed` when retries run
-out, so a message is never silently dropped.
+`queue_email` (one row) and `queue_emails_from` (one INSERT … SELECT for many) add
+rows inside the caller's transaction; after the commit a relay enqueues their
+deliveries. If Redis is unreachable then, the rows wait as `queued` and the
+`requeue_stale_emails` sweeper (cron) enqueues them once it is back. Jobs never
+write these rows themselves: a lost job must not lose a message. `deliver_email`
+renders the kind's templates from the stored context, sends through SMTP, retries
+with backoff (RQ `Retry`), and marks the row `failed` when retries run out, so a
+message is never silently dropped.
 """
 import logging
 import smtplib
@@ -11,13 +16,13 @@ from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message
-from rq import Retry, get_current_job
+from rq import Queue, Retry, get_current_job
 from rq.job import Job
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, bindparam, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
-from .jobs import call_after_commit, enqueue, enqueue_after_commit
+from .extensions import db, redis_clients
+from .jobs import call_after_commit, enqueue, enqueue_after_commit, get_queue
 from .timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,8 @@ SUBJECTS = {
     "account_withdrawn": "Your Playcation account was closed",
     "receipt": "Your Playcation receipt: {order_name}",
     "vip_upgrade": "You reached {grade} on Playcation",
+    "vip_downgrade": "Your Playcation grade for {month}: {grade}",
+    "refund": "Your Playcation refund: {order_name}",
     "game_delisted": "“{title}” was removed from the Playcation store",
 }
 
@@ -81,6 +88,10 @@ def _send(message: Message) -> None:
         message.send(connection)
 
 
+def _job_id(log_id: int) -> str:
+    return f"email-{log_id}"
+
+
 def queue_email(recipient: str, kind: str, **context) -> EmailLog:
     """Record an email and deliver it after the current transaction commits."""
     if kind not in SUBJECTS:
@@ -89,8 +100,37 @@ def queue_email(recipient: str, kind: str, **context) -> EmailLog:
                      context=context, status="queued", attempts=0)
     db.session.add(entry)
     db.session.flush()
-    enqueue_after_commit(deliver_email, entry.id, job_id=f"email-{entry.id}", retry=_retry())
+    enqueue_after_commit(deliver_email, entry.id, job_id=_job_id(entry.id), retry=_retry())
     return entry
+
+
+def json_object_sql(fields: dict[str, str]) -> str:
+    """SQL for a JSON object of `fields` (key -> SQL expression), for the context
+    column of `queue_emails_from`: json_build_object on PostgreSQL, json_object on SQLite."""
+    name = "json_build_object" if db.session.get_bind().dialect.name == "postgresql" else "json_object"
+    return f"{name}(" + ", ".join(f"'{key}', {expr}" for key, expr in fields.items()) + ")"
+
+
+def queue_emails_from(rows_sql: str, params: dict, kinds: tuple[str, ...], *binds) -> list[int]:
+    """Record many emails with one INSERT … SELECT inside the caller's transaction.
+
+    `rows_sql` is a SELECT of (recipient, kind, subject, context), context built with
+    `json_object_sql`; every kind it yields must be one of `kinds`. After the commit
+    one relay job enqueues their deliveries (a direct enqueue of each would keep the
+    caller waiting on Redis). Returns the new rows' ids. Raises ValueError for an
+    unknown kind."""
+    unknown = set(kinds) - set(SUBJECTS)
+    if unknown:
+        raise ValueError(f"unknown email kinds {sorted(unknown)!r}")
+    ids = list(db.session.scalars(text(f"""
+        INSERT INTO email_log (recipient, kind, subject, context, status, attempts, created_at)
+        SELECT e.recipient, e.kind, e.subject, e.context, 'queued', 0, :email_created_at
+        FROM ({rows_sql}) e
+        RETURNING id""").bindparams(bindparam("email_created_at", type_=UTCDateTime()), *binds),
+        {**params, "email_created_at": utcnow()}))  # rowcount of INSERT…SELECT is -1 on psycopg
+    if ids:
+        enqueue_after_commit(relay_queued_emails, min(ids), max(ids))
+    return ids
 
 
 def deliver_email(log_id: int) -> str:
@@ -141,9 +181,7 @@ def resend_email(entry: EmailLog) -> EmailLog:
     if entry.context is None:
         raise NotResendable("This email's content is gone; it can't be resent.")
     entry.status = "queued"
-    job_id = f"email-{entry.id}"
-    from .extensions import redis_clients
-
+    job_id = _job_id(entry.id)
     connection, retry, entry_id = redis_clients.raw, _retry(), entry.id
 
     def requeue():
@@ -162,21 +200,48 @@ def resend_email(entry: EmailLog) -> EmailLog:
     return entry
 
 
+RELAY_CHUNK = 500
+
+
+def relay_emails(log_ids) -> int:
+    """Make sure each email's delivery job is in Redis, enqueueing those that are not
+    (never enqueued, or lost with Redis's data); a job already waiting is left alone, so
+    nothing is sent twice. Pipelined, RELAY_CHUNK at a time. Returns how many were
+    enqueued; raises RedisError while Redis is unreachable."""
+    connection, queue, retry = redis_clients.raw, get_queue(), _retry()
+    log_ids, count = list(log_ids), 0
+    for start in range(0, len(log_ids), RELAY_CHUNK):
+        chunk = log_ids[start:start + RELAY_CHUNK]
+        with connection.pipeline(transaction=False) as pipe:
+            for log_id in chunk:
+                pipe.exists(Job.key_for(_job_id(log_id)))
+            present = pipe.execute()
+        missing = [log_id for log_id, found in zip(chunk, present) if not found]
+        if missing:
+            queue.enqueue_many([Queue.prepare_data(deliver_email, (log_id,), job_id=_job_id(log_id), retry=retry)
+                                for log_id in missing])
+            count += len(missing)
+    return count
+
+
+def relay_queued_emails(first_id: int, last_id: int) -> int:
+    """Job: enqueue the deliveries of the queued emails with ids in [first_id, last_id]
+    (what one `queue_emails_from` wrote). Writes no rows."""
+    ids = db.session.scalars(select(EmailLog.id).where(
+        EmailLog.id.between(first_id, last_id), EmailLog.status == "queued").order_by(EmailLog.id)).all()
+    db.session.commit()  # no transaction stays open while Redis works
+    return relay_emails(ids)
+
+
 def requeue_stale_emails(older_than_seconds: int = 120) -> int:
-    """Cron job: re-enqueue queued (or retrying) mail whose job is not in Redis (Redis
-    was down at commit time, or lost its data)."""
+    """Cron job (the outbox sweeper): enqueue queued (or retrying) mail whose job is not
+    in Redis: never enqueued (Redis was down at commit time, or the relay job was lost)
+    or lost with Redis's data. Younger rows are left to their own after-commit relay."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     rows = db.session.scalars(
         # "retrying" too: its scheduled retry lives in Redis and is lost with it.
         select(EmailLog.id).where(EmailLog.status.in_(("queued", "retrying")), EmailLog.created_at < cutoff)
+        .order_by(EmailLog.id)
     ).all()
-    from .extensions import redis_clients
-
-    count = 0
-    for log_id in rows:
-        job_id = f"email-{log_id}"
-        if Job.exists(job_id, connection=redis_clients.raw):
-            continue
-        enqueue(deliver_email, log_id, job_id=job_id, retry=_retry())
-        count += 1
-    return count
+    db.session.commit()
+    return relay_emails(rows)

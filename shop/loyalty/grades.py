@@ -7,7 +7,12 @@
   2. INSERT … SELECT the month's bonus points, ON CONFLICT (idempotency key) DO NOTHING;
   3. add exactly the rows this run inserted to the cached balances (one INSERT … ON
      CONFLICT DO UPDATE);
-  4. notifications (one INSERT … SELECT) and, after commit, emails for grade-ups.
+  4. for each grade that changed against last month (BRONZE if none): a notification
+     and an email row, one INSERT … SELECT each, in the same transaction: a
+     congratulation for a grade-up, a kind word for a grade-down, nothing for an
+     unchanged grade. After commit the notifications are published live and one
+     relay job enqueues the emails' deliveries; if Redis is down then, the email
+     sweeper sends them later (see shop/mail.py).
 Rows carry the run's `batch` id, so a rerun finds nothing new to add or announce.
 """
 import uuid
@@ -19,7 +24,6 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..jobs import enqueue_after_commit
 from ..timeutil import SEOUL, utcnow
 from .models import GRADES, VipGrade
 from .points import add_months
@@ -32,6 +36,13 @@ class GradeSummary:
     per_grade: dict = field(default_factory=dict)
     points_awarded: int = 0
     upgraded: int = 0
+    downgraded: int = 0
+
+
+# What a changed grade says on the notifications page (the emails: templates/email/vip_*).
+UPGRADE_NOTE = "You reached {grade} for {month}! Enjoy your bonus points."
+DOWNGRADE_NOTE = ("Your grade for {month} is {grade}, after {previous}. Thank you for playing with us: "
+                  "₩{regain_at:,} of purchases in a month bring {previous} back.")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -140,41 +151,70 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         "SELECT COALESCE(SUM(amount), 0) FROM point_entries WHERE batch = :b"), params)
     prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
     params["pm"] = f"{prev_year:04d}-{prev_month:02d}"
-    # Grade-ups: this run's rows whose grade ranks above last month's (BRONZE if none).
-    # Last month's grade is one unique-index lookup per row, whatever the planner thinks
-    # of the (not yet analyzed) rows just inserted; the INSERT's row count is the count.
-    previous = "COALESCE((SELECT p.grade FROM vip_grades p WHERE p.user_id = g.user_id AND p.month = :pm), 'BRONZE')"
-    summary.upgraded = db.session.execute(text(f"""
-        INSERT INTO notifications (user_id, kind, message, link, created_at)
-        SELECT g.user_id, 'vip_grade', 'You reached ' || g.grade || ' for {label}! Enjoy your bonus points.',
-               '/account', :now
-        FROM vip_grades g
-        WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} > {_rank_case(previous)}""")
-        .bindparams(typed[2]), params).rowcount
-    if summary.upgraded:
-        enqueue_after_commit(email_upgrades, label, batch)
+    summary.upgraded, summary.downgraded = _announce_changes(label, params, typed[2])
     db.session.commit()
     step("done")
     return summary
 
 
-def email_upgrades(label: str, batch: str) -> int:
-    """Job: one email per user whose grade went up in this grading run."""
-    from ..accounts.models import User
-    from ..mail import queue_email
+def _changes_cte() -> str:
+    """This run's rows whose grade differs from last month's (BRONZE if none), as CTE `c`.
+    Last month's grade is one unique-index lookup per row, whatever the planner thinks
+    of the (not yet analyzed) rows just inserted; MATERIALIZED so the statements below
+    do not repeat it for each place they read it."""
+    previous = "COALESCE((SELECT p.grade FROM vip_grades p WHERE p.user_id = g.user_id AND p.month = :pm), 'BRONZE')"
+    return f"""WITH c AS MATERIALIZED (
+        SELECT g.user_id, g.grade, {previous} AS previous FROM vip_grades g
+        WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} <> {_rank_case(previous)})"""
 
-    rows = db.session.execute(select(VipGrade.user_id, VipGrade.grade).where(
-        VipGrade.month == label, VipGrade.batch == batch, VipGrade.grade != "BRONZE")).all()
-    sent = 0
-    for user_id, grade in rows:
-        user = db.session.get(User, user_id)
-        if user is None or user.status != "active":
-            continue
-        bonus = current_app.config["VIP_MONTHLY_BONUS"].get(grade, 0)
-        queue_email(user.email, "vip_upgrade", nickname=user.nickname, grade=grade, month=label, bonus=bonus)
-        sent += 1
-    db.session.commit()
-    return sent
+
+def _pair_case(name: str, make, params: dict) -> str:
+    """CASE over every (grade, previous) pair, each THEN a bound parameter `make(grade,
+    previous)` (None: no such pair), so the text itself stays in Python."""
+    whens = []
+    for grade in GRADES:
+        for previous in GRADES:
+            value = make(grade, previous)
+            if value is not None:
+                key = f"{name}_{grade}_{previous}".lower()
+                params[key] = value
+                whens.append(f"WHEN c.grade = '{grade}' AND c.previous = '{previous}' THEN CAST(:{key} AS VARCHAR(300))")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def _announce_changes(label: str, params: dict, now_param) -> tuple[int, int]:
+    """Notifications and email rows for this run's changed grades, in the caller's
+    transaction; published and relayed after commit. Returns (ups, downs)."""
+    from ..mail import SUBJECTS, json_object_sql, queue_emails_from
+    from ..notifications.services import publish_after_commit
+
+    rank = {g: i for i, g in enumerate(GRADES)}
+    thresholds = current_app.config["VIP_THRESHOLDS"]
+    up = f"{_rank_case('c.grade')} > {_rank_case('c.previous')}"
+    note = _pair_case("note", lambda g, p: (
+        UPGRADE_NOTE.format(grade=g, month=label) if rank[g] > rank[p] else
+        DOWNGRADE_NOTE.format(grade=g, month=label, previous=p, regain_at=thresholds[p]) if rank[g] < rank[p]
+        else None), params)
+    rows = db.session.execute(text(f"""{_changes_cte()}
+        INSERT INTO notifications (user_id, kind, message, link, created_at)
+        SELECT c.user_id, CASE WHEN {up} THEN 'vip_grade' ELSE 'vip_downgrade' END, {note}, '/account', :now
+        FROM c
+        RETURNING user_id, id, kind""").bindparams(now_param), params).all()
+    publish_after_commit([(user_id, note_id) for user_id, note_id, _ in rows])
+    ups = sum(1 for row in rows if row[2] == "vip_grade")
+
+    subject = _pair_case("subject", lambda g, p: SUBJECTS["vip_upgrade" if rank[g] > rank[p] else "vip_downgrade"]
+                         .format(grade=g, month=label) if g != p else None, params)
+    regain_at = "CASE c.previous " + " ".join(f"WHEN '{g}' THEN {int(t)}" for g, t in thresholds.items()) + " ELSE 0 END"
+    context = json_object_sql({"nickname": "u.nickname", "grade": "c.grade", "previous": "c.previous",
+                               "month": "CAST(:m AS VARCHAR(7))", "bonus": _bonus_case("c.grade"),
+                               "regain_at": regain_at})
+    queue_emails_from(f"""{_changes_cte()}
+        SELECT u.email AS recipient, CASE WHEN {up} THEN 'vip_upgrade' ELSE 'vip_downgrade' END AS kind,
+               {subject} AS subject, {context} AS context
+        FROM c JOIN users u ON u.id = c.user_id
+        WHERE u.status = 'active'""", params, ("vip_upgrade", "vip_downgrade"))
+    return ups, len(rows) - ups
 
 
 def current_grade(user_id: int) -> str:

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
 
-KINDS = ("review", "review_reply", "wishlist_sale", "order_paid", "coupon_claimed", "vip_grade", "game_moderation")
+KINDS = ("review", "review_reply", "wishlist_sale", "order_paid", "order_refunded", "coupon_claimed", "vip_grade",
+         "vip_downgrade", "game_moderation")
 
 
 class Notification(db.Model):

@@ -18,7 +18,7 @@ def notify(user_id: int, kind: str, message: str, link: str | None = None) -> No
     row = Notification(user_id=user_id, kind=kind, message=message[:300], link=link)
     db.session.add(row)
     db.session.flush()
-    _publish_after_commit([(user_id, row.id)])
+    publish_after_commit([(user_id, row.id)])
     return row
 
 
@@ -30,19 +30,28 @@ def notify_query(user_ids_select, kind: str, message: str, link: str | None = No
                literal(utcnow(), UTCDateTime())),
     ).returning(Notification.user_id, Notification.id)
     rows = db.session.execute(stmt).all()  # rowcount of INSERT…SELECT is -1 on psycopg
-    _publish_after_commit([(r[0], r[1]) for r in rows])
+    publish_after_commit([(r[0], r[1]) for r in rows])
     return len(rows)
 
 
-def _publish_after_commit(pairs):
-    redis_store = redis_clients.store
+PUBLISH_CHUNK = 1000
+
+
+def publish_after_commit(pairs):
+    """Publish each (user_id, notification_id) on its user's channel once the current
+    transaction commits: how rows inserted in bulk (INSERT … SELECT … RETURNING) reach
+    the live stream like any other. Pipelined, PUBLISH_CHUNK at a time."""
+    redis_store, pairs = redis_clients.store, list(pairs)
+    if not pairs:
+        return
 
     def publish():
         try:
-            with redis_store.pipeline(transaction=False) as pipe:
-                for user_id, notification_id in pairs:
-                    pipe.publish(user_channel(user_id), str(notification_id))
-                pipe.execute()
+            for start in range(0, len(pairs), PUBLISH_CHUNK):
+                with redis_store.pipeline(transaction=False) as pipe:
+                    for user_id, notification_id in pairs[start:start + PUBLISH_CHUNK]:
+                        pipe.publish(user_channel(user_id), str(notification_id))
+                    pipe.execute()
         except Exception:  # the row is stored; an open stream replays it on reconnect
             log.warning("could not publish %d notification(s)", len(pairs), exc_info=True)
 

@@ -1,6 +1,7 @@
 """Refunds: the gateway cancel first (with an idempotency key), then, in one
-transaction, REFUNDED, library grants revoked, sales counters and hooks. A failed
-cancel leaves the order exactly as it was."""
+transaction, REFUNDED, library grants revoked, sales counters, hooks, and the buyer's
+notification and refund email row (delivered after commit, swept up if Redis was
+down). A failed cancel leaves the order exactly as it was."""
 from datetime import timedelta
 
 from flask import current_app
@@ -59,7 +60,8 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
                               "Nothing changed; please try again later.")
     else:
         db.session.commit()  # end the read transaction before the writes (see confirm_payment)
-    if not move_order(order_id, ("PAID",), "REFUNDED", refunded_at=utcnow()):
+    refunded_at = utcnow()
+    if not move_order(order_id, ("PAID",), "REFUNDED", refunded_at=refunded_at):
         db.session.rollback()
         db.session.refresh(order)
         return order
@@ -70,6 +72,18 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
                        .values(sales_count=Game.sales_count - 1).execution_options(synchronize_session=False))
     db.session.refresh(order)  # hooks see the order as REFUNDED
     hooks.refunded(order)
+    _tell_the_buyer(order, refunded_at)
     db.session.commit()
     db.session.refresh(order)
     return order
+
+
+def _tell_the_buyer(order: Order, refunded_at) -> None:
+    """The refund's notification and email rows, in the refund's transaction."""
+    from ..mail import queue_email
+    from ..notifications.services import notify
+
+    notify(order.user_id, "order_refunded", f"Refunded: {order.order_name} (₩{order.total:,})",
+           f"/orders/{order.public_id}")
+    queue_email(order.user.email, "refund", nickname=order.user.nickname, order_id=order.public_id,
+                order_name=order.order_name, total=order.total, refunded_at=refunded_at.isoformat())

@@ -252,13 +252,16 @@ def _explain(order: Order, payment_key: str) -> Order:
 
 
 def finalize_paid(order_id: int) -> bool:
-    """In one transaction: PAID, library grants, sales counters, cart cleanup, hooks.
-    After commit: receipt email, rankings, buyer notification. Returns False if the
-    order was already settled by someone else."""
+    """In one transaction: PAID, library grants, sales counters, cart cleanup, hooks,
+    the buyer's notification and the receipt's email row (the outbox: what the buyer
+    is promised commits with the payment, whatever Redis is doing). After commit: the
+    receipt's delivery, the live notification, rankings. Returns False if the order
+    was already settled by someone else."""
     from ..cart.models import CartItem
     from ..catalog.models import Game
-    from ..notifications.services import notify
     from ..jobs import enqueue_after_commit
+    from ..mail import queue_email
+    from ..notifications.services import notify
     from .models import LibraryEntry
     from .tasks import after_order_paid
 
@@ -284,6 +287,10 @@ def finalize_paid(order_id: int) -> bool:
     hooks.paid(order)
     notify(order.user_id, "order_paid", f"Payment received: {order.order_name} (₩{order.total:,})",
            f"/orders/{order.public_id}")
+    queue_email(order.user.email, "receipt", nickname=order.user.nickname, order_id=order.public_id,
+                order_name=order.order_name, total=order.total, subtotal=order.subtotal,
+                discount=order.discount, paid_at=now.isoformat(),
+                lines=[{"title": l.title, "price": l.price, "list_price": l.list_price} for l in order.lines])
     enqueue_after_commit(after_order_paid, order.id)
     db.session.commit()
     return True
