@@ -121,7 +121,7 @@ CRON = [
     ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
     ("accounts-remove-unverified", "50 18 * * *", "shop.accounts.tasks.remove_never_verified"),  # 03:50 KST
     ("notifications-purge-read", "40 18 * * *", "shop.notifications.tasks.delete_old_read_notifications"),  # 03:40
-    ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),
+    ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),  # the outbox sweeper
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
     # 00:15 KST: yesterday's views are final; Redis keeps each day 8 days, so a missed run is caught up
     ("catalog-persist-views", "15 15 * * *", "shop.catalog.tasks.persist_daily_views"),
@@ -144,11 +144,26 @@ def register_cron(scheduler):
         scheduler.cron(cron, func=func, id=job_id, queue_name=current_app.config["RQ_QUEUE"])
 
 
-def run_scheduler(app, interval=30):
+def make_scheduler(app, interval=30):
+    """rq-scheduler that puts our cron entries back whenever Redis has lost them (a
+    restart without persistence empties its schedule too): the sweepers that recover
+    from a Redis outage must not be its casualties."""
     from rq_scheduler import Scheduler
 
+    class CronScheduler(Scheduler):
+        def enqueue_jobs(self):
+            if any(job_id not in self for job_id, _, _ in CRON):
+                log.warning("cron entries missing from Redis; registering them again")
+                with app.app_context():
+                    register_cron(self)
+            return super().enqueue_jobs()
+
     with app.app_context():
-        scheduler = Scheduler(queue_name=app.config["RQ_QUEUE"], connection=redis_clients.raw,
-                              interval=interval)
+        scheduler = CronScheduler(queue_name=app.config["RQ_QUEUE"], connection=redis_clients.raw,
+                                  interval=interval)
         register_cron(scheduler)
-    scheduler.run()
+    return scheduler
+
+
+def run_scheduler(app, interval=30):
+    make_scheduler(app, interval).run()

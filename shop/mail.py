@@ -129,7 +129,7 @@ def queue_emails_from(rows_sql: str, params: dict, kinds: tuple[str, ...], *bind
         RETURNING id""").bindparams(bindparam("email_created_at", type_=UTCDateTime()), *binds),
         {**params, "email_created_at": utcnow()}))  # rowcount of INSERT…SELECT is -1 on psycopg
     if ids:
-        enqueue_after_commit(relay_queued_emails, min(ids), max(ids))
+        enqueue_after_commit(relay_queued_emails, min(ids), max(ids), list(kinds))
     return ids
 
 
@@ -224,11 +224,13 @@ def relay_emails(log_ids) -> int:
     return count
 
 
-def relay_queued_emails(first_id: int, last_id: int) -> int:
-    """Job: enqueue the deliveries of the queued emails with ids in [first_id, last_id]
-    (what one `queue_emails_from` wrote). Writes no rows."""
+def relay_queued_emails(first_id: int, last_id: int, kinds: list[str]) -> int:
+    """Job: enqueue the deliveries of the queued emails of `kinds` with ids in
+    [first_id, last_id] (what one `queue_emails_from` wrote; the kinds leave out rows
+    other transactions wrote in that range, which relay themselves). Writes no rows."""
     ids = db.session.scalars(select(EmailLog.id).where(
-        EmailLog.id.between(first_id, last_id), EmailLog.status == "queued").order_by(EmailLog.id)).all()
+        EmailLog.id.between(first_id, last_id), EmailLog.kind.in_(kinds), EmailLog.status == "queued")
+        .order_by(EmailLog.id)).all()
     db.session.commit()  # no transaction stays open while Redis works
     return relay_emails(ids)
 

@@ -36,3 +36,23 @@ def test_admin_runs_a_job_now(app, browser, make_user, redis):
         assert get_queue().count == 1
     assert browser.post("/admin/jobs", {"job": "nope"}).status_code == 400
     assert browser.post("/admin/jobs", {"job": "points-expire"}, csrf=False).status_code == 400
+
+
+def test_the_outbox_sweeper_is_on_the_schedule(app):
+    result = app.test_cli_runner().invoke(args=["jobs", "list"])
+    [line] = [line for line in result.output.splitlines() if "shop.mail.requeue_stale_emails" in line]
+    assert "*/5 * * * *" in line
+
+
+def test_the_scheduler_puts_back_cron_entries_redis_lost(app, redis):
+    """A Redis restarted without persistence has no schedule; without it the sweepers
+    meant to recover from that very outage would never run again."""
+    from shop.jobs import make_scheduler
+
+    scheduler = make_scheduler(app)
+    assert "mail-requeue-stale" in scheduler
+    redis.flushdb()  # what a restart without persistence leaves
+    assert "mail-requeue-stale" not in scheduler
+    scheduler.enqueue_jobs()  # the scheduler's next loop
+    with app.app_context():
+        assert sorted(job.id for job in scheduler.get_jobs()) == sorted(job_id for job_id, _, _ in CRON)

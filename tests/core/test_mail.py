@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from shop.devmail import FolderHandler
 from shop.extensions import db
-from shop.mail import SUBJECTS, EmailLog, deliver_email, queue_email, requeue_stale_emails
+from shop.mail import (SUBJECTS, EmailLog, deliver_email, queue_email, relay_emails, relay_queued_emails,
+                       requeue_stale_emails)
 from shop.timeutil import utcnow
 
 from ..helpers import run_jobs
@@ -35,11 +36,17 @@ CONTEXTS = {
                 "lines": [{"title": "Hades", "price": 24000, "list_price": 30000}]},
 }
 CONTEXTS["vip_upgrade"] = {"nickname": "Mina", "grade": "GOLD", "month": "2026-10", "bonus": 3000}
+CONTEXTS["vip_downgrade"] = {"nickname": "Mina", "grade": "SILVER", "previous": "VIP", "month": "2026-10",
+                             "bonus": 1000, "regain_at": 300000}
+CONTEXTS["refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000002",
+                      "order_name": "Hades", "total": 24000, "refunded_at": "2026-11-22T00:00:00+00:00"}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "2026-10", "3,000"],
+         "vip_downgrade": ["Mina", "SILVER", "VIP", "2026-10", "1,000", "₩300,000"],
+         "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
          "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
 
 
@@ -338,6 +345,34 @@ def test_redis_down_at_commit_keeps_the_row_for_the_sweeper(app, outbox, monkeyp
     assert _requeue(app) == 1
     assert [m["to"] for m in outbox.deliver()] == ["patient@example.com"]
     assert _log(app, log_id).status == "sent"
+
+
+def test_the_relay_enqueues_only_missing_jobs_chunk_by_chunk(app, outbox, monkeypatch):
+    import shop.mail
+
+    monkeypatch.setattr(shop.mail, "RELAY_CHUNK", 2)
+    lost = [_insert_without_job(app, minutes_ago=0) for _ in range(5)]
+    waiting = _queue(app, "waiting@example.com")  # its job is in Redis already
+    with app.app_context():
+        assert relay_emails(lost + [waiting]) == 5
+        assert relay_emails(lost + [waiting]) == 0
+    assert all(_job_exists(app, log_id) for log_id in lost)
+    assert sorted(m["to"] for m in outbox.deliver()) == ["lost@example.com"] * 5 + ["waiting@example.com"]
+
+
+def test_the_bulk_relay_job_takes_its_own_kinds_only(app, outbox):
+    first = _insert_without_job(app, minutes_ago=0)
+    with app.app_context():  # another transaction's row lands inside the range
+        other = EmailLog(recipient="other@example.com", kind="verify_email", subject="code",
+                         context=CONTEXTS["verify_email"], status="queued", attempts=0)
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    last = _insert_without_job(app, minutes_ago=0)
+    with app.app_context():
+        assert relay_queued_emails(first, last, ["password_changed"]) == 2
+    assert not _job_exists(app, other_id)
+    assert [m["to"] for m in outbox.deliver()] == ["lost@example.com"] * 2
 
 
 # --- templates ------------------------------------------------------------------------
