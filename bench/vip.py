@@ -5,8 +5,9 @@
     .venv/bin/python bench/vip.py --users 100000 --orders 500000        # quicker
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). Redis is only touched
-through the app's after-commit enqueue of the upgrade-email job (queue `bench-vip` on
---redis-url; that queue is deleted at the end, nothing else in Redis is touched).
+after grade_month's commit: the enqueue of the grade emails' relay job (queue
+`bench-vip` on --redis-url; that queue is deleted at the end) and the publishes of the
+grade notifications on their users' channels (nothing else in Redis is touched).
 Bounded in time (--time-limit); the database playcation_bench_vip is dropped at the
 end unless --keep.
 
@@ -563,7 +564,7 @@ def main():
                    "e.g. an older revision for a before/after: git show REV:shop/loyalty/grades.py > /tmp/g.py")
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15",
-                   help="only the app's enqueue touches it (queue bench-vip, deleted at the end)")
+                   help="only grade_month's after-commit enqueue (queue bench-vip, deleted at the end) and publishes touch it")
     p.add_argument("--time-limit", type=int, default=2400, help="hard stop (seconds) for the whole run")
     p.add_argument("--json", help="write the full results here")
     p.add_argument("--keep", action="store_true", help="keep the database")

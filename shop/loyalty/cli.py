@@ -27,7 +27,8 @@ def grade_command(month_label):
                f"{' (already graded: nothing changed)' if not summary.inserted else ''}.")
     for grade in ("VIP", "GOLD", "SILVER", "BRONZE"):
         click.echo(f"  {grade:<7} {summary.per_grade.get(grade, 0):>9,} users")
-    click.echo(f"Points awarded: {summary.points_awarded:,} P · grade-ups notified: {summary.upgraded:,}")
+    click.echo(f"Points awarded: {summary.points_awarded:,} P · grade-ups notified: {summary.upgraded:,}"
+               f" · grade-downs notified: {summary.downgraded:,}")
 
 
 @points_cli.command("expire")
