@@ -17,7 +17,7 @@ from shop.orders.models import Order
 from shop.timeutil import SEOUL
 
 from ..helpers import run_jobs
-from ..redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
+from ..support.redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
 
 
 def _pay(app, user_id, total, year, month):

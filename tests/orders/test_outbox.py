@@ -8,7 +8,7 @@ from shop.mail import EmailLog
 from shop.notifications.models import Notification
 
 from ..helpers import run_jobs
-from ..redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
+from ..support.redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
 from .shopping import Shopper, count, new_game, order_snapshot, paid_order
 
 

@@ -2,7 +2,7 @@
 private redis-server, which `down()` kills (no persistence, so its data is gone, as
 after a crash) and `up()` starts again on the same port.
 
-Use it as a fixture: `from ..redis_outage import redis_outage  # noqa: F401`.
+Use it as a fixture: `from ..support.redis_outage import redis_outage  # noqa: F401`.
 """
 import shutil
 import tempfile
@@ -13,7 +13,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .reliability.cluster import RedisServer
+from ..reliability.cluster import RedisServer
 
 
 class RedisOutage:
@@ -68,7 +68,7 @@ def sweep(app) -> int:
     from shop.mail import EmailLog
     from shop.timeutil import utcnow
 
-    from .helpers import run_jobs
+    from ..helpers import run_jobs
 
     with app.app_context():
         db.session.execute(update(EmailLog).where(EmailLog.status.in_(("queued", "retrying")))
