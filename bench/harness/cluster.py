@@ -1,4 +1,4 @@
-"""Real processes for the reliability tests and bench/mixed_load.py: a private
+"""Real processes for the bench scripts and the reliability tests: a private
 redis-server, a fresh PostgreSQL database migrated with `flask db upgrade`, the SMTP
 sink of shop/devmail.py, and any number of gunicorn nodes (gevent, as in
 gunicorn.conf.py), RQ workers (`worker.py`) and coupon consumers
@@ -63,11 +63,11 @@ def postgres_url() -> str | None:
 class Proc:
     """One child process in its own process group, its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, log: Path):
+    def __init__(self, name: str, argv: list[str], env: dict, log: Path, **popen):
         self.name, self.argv, self.log_path = name, argv, log
         self._log = open(log, "ab")
         self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+                                      start_new_session=True, **popen)
         self.pid = self.popen.pid
 
     @property
@@ -263,25 +263,24 @@ class Cluster:
     def start_infrastructure(self):
         from shop.devmail import start_sink
 
+        from .database import migrate
+
         self.redis.start()
         self.env["REDIS_URL"] = self.redis.url
         self.smtp = start_sink(self.mail_folder, port=self.smtp_port)
         self._create_database()
-        subprocess.run([PY, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
-
-    def _admin_dsn(self) -> str:
-        return self.database_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+        migrate(self.env, timeout=120)
 
     def _create_database(self):
-        with psycopg.connect(self._admin_dsn(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        from .database import fresh_database
+
+        fresh_database(self.database_url.rsplit("/", 1)[0], self.db_name)
 
     def drop_database(self):
+        from .database import drop_database
+
         try:
-            with psycopg.connect(self._admin_dsn(), autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            drop_database(self.database_url.rsplit("/", 1)[0], self.db_name)
         except psycopg.Error:
             pass
 
