@@ -24,7 +24,8 @@ import psycopg
 import redis as redis_lib
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from .database import ROOT, drop_database, fresh_database, migrate
+
 PY = sys.executable
 TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 SECRET_KEY = "reliability-secret-key-0123456789abcdef"
@@ -263,8 +264,6 @@ class Cluster:
     def start_infrastructure(self):
         from shop.devmail import start_sink
 
-        from .database import migrate
-
         self.redis.start()
         self.env["REDIS_URL"] = self.redis.url
         self.smtp = start_sink(self.mail_folder, port=self.smtp_port)
@@ -272,13 +271,9 @@ class Cluster:
         migrate(self.env, timeout=120)
 
     def _create_database(self):
-        from .database import fresh_database
-
         fresh_database(self.database_url.rsplit("/", 1)[0], self.db_name)
 
     def drop_database(self):
-        from .database import drop_database
-
         try:
             drop_database(self.database_url.rsplit("/", 1)[0], self.db_name)
         except psycopg.Error:

@@ -4,9 +4,10 @@ logins: argon2 would dominate any figure)."""
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
-from .cluster import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
