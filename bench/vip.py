@@ -6,12 +6,12 @@
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). Redis is only touched
 through the app's after-commit enqueue of the upgrade-email job (queue `bench-vip` on
---redis-url; that queue is deleted at the end, nothing else in Redis is touched).
-Bounded in time (--time-limit); the database playcation_bench_vip is dropped at the
-end unless --keep.
+--redis-url, default a private redis-server; that queue is deleted at the end, nothing
+else in Redis is touched). Bounded in time (--time-limit); the database --pg-db
+(default playcation_bench_vip) is dropped at the end unless --keep.
 
 Setup
-  1. DROP/CREATE DATABASE playcation_bench_vip; `flask --app wsgi db upgrade` with
+  1. DROP/CREATE DATABASE --pg-db; `flask --app wsgi db upgrade` with
      DATABASE_URL pointing at it and APP_ENV=development (the real migrations).
   2. Bulk load with INSERT … SELECT generate_series (server side, setseed() so the data
      is the same every run). The secondary indexes, unique and foreign-key constraints of
@@ -59,31 +59,24 @@ other tenants of a shared machine disturb much less)
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_DB = "playcation_bench_vip"
+
+from bench.harness import (Timeout, drop_database, fresh_database, host, log, migrate,  # noqa: E402
+                           redis_or_private, time_limit)
+
 QUEUE = "bench-vip"
 YEAR, MONTH = 2026, 10
-T0 = time.monotonic()
 
 
 def clock() -> float:
     return time.perf_counter()
-
-
-def log(msg: str):
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-class Timeout(Exception):
-    pass
 
 
 # Game prices in KRW; an order is one or (15%) two of them.
@@ -159,23 +152,23 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.base = args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
-        self.db_url = args.pg_url.rstrip("/") + "/" + PG_DB
+        self.db_url = args.pg_url.rstrip("/") + "/" + args.pg_db
+        folder = Path(tempfile.mkdtemp(prefix="playcation-bench-vip-"))
+        self.redis_url, self.redis_server = redis_or_private(args.redis_url, folder)
         self.app = None
-        self.report = {"host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                                "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
-                       "args": vars(args)}
+        self.report = {"host": host(), "args": vars(args)}
 
     # ------------------------------------------------------------------ setup
     def env(self):
         env = dict(os.environ)
-        env.update(APP_ENV="development", DATABASE_URL=self.db_url, REDIS_URL=self.args.redis_url,
+        env.update(APP_ENV="development", DATABASE_URL=self.db_url, REDIS_URL=self.redis_url,
                    RQ_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
         return env
 
-    def pg(self, dbname=PG_DB):
+    def pg(self, dbname=None):
         import psycopg
 
-        return psycopg.connect(f"{self.base}/{dbname}", autocommit=True)
+        return psycopg.connect(f"{self.base}/{dbname or self.args.pg_db}", autocommit=True)
 
     def create_database(self):
         with self.pg("postgres") as conn:
@@ -183,12 +176,10 @@ class Bench:
             settings = conn.execute("SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', "
                                     "'work_mem', 'max_parallel_workers_per_gather', 'jit')").fetchall()
             self.report["pg_settings"] = {n: f"{s}{' x ' + u if u else ''}" for n, s, u in settings}
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+        fresh_database(self.args.pg_url, self.args.pg_db)
         t = clock()
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env(),
-                       check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        log(f"database {PG_DB} created and migrated in {clock() - t:.1f}s")
+        migrate(self.env())
+        log(f"database {self.args.pg_db} created and migrated in {clock() - t:.1f}s")
 
     @staticmethod
     def _drop_secondary(conn, table: str) -> list[str]:
@@ -539,15 +530,16 @@ class Bench:
                     db.engine.dispose()
         except Exception as exc:  # noqa: BLE001
             log(f"could not clean the {QUEUE} queue: {exc!r}")
+        if self.redis_server is not None:
+            self.redis_server.stop()
         if self.args.keep:
-            log(f"kept: database {PG_DB}")
+            log(f"kept: database {self.args.pg_db}")
             return
         try:
-            with self.pg("postgres") as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            log(f"database {PG_DB} dropped")
+            drop_database(self.args.pg_url, self.args.pg_db)
+            log(f"database {self.args.pg_db} dropped")
         except Exception as exc:  # noqa: BLE001
-            log(f"could not drop {PG_DB}: {exc!r}")
+            log(f"could not drop {self.args.pg_db}: {exc!r}")
 
 
 def main():
@@ -562,8 +554,9 @@ def main():
     p.add_argument("--grades-module", help="time grade_month from this file instead of shop/loyalty/grades.py, "
                    "e.g. an older revision for a before/after: git show REV:shop/loyalty/grades.py > /tmp/g.py")
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15",
-                   help="only the app's enqueue touches it (queue bench-vip, deleted at the end)")
+    p.add_argument("--pg-db", default="playcation_bench_vip", help="the database to create, use and drop")
+    p.add_argument("--redis-url", help="only the app's enqueue touches it (queue bench-vip, deleted at the end); "
+                                       "default: a private redis-server")
     p.add_argument("--time-limit", type=int, default=2400, help="hard stop (seconds) for the whole run")
     p.add_argument("--json", help="write the full results here")
     p.add_argument("--keep", action="store_true", help="keep the database")
@@ -574,25 +567,16 @@ def main():
 
     bench = Bench(args)
 
-    def on_alarm(*_):
-        raise Timeout(f"time limit of {args.time_limit} s reached")
-
-    def on_term(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.time_limit)
     t = clock()
     failed = False
     try:
-        bench.run()
-        bench.summary()
+        with time_limit(args.time_limit):
+            bench.run()
+            bench.summary()
     except (Timeout, KeyboardInterrupt) as exc:
         failed = True
         log(f"stopped: {exc!r}")
     finally:
-        signal.alarm(0)
         bench.report["total_seconds"] = round(clock() - t, 1)
         if args.json:
             Path(args.json).write_text(json.dumps(bench.report, indent=1, default=str))
