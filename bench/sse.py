@@ -75,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import (Proc, bulk_users, drop_database, fresh_database, free_port, host,  # noqa: E402
                            http_get_json, latency_summary, log, migrate, percentile, raise_nofile,
-                           redis_or_private, start_gunicorn, tail, wait_for)
+                           redis_or_private, start_gunicorn, table, tail, wait_for)
 
 USER_ID_BASE = 9_000_001
 UA = "playcation-sse-bench"
@@ -998,6 +998,23 @@ def main():
         Path(args.json).write_text(text)
     v = report["verdict"]
     log("verdict: " + json.dumps(v))
+    print(summary_table(report))
+
+
+def summary_table(report) -> str:
+    """The headline figures of the report (ms), app against the floor server."""
+    v, app = report["verdict"], report["app"]
+    rows = [[f"targeted @ {t['rate_per_s']:g}/s", t["p50_ms"], t["p99_ms"], t.get("floor_p50_ms"),
+             t.get("floor_p99_ms"), "< 100 p99", "pass" if t["pass"] else "FAIL"] for t in v["targeted"]]
+    b = v["broadcast"]
+    rows.append([f"broadcast to {app['broadcast']['streams']}, 100 %", b["median_ms"], b["worst_ms"],
+                 b.get("floor_median_ms"), None, "< 2000 worst", "pass" if b["pass_worst"] else "FAIL"])
+    m = app["memory"]
+    rows.append(["memory per stream (KB)", m["kb_per_stream_rss"], None,
+                 v.get("memory_kb_per_stream", {}).get("floor"), None, "reported", ""])
+    return "\n" + table(["figure", "app p50", "app p99", "floor p50", "floor p99", "target", ""], rows,
+                        ["", "", "", "", "", "", ""]) + \
+        "\n(broadcast: median / worst round in the p50 / p99 columns; memory: RSS growth per stream)"
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ FROM (
                r_refund
         FROM (SELECT i, random() AS r_user, random() AS r_price, random() AS r_two, random() AS r_status,
                      random() AS r_at, random() AS r_refund
-              FROM generate_series(%(lo)s, %(hi)s) AS i) g0
+              FROM generate_series(%(lo)s::int, %(hi)s::int) AS i) g0
     ) g1
 ) g2
 """
