@@ -2,61 +2,30 @@
 """Coupon stampede benchmark: POST /coupons/<id>/claim through gunicorn over HTTP with
 logged-in users, against four other ways of doing the same claim, in ONE run.
 
-    .venv/bin/python bench/coupon_storm.py                      # the full run (~6 min)
-    .venv/bin/python bench/coupon_storm.py --duration 5 --workers 2   # quicker
+    .venv/bin/python bench/coupon_storm.py --workers 4          # the full run (~6 min)
+    .venv/bin/python bench/coupon_storm.py --users 300 --quantity 50 --connections 10 \
+        --duration 2 --workers 1 --rounds 1 --only bare,ours,kill   # a quick look
 
-Needs `wrk` (Debian: apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (trust auth)
-and redis-server (a private one is started unless --redis-url names a DB 2 to flush).
-One command, bounded in time (--time-limit), loopback only; it stops every process it
-started and cleans up after itself (the PostgreSQL database --pg-db, default
-`playcation_bench_coupons`, dropped; Redis flushed; --keep keeps both).
-The claim is answered by the app's fast lane (shop/coupons/fastlane.py) as in production;
-the comparison endpoints go through Flask.
+Needs `wrk` and PostgreSQL; Redis is a private redis-server unless --redis-url names a
+DB 2 it may flush. Bounded (--time-limit), loopback only; stops what it started and
+drops the database --pg-db (--keep keeps it). Setup, runs and current figures:
+docs/benchmarks.md, "Coupon storm".
 
-Setup
-  1. DROP/CREATE DATABASE playcation_bench_coupons; `flask --app wsgi db upgrade` with
-     DATABASE_URL pointing at it; the comparison tables bench_events / bench_claims
-     (no unique constraint) created with SQL. Redis (only that DB) flushed.
-  2. --users (20,000) verified users bulk-inserted with SQL, each with a known
-     session_token; for each a Flask session cookie minted with the app's own signing
-     serializer: {_user_id: "<id>:<token>", _fresh, _id, csrf_token: <raw>}, and the
-     matching X-CSRFToken = URLSafeTimedSerializer(SECRET_KEY, "wtf-csrf-token").dumps(raw)
-     (what flask_wtf.csrf.generate_csrf returns). CSRF stays ON for every request.
-  3. Coupon events created with shop.coupons.services.create_event (N = --quantity,
-     1,000), one per measured run, so every run starts from a full, open event.
-  4. gunicorn -c gunicorn.conf.py bench.storm_app:app (gevent workers; the real app from
-     create_app() plus benchmark-only routes, see bench/storm_app.py) and the coupon
-     consumer `python worker.py --coupons`. APP_ENV=production with a random SECRET_KEY.
-     COUPON_IP_PER_SECOND is raised to 1,000,000: every request comes from 127.0.0.1,
-     and the per-IP limit (200/s by default) would otherwise answer rate_limited.
-     COUPON_USER_PER_SECOND stays at its default.
+Setup: the real migrations plus the comparison tables bench_events / bench_claims (no
+unique constraint, so oversells show as rows); --users verified users with minted
+session cookies and X-CSRFToken headers (CSRF stays on); a fresh event of --quantity
+coupons per measured run; `gunicorn -c gunicorn.conf.py bench.storm_app:app` and the
+coupon consumer, APP_ENV=production, COUPON_IP_PER_SECOND raised (all load is 127.0.0.1).
+Load: wrk with bench/storm.lua, each request a different user; latency from wrk's
+histogram.
 
-Load: wrk (C, epoll) with bench/storm.lua: --connections keep-alive connections, each
-request a different user's cookie + CSRF header (users cycle in a shuffled order, so a
-user comes back only after all 20,000 were used by that wrk thread); outcomes parsed
-from each JSON body; latency per request from wrk's histogram.
-
-Runs (each --duration seconds, all against the same gunicorn):
-  empty        a plain WSGI function answering a constant JSON in front of Flask
-               (bench/storm_app.py): the server's own cost, for scale (at both
-               connection counts)
-  calibration  WEB_CONCURRENCY in --workers: our claim on an event that never sells out
-               (every request runs the whole Lua script); the best count is kept.
-  at --connections (200): bare ceiling, our claim (N=1,000), naive check-then-insert,
-               PostgreSQL row lock, Redis lock, then our claim on a never-sold-out event
-               (hot path), then bare + our claim again (a second round: drift check).
-  at --low-connections (50): our claim (N=1,000) and bare, for p99.
-  stock        bare and our claim at --low-connections again under gunicorn's own gevent
-               worker (WORKER_CLASS=gevent), the baseline for shop/serving.py's worker.
-  kill run     our claim (N=1,000) at --connections; the consumer is SIGKILLed as soon as
-               its consumer group has entries read but not acknowledged (i.e. in the
-               middle of a batch), then restarted; XAUTOCLAIM hands the dead consumer's
-               pending entries to the new one.
-After each of our runs: wait for the consumer to drain, then check issued in DB == N,
-duplicates (GROUP BY user HAVING count > 1) == 0, lost = |claimed set in Redis| - rows
-in DB == 0 (and stream entries == rows); persistence lag per claim (stream entry time
-to its row seen in the database, polled every 20 ms; LagWatcher). After each comparison run: rows in bench_claims,
-oversold = rows - N, duplicate users.
+Runs (--duration each): calibration over --workers; at --connections bare and ours
+interleaved (--rounds), the empty WSGI app, ours with a cold auth cache, naive, row lock,
+Redis lock, ours on an event that never sells out; at --low-connections empty, bare and
+ours; the same two under gunicorn's stock gevent worker; the kill run (the consumer is
+SIGKILLed with entries read but not acknowledged, then restarted). After each run of
+ours: issued == N, no duplicates, nothing lost (Redis claimed set and stream vs rows),
+and the persistence lag of each claim (LagWatcher).
 """
 import argparse
 import json
@@ -449,41 +418,35 @@ class Bench:
             elif clock() - since >= 1.0:
                 break
 
-    def check_ours(self, event_id, quantity):
+    def count_rows(self, table, event_id):
+        """(rows, users holding more than one) of an event in `table`."""
         from sqlalchemy import text
 
         from shop.extensions import db
 
-        self.quiesce(f"coupon:{{{event_id}}}:claimed")
-        drained = self.wait_drained([event_id])
         with self.app.app_context():
-            issued = db.session.execute(text("SELECT count(*) FROM coupons WHERE event_id = :e"),
+            issued = db.session.execute(text(f"SELECT count(*) FROM {table} WHERE event_id = :e"),
                                         {"e": event_id}).scalar()
             dups = db.session.execute(text(
-                "SELECT count(*) FROM (SELECT user_id FROM coupons WHERE event_id = :e "
+                f"SELECT count(*) FROM (SELECT user_id FROM {table} WHERE event_id = :e "
                 "GROUP BY user_id HAVING count(*) > 1) d"), {"e": event_id}).scalar()
             db.session.rollback()
+        return issued, dups
+
+    def check_ours(self, event_id, quantity):
+        self.quiesce(f"coupon:{{{event_id}}}:claimed")
+        drained = self.wait_drained([event_id])
+        issued, dups = self.count_rows("coupons", event_id)
         claimed_set = self.r.scard(f"coupon:{{{event_id}}}:claimed")
         stream_len = self.r.xlen(f"coupon:{{{event_id}}}:issued")
         stock = int(self.r.get(f"coupon:{{{event_id}}}:stock"))
         return {"event": event_id, "quantity": quantity, "sold_out": stock == 0, "drain_seconds": drained,
-                "issued_db": issued,
-                "duplicates": dups, "claimed_redis": claimed_set, "stream_entries": stream_len,
+                "issued_db": issued, "duplicates": dups, "claimed_redis": claimed_set, "stream_entries": stream_len,
                 "stock_left": stock, "lost": claimed_set - issued, "lost_vs_stream": stream_len - issued,
                 "oversold": max(0, issued - quantity), "exactly_n": issued == quantity}
 
     def check_bench(self, event_id, quantity):
-        from sqlalchemy import text
-
-        from shop.extensions import db
-
-        with self.app.app_context():
-            issued = db.session.execute(text("SELECT count(*) FROM bench_claims WHERE event_id = :e"),
-                                        {"e": event_id}).scalar()
-            dups = db.session.execute(text(
-                "SELECT count(*) FROM (SELECT user_id FROM bench_claims WHERE event_id = :e "
-                "GROUP BY user_id HAVING count(*) > 1) d"), {"e": event_id}).scalar()
-            db.session.rollback()
+        issued, dups = self.count_rows("bench_claims", event_id)
         return {"event": event_id, "quantity": quantity, "issued_db": issued, "duplicates": dups,
                 "oversold": max(0, issued - quantity), "exactly_n": issued == quantity}
 

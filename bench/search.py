@@ -2,35 +2,19 @@
 """Game search benchmark: search_ids() and the /search page against a LIKE '%q%' scan,
 measured in ONE run on a catalog of --games demo games.
 
-    .venv/bin/python bench/search.py --games 1000000 --db both     # the issue's size
-    .venv/bin/python bench/search.py --games 100000 --db sqlite    # quicker
+    .venv/bin/python bench/search.py --games 1000000 --db both     # the target size
+    .venv/bin/python bench/search.py --games 300 --db sqlite --rounds 3 --page-rounds 1 --like-rounds 1   # a quick look
 
-Not a test (the machine is shared): run it by hand. Bounded in time: seeding is done
-once per database and reused (a rerun checks the count and skips it), each measured
-phase stops at --phase-seconds, and the LIKE baseline runs only --like-rounds rounds.
+Bounded: the catalog is seeded once per database (`flask catalog seed` code) and reused
+by a rerun, each phase stops at --phase-seconds, the LIKE baseline runs --like-rounds
+rounds. Databases: SQLite --sqlite-path, PostgreSQL --pg-url (created when missing).
+Redis (a private redis-server unless --redis-url) is only what pages touch.
 
-Databases (dedicated; nothing else is touched):
-  sqlite    --sqlite-path (default /tmp/playcation-bench-search.db)
-  postgres  --pg-url (default postgresql+psycopg://postgres@127.0.0.1:5432/playcation_bench),
-            created when missing.
-Each is migrated with the real migrations and filled by `flask catalog seed` code
-(shop.catalog.seed.seed_games, no covers), which ends with ANALYZE (and VACUUM on
-PostgreSQL). Redis (--redis-url, default a private redis-server) is only what the app
-touches while rendering pages.
-
-Measured, per database, over a fixed query mix (MIX below: rare word, very common
-word, prefix, two words, Korean, no hits; several queries each), round-robin:
-  1. query layer: search_ids(q, limit=20) — what /search calls for page 1;
-  2. page: GET /search?q=… through the Flask test client (full HTML, no app context
-     held between requests), status checked;
-  3. baseline: the same queries as a LIKE '%word%' scan over search_text (every word,
-     listed games, ORDER BY sales_count DESC LIMIT 21) — the search this replaces.
-     The database is made to scan (SQLite: NOT INDEXED; PostgreSQL: index scans off),
-     so the baseline is the scan it claims to be; a second figure gives the LIKE
-     query with the planner's own choice, for the record.
-Reported: p50/p95/p99 (nearest rank, bench.harness.percentile) per phase and per query
-class, and the ratio of the baseline's median to the query layer's median/p95 (same
-run, same machine, same data).
+Over a fixed query mix (MIX), round-robin: the query layer (search_ids, page 1), the
+/search page through the test client, and the LIKE scan it replaces (made to scan:
+SQLite NOT INDEXED, PostgreSQL index scans off; plus the planner's own choice, for the
+record). Reported: p50/p95/p99 (nearest rank) per phase and per query class, and the
+baseline's median over the query layer's. Current figures: docs/benchmarks.md.
 """
 import argparse
 import gc

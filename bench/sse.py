@@ -3,45 +3,26 @@
 
     .venv/bin/python bench/sse.py --connections 5000 --db sqlite
     .venv/bin/python bench/sse.py --connections 5000 --db postgres
+    .venv/bin/python bench/sse.py --connections 20 --rates 20 --broadcasts 1 --settle 1   # a quick look
 
-One command, bounded in time (--time-limit), loopback only; it stops by itself and
-cleans up (gunicorn, the floor server, the bench database, Redis: a private
-redis-server unless --redis-url names a DB it may flush). Steps:
+Bounded (--time-limit), loopback only; stops what it started and drops its database
+(SQLite file in a temp dir, or PostgreSQL --pg-db). Redis is a private redis-server
+unless --redis-url names a DB it may flush. Setup and current figures:
+docs/benchmarks.md, "SSE notifications".
 
-1. A dedicated database (SQLite file in a temp dir, or PostgreSQL database
-   --pg-db, default `playcation_bench_sse`, dropped and re-created), `flask --app wsgi db upgrade`.
-2. N users bulk-inserted with SQL (ids from 9,000,001 so they are nobody's real user
-   id on the global pub/sub channels), each with a known session_token, and a Flask
-   session cookie minted for each with the app's own session serializer (no logins).
-3. ONE gunicorn gevent worker: `gunicorn -c gunicorn.conf.py bench.sse_wsgi:app`
-   (`wsgi:app` plus bench-only /__bench/ routes, see bench/sse_wsgi.py), WEB_CONCURRENCY=1.
-4. N streaming HTTP/1.1 clients (gevent greenlets, raw sockets, chunked + SSE parsing)
-   in this process; every receive is timestamped with time.perf_counter() right after
-   recv() returns. Publishing is done from this process too: one clock.
-5. With the N streams open:
-   (a) targeted: for each --rates value, K notification rows for K distinct connected
-       users are inserted first, then their ids are PUBLISHed on notify:user:<id> at
-       that rate - exactly what notify() publishes after its commit. Latency = the SSE
-       `event: notification` carrying that `id:` received - the PUBLISH sent.
-   (b) broadcast: one PUBLISH on broadcast:site; time until all streams have the
-       `event: broadcast` (50% / 99% / 100%), repeated --broadcasts times.
-   (c) memory: worker RSS with one warm stream and with N streams -> KB per stream.
-   Also: the Redis connections the worker holds (CLIENT LIST matched to the worker's
-   sockets), DB connections checked out / open while the streams idle, and on
-   PostgreSQL ten concurrent `SELECT pg_sleep(1)` through the app's engine (psycopg
-   must cooperate with gevent: ~1 s in total, not ~10 s). Per phase: the worker's CPU
-   time, its garbage-collector passes (wall and CPU ms) and event-loop lag, and this
-   process's own loop lag (client-side stalls).
+N users with minted session cookies; `gunicorn -c gunicorn.conf.py bench.sse_wsgi:app`
+with WEB_CONCURRENCY=1; N raw-socket streaming clients as greenlets in this process,
+which also publishes, so one clock times both ends. With the N streams open:
+(a) targeted: notification rows committed, then PUBLISHed on notify:user:<id> at each
+--rates value; latency = the `event: notification` with that id received - the PUBLISH;
+(b) broadcast: one PUBLISH on broadcast:site, time until all streams have it;
+(c) memory: worker RSS with one stream and with N -> KB per stream.
+Also the worker's Redis and DB connections while idle, and on PostgreSQL ten concurrent
+pg_sleep(1) (psycopg must cooperate with gevent).
 
-Baselines, in the same run:
-  * direct: one plain redis-py subscriber in this process, interleaved with (a)
-    (half a period after each app publish) and subscribed to broadcast:site: what
-    Redis + this client cost without any server in between;
-  * floor: a minimal gevent SSE server (`--floor-server`, below: a raw StreamServer,
-    one Redis pattern subscription fanned out to gevent queues, no Flask, gunicorn or
-    database) measured with the same client, rates and N: the best a Python gevent
-    process can do on this machine. app/floor ratios are the app's own overhead and
-    stay meaningful on a noisy shared machine.
+Baselines in the same run: `direct`, a plain redis-py subscriber in this process; and
+`floor`, a bare gevent SSE server (--floor-server, below) measured with the same
+clients, rates and N: app/floor ratios are the app's own overhead.
 """
 from gevent import monkey
 
