@@ -270,6 +270,10 @@ class Cluster:
         self._create_database()
         migrate(self.env, timeout=120)
 
+    def _admin_dsn(self) -> str:
+        """The server's `postgres` database (for CREATE/DROP DATABASE, roles)."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+
     def _create_database(self):
         fresh_database(self.database_url.rsplit("/", 1)[0], self.db_name)
 
