@@ -899,10 +899,10 @@ class Bench:
                             "pass_median": b["t100_ms_median"] is not None and b["t100_ms_median"] < 2000}
         if floor:
             fb = floor["broadcast"]
+            cpu = [percentile([r["server_cpu_ms"] for r in x["rounds"]], 50) for x in (b, fb)]
             out["broadcast"].update(floor_median_ms=fb["t100_ms_median"],
                                     median_vs_floor=ratio(b["t100_ms_median"], fb["t100_ms_median"]),
-                                    server_cpu_vs_floor=ratio(percentile([r["server_cpu_ms"] for r in b["rounds"]], 50),
-                                                              percentile([r["server_cpu_ms"] for r in fb["rounds"]], 50)))
+                                    server_cpu_vs_floor=ratio(*cpu))
             out["memory_kb_per_stream"] = {"app": app["memory"]["kb_per_stream_rss"],
                                            "floor": floor["memory"]["kb_per_stream_rss"]}
         return out
