@@ -2,60 +2,30 @@
 """Coupon stampede benchmark: POST /coupons/<id>/claim through gunicorn over HTTP with
 logged-in users, against four other ways of doing the same claim, in ONE run.
 
-    .venv/bin/python bench/coupon_storm.py                      # the full run (~6 min)
-    .venv/bin/python bench/coupon_storm.py --duration 5 --workers 2   # quicker
+    .venv/bin/python bench/coupon_storm.py --workers 4          # the full run (~6 min)
+    .venv/bin/python bench/coupon_storm.py --users 300 --quantity 50 --connections 10 \
+        --duration 2 --workers 1 --rounds 1 --only bare,ours,kill   # a quick look
 
-Needs `wrk` (Debian: apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (trust auth)
-and Redis on 127.0.0.1:6379. One command, bounded in time (--time-limit), loopback only;
-it stops every process it started and cleans up after itself (the PostgreSQL database
---pg-db, default `playcation_bench_coupons`, dropped; Redis DB 2 flushed; --keep keeps both).
-The claim is answered by the app's fast lane (shop/coupons/fastlane.py) as in production;
-the comparison endpoints go through Flask.
+Needs `wrk` and PostgreSQL; Redis is a private redis-server unless --redis-url names a
+DB 2 it may flush. Bounded (--time-limit), loopback only; stops what it started and
+drops the database --pg-db (--keep keeps it). Setup, runs and current figures:
+docs/benchmarks.md, "Coupon storm".
 
-Setup
-  1. DROP/CREATE DATABASE playcation_bench_coupons; `flask --app wsgi db upgrade` with
-     DATABASE_URL pointing at it; the comparison tables bench_events / bench_claims
-     (no unique constraint) created with SQL. Redis DB 2 (only that DB) flushed.
-  2. --users (20,000) verified users bulk-inserted with SQL, each with a known
-     session_token; for each a Flask session cookie minted with the app's own signing
-     serializer: {_user_id: "<id>:<token>", _fresh, _id, csrf_token: <raw>}, and the
-     matching X-CSRFToken = URLSafeTimedSerializer(SECRET_KEY, "wtf-csrf-token").dumps(raw)
-     (what flask_wtf.csrf.generate_csrf returns). CSRF stays ON for every request.
-  3. Coupon events created with shop.coupons.services.create_event (N = --quantity,
-     1,000), one per measured run, so every run starts from a full, open event.
-  4. gunicorn -c gunicorn.conf.py bench.storm_app:app (gevent workers; the real app from
-     create_app() plus benchmark-only routes, see bench/storm_app.py) and the coupon
-     consumer `python worker.py --coupons`. APP_ENV=production with a random SECRET_KEY.
-     COUPON_IP_PER_SECOND is raised to 1,000,000: every request comes from 127.0.0.1,
-     and the per-IP limit (200/s by default) would otherwise answer rate_limited.
-     COUPON_USER_PER_SECOND stays at its default.
+Setup: the real migrations plus the comparison tables bench_events / bench_claims (no
+unique constraint, so oversells show as rows); --users verified users with minted
+session cookies and X-CSRFToken headers (CSRF stays on); a fresh event of --quantity
+coupons per measured run; `gunicorn -c gunicorn.conf.py bench.storm_app:app` and the
+coupon consumer, APP_ENV=production, COUPON_IP_PER_SECOND raised (all load is 127.0.0.1).
+Load: wrk with bench/storm.lua, each request a different user; latency from wrk's
+histogram.
 
-Load: wrk (C, epoll) with bench/storm.lua: --connections keep-alive connections, each
-request a different user's cookie + CSRF header (users cycle in a shuffled order, so a
-user comes back only after all 20,000 were used by that wrk thread); outcomes parsed
-from each JSON body; latency per request from wrk's histogram.
-
-Runs (each --duration seconds, all against the same gunicorn):
-  empty        a plain WSGI function answering a constant JSON in front of Flask
-               (bench/storm_app.py): the server's own cost, for scale (at both
-               connection counts)
-  calibration  WEB_CONCURRENCY in --workers: our claim on an event that never sells out
-               (every request runs the whole Lua script); the best count is kept.
-  at --connections (200): bare ceiling, our claim (N=1,000), naive check-then-insert,
-               PostgreSQL row lock, Redis lock, then our claim on a never-sold-out event
-               (hot path), then bare + our claim again (a second round: drift check).
-  at --low-connections (50): our claim (N=1,000) and bare, for p99.
-  stock        bare and our claim at --low-connections again under gunicorn's own gevent
-               worker (WORKER_CLASS=gevent), the baseline for shop/serving.py's worker.
-  kill run     our claim (N=1,000) at --connections; the consumer is SIGKILLed as soon as
-               its consumer group has entries read but not acknowledged (i.e. in the
-               middle of a batch), then restarted; XAUTOCLAIM hands the dead consumer's
-               pending entries to the new one.
-After each of our runs: wait for the consumer to drain, then check issued in DB == N,
-duplicates (GROUP BY user HAVING count > 1) == 0, lost = |claimed set in Redis| - rows
-in DB == 0 (and stream entries == rows); persistence lag per claim (stream entry time
-to its row seen in the database, polled every 20 ms; LagWatcher). After each comparison run: rows in bench_claims,
-oversold = rows - N, duplicate users.
+Runs (--duration each): calibration over --workers; at --connections bare and ours
+interleaved (--rounds), the empty WSGI app, ours with a cold auth cache, naive, row lock,
+Redis lock, ours on an event that never sells out; at --low-connections empty, bare and
+ours; the same two under gunicorn's stock gevent worker; the kill run (the consumer is
+SIGKILLed with entries read but not acknowledged, then restarted). After each run of
+ours: issued == N, no duplicates, nothing lost (Redis claimed set and stream vs rows),
+and the persistence lag of each claim (LagWatcher).
 """
 import argparse
 import json
@@ -66,7 +36,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -81,37 +50,14 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import (Proc, Timeout, bulk_users, drop_database, fresh_database, free_port,  # noqa: E402
+                           host, http_get, latency_summary, log, migrate, raise_nofile, redis_or_private,
+                           start_gunicorn, table, tail, time_limit, wait_serving)
+
 USER_ID_BASE = 7_000_001
 UA = "playcation-coupon-storm"
 HOT_QUANTITY = 10_000_000
 clock = time.perf_counter
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port, path, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    return head.split(b"\r\n", 1)[0], body
-
-
-class Timeout(Exception):
-    pass
 
 
 class LagWatcher(threading.Thread):
@@ -149,12 +95,10 @@ class LagWatcher(threading.Thread):
         self.halt.set()
         self.join(5)
         self.conn.close()
-        lags = sorted(self.lags)
-        if not lags:
+        if not self.lags:
             return None
-        pick = lambda q: round(lags[min(len(lags) - 1, int(len(lags) * q))] * 1000, 1)  # noqa: E731
-        return {"rows": len(lags), "p50": pick(0.5), "p99": pick(0.99), "max": round(lags[-1] * 1000, 1),
-                "poll_ms": self.POLL * 1000}
+        lag = latency_summary(self.lags, scale=1000, digits=1)
+        return {"rows": lag["n"], "p50": lag["p50"], "p99": lag["p99"], "max": lag["max"], "poll_ms": self.POLL * 1000}
 
 
 class Bench:
@@ -164,17 +108,14 @@ class Bench:
         self.secret = secrets.token_hex(32)
         self.port = free_port()
         self.db_url = args.pg_url.rstrip("/") + "/" + args.pg_db
-        self.redis_url = args.redis_url
+        self.redis_url, self.redis_server = redis_or_private(args.redis_url, self.tmp, db=2)
         self.r = redis.Redis.from_url(self.redis_url, decode_responses=True)
-        self.gunicorn = None
-        self.consumer = None
-        self.consumer_log = None
+        self.gunicorn: Proc | None = None
+        self.consumer: Proc | None = None
         self.workers = None
         self.app = None
         self.runs = []
-        self.report = {"host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                                "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
-                       "args": vars(args)}
+        self.report = {"host": host(), "args": vars(args)}
 
     # ------------------------------------------------------------------ setup
     def env(self, workers=None, worker_class=None):
@@ -195,22 +136,15 @@ class Bench:
             raise SystemExit("wrk not found: apt-get install wrk (Debian) - it is the load generator")
         if not re.search(r"/2/?$", self.redis_url) and not self.args.allow_any_redis_db:
             raise SystemExit(f"refusing to FLUSHDB {self.redis_url}: the benchmark uses Redis DB 2")
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = 4096
-        if soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+        raise_nofile(4096)
 
     def create_database(self):
         import psycopg
 
-        base = self.args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {self.args.pg_db} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {self.args.pg_db}")
+        fresh_database(self.args.pg_url, self.args.pg_db)
         t = clock()
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env(),
-                       check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        with psycopg.connect(base + "/" + self.args.pg_db, autocommit=True) as conn:
+        migrate(self.env())
+        with psycopg.connect(self.db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_events (id integer PRIMARY KEY, quantity integer NOT NULL, "
                          "issued integer NOT NULL DEFAULT 0)")
             conn.execute("CREATE TABLE bench_claims (id bigserial PRIMARY KEY, event_id integer NOT NULL, "
@@ -229,39 +163,11 @@ class Bench:
         assert self.app.config["REDIS_URL"] == self.redis_url
 
     def seed_users(self):
-        from itsdangerous import URLSafeTimedSerializer
-        from sqlalchemy import insert
-
-        from shop.accounts.models import User
-        from shop.extensions import db, login_manager
-        from shop.timeutil import utcnow
-
-        now = utcnow()
-        rows, users = [], []
-        for i in range(self.args.users):
-            uid = USER_ID_BASE + i
-            token = secrets.token_urlsafe(24)
-            users.append((uid, token))
-            rows.append({"id": uid, "email": f"storm{uid}@bench.invalid", "nickname": f"storm{uid}",
-                         "password_hash": None, "role": "customer", "status": "active",
-                         "email_verified_at": now, "session_token": token, "created_at": now})
         t = clock()
-        csrf = URLSafeTimedSerializer(self.app.config["SECRET_KEY"], salt="wtf-csrf-token")
-        with self.app.app_context():
-            db.session.execute(insert(User.__table__), rows)
-            db.session.commit()
-            with self.app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                               headers={"User-Agent": UA}):
-                ident = login_manager._session_identifier_generator()
-            serializer = self.app.session_interface.get_signing_serializer(self.app)
-            self.users_file = self.tmp / "users.tsv"
-            with open(self.users_file, "w") as f:
-                for uid, token in users:
-                    raw = secrets.token_hex(20)
-                    cookie = serializer.dumps({"_user_id": f"{uid}:{token}", "_fresh": True, "_id": ident,
-                                               "csrf_token": raw})
-                    f.write(f"{cookie}\t{csrf.dumps(raw)}\n")
-        self.user_ids = [uid for uid, _ in users]
+        users = bulk_users(self.app, self.args.users, USER_ID_BASE, "storm", UA, csrf=True)
+        self.users_file = self.tmp / "users.tsv"
+        self.users_file.write_text("".join(f"{u.cookie}\t{u.csrf}\n" for u in users))
+        self.user_ids = [u.id for u in users]
         log(f"{len(users)} verified users inserted, session cookies + CSRF tokens minted in {clock() - t:.1f}s")
 
     def warm_auth(self):
@@ -335,24 +241,10 @@ class Bench:
     # ------------------------------------------------------------------ processes
     def start_gunicorn(self, workers, worker_class=None):
         self.stop_gunicorn()
-        self.gunicorn_log = self.tmp / f"gunicorn-{workers}.log"
-        with open(self.gunicorn_log, "wb") as logf:
-            self.gunicorn = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.storm_app:app"],
-                cwd=ROOT, env=self.env(workers, worker_class), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = clock() + 60
-        while True:
-            if self.gunicorn.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.tail(self.gunicorn_log))
-            try:
-                status, _ = http_get(self.port, "/healthz")
-                if b" 200 " in status + b" ":
-                    break
-            except OSError:
-                pass
-            if clock() > deadline:
-                raise RuntimeError("gunicorn did not answer within 60 s:\n" + self.tail(self.gunicorn_log))
-            time.sleep(0.2)
+        self.gunicorn = start_gunicorn("bench.storm_app:app", self.env(workers, worker_class),
+                                       self.tmp / f"gunicorn-{workers}.log")
+        wait_serving(self.gunicorn, lambda: b" 200 " in http_get(self.port, "/healthz")[0] + b" ",
+                     "gunicorn /healthz")
         master = psutil.Process(self.gunicorn.pid)
         deadline = clock() + 30
         while len(master.children()) < workers and clock() < deadline:
@@ -367,43 +259,21 @@ class Bench:
                  label="warm-up", quiet=True)
 
     def stop_gunicorn(self):
-        if self.gunicorn is not None and self.gunicorn.poll() is None:
-            try:
-                os.killpg(self.gunicorn.pid, signal.SIGTERM)
-                self.gunicorn.wait(15)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
-                    os.killpg(self.gunicorn.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.gunicorn.wait(5)
+        if self.gunicorn is not None:
+            self.gunicorn.stop(timeout=15)
         self.gunicorn = None
 
     def start_consumer(self):
         n = getattr(self, "_consumer_starts", 0) + 1
         self._consumer_starts = n
-        self.consumer_log = self.tmp / f"consumer-{n}.log"
-        with open(self.consumer_log, "wb") as logf:
-            self.consumer = subprocess.Popen([sys.executable, "worker.py", "--coupons"], cwd=ROOT, env=self.env(),
-                                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        self.consumer = Proc(f"consumer-{n}", [sys.executable, "worker.py", "--coupons"], self.env(),
+                             self.tmp / f"consumer-{n}.log")
         log(f"coupon consumer started (pid {self.consumer.pid})")
 
-    def stop_consumer(self, sig=signal.SIGTERM):
-        if self.consumer is not None and self.consumer.poll() is None:
-            try:
-                self.consumer.send_signal(sig)
-                self.consumer.wait(10)
-            except subprocess.TimeoutExpired:
-                self.consumer.kill()
-                self.consumer.wait(5)
+    def stop_consumer(self):
+        if self.consumer is not None:
+            self.consumer.stop(timeout=10)
         self.consumer = None
-
-    @staticmethod
-    def tail(path, lines=40):
-        try:
-            return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     # ------------------------------------------------------------------ CPU accounting
     def processes(self):
@@ -467,7 +337,7 @@ class Bench:
         cpu1 = psutil.cpu_times()
         line = next((ln for ln in out.splitlines() if ln.startswith("STORMJSON ")), None)
         if line is None:
-            raise RuntimeError(f"wrk gave no result for {label}:\n{out}\n" + self.tail(self.gunicorn_log))
+            raise RuntimeError(f"wrk gave no result for {label}:\n{out}\n" + tail(self.gunicorn.log_path))
         res = json.loads(line[len("STORMJSON "):])
         secs = res["duration_us"] / 1e6
         cpu = {}
@@ -548,41 +418,35 @@ class Bench:
             elif clock() - since >= 1.0:
                 break
 
-    def check_ours(self, event_id, quantity):
+    def count_rows(self, table, event_id):
+        """(rows, users holding more than one) of an event in `table`."""
         from sqlalchemy import text
 
         from shop.extensions import db
 
-        self.quiesce(f"coupon:{{{event_id}}}:claimed")
-        drained = self.wait_drained([event_id])
         with self.app.app_context():
-            issued = db.session.execute(text("SELECT count(*) FROM coupons WHERE event_id = :e"),
+            issued = db.session.execute(text(f"SELECT count(*) FROM {table} WHERE event_id = :e"),
                                         {"e": event_id}).scalar()
             dups = db.session.execute(text(
-                "SELECT count(*) FROM (SELECT user_id FROM coupons WHERE event_id = :e "
+                f"SELECT count(*) FROM (SELECT user_id FROM {table} WHERE event_id = :e "
                 "GROUP BY user_id HAVING count(*) > 1) d"), {"e": event_id}).scalar()
             db.session.rollback()
+        return issued, dups
+
+    def check_ours(self, event_id, quantity):
+        self.quiesce(f"coupon:{{{event_id}}}:claimed")
+        drained = self.wait_drained([event_id])
+        issued, dups = self.count_rows("coupons", event_id)
         claimed_set = self.r.scard(f"coupon:{{{event_id}}}:claimed")
         stream_len = self.r.xlen(f"coupon:{{{event_id}}}:issued")
         stock = int(self.r.get(f"coupon:{{{event_id}}}:stock"))
         return {"event": event_id, "quantity": quantity, "sold_out": stock == 0, "drain_seconds": drained,
-                "issued_db": issued,
-                "duplicates": dups, "claimed_redis": claimed_set, "stream_entries": stream_len,
+                "issued_db": issued, "duplicates": dups, "claimed_redis": claimed_set, "stream_entries": stream_len,
                 "stock_left": stock, "lost": claimed_set - issued, "lost_vs_stream": stream_len - issued,
                 "oversold": max(0, issued - quantity), "exactly_n": issued == quantity}
 
     def check_bench(self, event_id, quantity):
-        from sqlalchemy import text
-
-        from shop.extensions import db
-
-        with self.app.app_context():
-            issued = db.session.execute(text("SELECT count(*) FROM bench_claims WHERE event_id = :e"),
-                                        {"e": event_id}).scalar()
-            dups = db.session.execute(text(
-                "SELECT count(*) FROM (SELECT user_id FROM bench_claims WHERE event_id = :e "
-                "GROUP BY user_id HAVING count(*) > 1) d"), {"e": event_id}).scalar()
-            db.session.rollback()
+        issued, dups = self.count_rows("bench_claims", event_id)
         return {"event": event_id, "quantity": quantity, "issued_db": issued, "duplicates": dups,
                 "oversold": max(0, issued - quantity), "exactly_n": issued == quantity}
 
@@ -703,8 +567,8 @@ class Bench:
                 info["killed_consumer_cpu_s"] = t.user + t.system  # reaped below: not wrk's CPU
             except psutil.NoSuchProcess:
                 pass
-            self.consumer.send_signal(signal.SIGKILL)
-            self.consumer.wait(5)
+            self.consumer.kill()  # SIGKILL to its group
+            self.consumer.popen.wait(5)
             with self.app.app_context():
                 rows = db.session.execute(text("SELECT count(*) FROM coupons WHERE event_id = :e"),
                                           {"e": event_id}).scalar()
@@ -793,18 +657,17 @@ class Bench:
 
         ours_runs, bare_runs = of("ours"), of("bare")
         ours_rps = median(r["rps"] for r in ours_runs) if ours_runs else None
-        lines = ["", f"{'run':<26}{'conns':>6}{'req/s':>8}{'req/CPU-s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-                     f"{'claimed':>8}{'in DB':>7}{'oversold':>9}{'dups':>5}{'lost':>5}{'ours/x':>8}"]
+        rows = []
         for r in runs:
             chk = r.get("check", {})
             ratio = (ours_rps / r["rps"]) if ours_rps and r["rps"] else None
-            lines.append(
-                f"{r['label']:<26}{r['connections']:>6}{r['rps']:>8.0f}{str(r.get('per_worker_cpu_s')):>10}"
-                f"{r['latency_us']['p50'] / 1000:>9.1f}{r['latency_us']['p99'] / 1000:>9.1f}"
-                f"{r['outcomes'].get('claimed', 0):>8}{str(chk.get('issued_db', '-')):>7}"
-                f"{str(chk.get('oversold', '-')):>9}{str(chk.get('duplicates', '-')):>5}"
-                f"{str(chk.get('lost', '-')):>5}{(f'{ratio:.2f}x' if ratio else '-'):>8}")
-        print("\n".join(lines), flush=True)
+            rows.append([r["label"], r["connections"], r["rps"], r.get("per_worker_cpu_s"),
+                         r["latency_us"]["p50"] / 1000, r["latency_us"]["p99"] / 1000, r["outcomes"].get("claimed", 0),
+                         chk.get("issued_db"), chk.get("oversold"), chk.get("duplicates"), chk.get("lost"),
+                         f"{ratio:.2f}x" if ratio else None])
+        print("\n" + table(["run", "conns", "req/s", "req/CPU-s", "p50 ms", "p99 ms", "claimed", "in DB", "oversold",
+                            "dups", "lost", "ours/x"], rows,
+                           ["", "", ".0f", "", ".1f", ".1f", "", "", "", "", "", ""]), flush=True)
         print(f"(ours/x: the median req/s of the ours #i runs, {ours_rps and round(ours_rps)}, over that row's req/s)",
               flush=True)
         targets = {}
@@ -882,6 +745,8 @@ class Bench:
         self.stop_gunicorn()
         self.stop_consumer()
         if self.args.keep:
+            if self.redis_server is not None:
+                self.redis_server.stop()  # a private server keeps nothing anyway
             log(f"kept: database {self.args.pg_db}, Redis {self.redis_url}, logs in {self.tmp}")
             return
         try:
@@ -890,17 +755,15 @@ class Bench:
 
                 with self.app.app_context():
                     db.engine.dispose()
-            import psycopg
-
-            base = self.args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
-            with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {self.args.pg_db} WITH (FORCE)")
+            drop_database(self.args.pg_url, self.args.pg_db)
         except Exception as exc:  # noqa: BLE001
             log(f"could not drop {self.args.pg_db}: {exc!r}")
         try:
             self.r.flushdb()
         except redis.RedisError as exc:
             log(f"could not flush {self.redis_url}: {exc!r}")
+        if self.redis_server is not None:
+            self.redis_server.stop()
         if self.args.logs_dir:
             dest = Path(self.args.logs_dir)
             dest.mkdir(parents=True, exist_ok=True)
@@ -935,7 +798,7 @@ def main():
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     p.add_argument("--pg-db", default="playcation_bench_coupons",
                    help="PostgreSQL database to create, use and drop (it is dropped first if it exists)")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
+    p.add_argument("--redis-url", help="a Redis DB 2 the bench may flush (default: a private redis-server)")
     p.add_argument("--allow-any-redis-db", action="store_true")
     p.add_argument("--time-limit", type=int, default=1200, help="hard stop (seconds) for the whole run")
     p.add_argument("--json", help="write the full results here")
@@ -946,25 +809,16 @@ def main():
 
     bench = Bench(args)
 
-    def on_alarm(*_):
-        raise Timeout(f"time limit of {args.time_limit} s reached")
-
-    def on_term(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.time_limit)
     t = clock()
     failed = False
     try:
-        bench.run()
-        bench.summary()
+        with time_limit(args.time_limit):
+            bench.run()
+            bench.summary()
     except (Timeout, KeyboardInterrupt) as exc:
         failed = True
         log(f"stopped: {exc!r}")
     finally:
-        signal.alarm(0)
         bench.report["runs"] = bench.runs
         bench.report["total_seconds"] = round(clock() - t, 1)
         if args.json:

@@ -1,7 +1,7 @@
 """Mixed load on two nodes: `make load` (LOAD_SECONDS=15) or
 `.venv/bin/python -m bench.mixed_load` (LOAD_SECONDS, default 60).
 
-Starts a private deployment with tests/reliability/cluster.py: a fresh PostgreSQL
+Starts a private deployment with bench/harness (the cluster the reliability tests use too): a fresh PostgreSQL
 database (LOAD_DB, default playcation_load, on the server of PLAYCATION_PG_URL /
 TEST_DATABASE_URL, else postgres@127.0.0.1:5432), a private redis-server, the SMTP sink,
 two gunicorn nodes (gevent), two RQ workers and the coupon consumer. Then, for
@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability.cluster import Cluster, Visitor, make_game, make_users, postgres_url, wait_for  # noqa: E402
+from bench.harness import (Cluster, Visitor, make_game, make_users, percentile, postgres_url, table,  # noqa: E402
+                           wait_for)
 
 WORDS = ["star", "dungeon", "racer", "knight", "farm", "space", "puzzle", "hollow", "city", "quest"]
 
@@ -72,13 +73,6 @@ def timed(stats: Stats, kind: str, fn):
         return None
     stats.record(kind, started, res.status_code)
     return res
-
-
-def percentile(values, p):
-    if not values:
-        return 0.0
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 class Shopper:
@@ -287,16 +281,15 @@ def run() -> int:
 
         # --- summary --------------------------------------------------------------------
         print(f"\nmixed load, two nodes, {elapsed:.1f} s (LOAD_SECONDS={seconds:.0f}, LOAD_THREADS={threads})")
-        print(f"{'kind':<10}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
-        total = 0
+        rows, total = [], 0
         for kind in ["browse", "search", "cart", "checkout", "claim", "sse-open"]:
-            lat = stats.latency.get(kind, [])
+            lat = [x * 1000 for x in stats.latency.get(kind, [])]
             total += len(lat)
             codes = ", ".join(f"{code}: {n}" for code, n in sorted(stats.status[kind].items(), key=str))
-            rate = len(lat) / (elapsed if kind != "claim" else max(elapsed, 1))
-            print(f"{kind:<10}{len(lat):>10}{rate:>9.1f}{percentile(lat, .5) * 1000:>9.0f}"
-                  f"{percentile(lat, .99) * 1000:>9.0f}  {codes}")
-        print(f"{'all':<10}{total:>10}{total / elapsed:>9.1f}")
+            rows.append([kind, len(lat), len(lat) / max(elapsed, 1), percentile(lat, 50), percentile(lat, 99), codes])
+        rows.append(["all", total, total / elapsed, None, None, ""])
+        print(table(["kind", "requests", "req/s", "p50 ms", "p99 ms", "statuses"], rows,
+                    ["", "", ".1f", ".0f", ".0f", ""]))
         print(f"(checkout = one whole purchase, 4 requests; cart = add or remove; claim = the storm's "
               f"{2 * storm_users} attempts)")
         print(f"SSE events received by {listeners} listeners: {dict(sorted(sse_counts.items()))}")

@@ -2,33 +2,19 @@
 """Game search benchmark: search_ids() and the /search page against a LIKE '%q%' scan,
 measured in ONE run on a catalog of --games demo games.
 
-    .venv/bin/python bench/search.py --games 1000000 --db both     # the issue's size
-    .venv/bin/python bench/search.py --games 100000 --db sqlite    # quicker
+    .venv/bin/python bench/search.py --games 1000000 --db both     # the target size
+    .venv/bin/python bench/search.py --games 300 --db sqlite --rounds 3 --page-rounds 1 --like-rounds 1   # a quick look
 
-Not a test (the machine is shared): run it by hand. Bounded in time: seeding is done
-once per database and reused (a rerun checks the count and skips it), each measured
-phase stops at --phase-seconds, and the LIKE baseline runs only --like-rounds rounds.
+Bounded: the catalog is seeded once per database (`flask catalog seed` code) and reused
+by a rerun, each phase stops at --phase-seconds, the LIKE baseline runs --like-rounds
+rounds. Databases: SQLite --sqlite-path, PostgreSQL --pg-url (created when missing).
+Redis (a private redis-server unless --redis-url) is only what pages touch.
 
-Databases (dedicated; nothing else is touched):
-  sqlite    --sqlite-path (default /tmp/playcation-bench-search.db)
-  postgres  --pg-url (default postgresql+psycopg://postgres@127.0.0.1:5432/playcation_bench),
-            created when missing.
-Each is migrated with the real migrations and filled by `flask catalog seed` code
-(shop.catalog.seed.seed_games, no covers), which ends with ANALYZE (and VACUUM on
-PostgreSQL). Redis (--redis-url) is only what the app touches while rendering pages.
-
-Measured, per database, over a fixed query mix (MIX below: rare word, very common
-word, prefix, two words, Korean, no hits; several queries each), round-robin:
-  1. query layer: search_ids(q, limit=20) — what /search calls for page 1;
-  2. page: GET /search?q=… through the Flask test client (full HTML, no app context
-     held between requests), status checked;
-  3. baseline: the same queries as a LIKE '%word%' scan over search_text (every word,
-     listed games, ORDER BY sales_count DESC LIMIT 21) — the search this replaces.
-     The database is made to scan (SQLite: NOT INDEXED; PostgreSQL: index scans off),
-     so the baseline is the scan it claims to be; a second figure gives the LIKE
-     query with the planner's own choice, for the record.
-Reported: p50/p95/p99 per phase and per query class, and the ratio of the baseline's
-median to the query layer's median/p95 (same run, same machine, same data).
+Over a fixed query mix (MIX), round-robin: the query layer (search_ids, page 1), the
+/search page through the test client, and the LIKE scan it replaces (made to scan:
+SQLite NOT INDEXED, PostgreSQL index scans off; plus the planner's own choice, for the
+record). Reported: p50/p95/p99 (nearest rank) per phase and per query class, and the
+baseline's median over the query layer's. Current figures: docs/benchmarks.md.
 """
 import argparse
 import gc
@@ -37,11 +23,14 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import fresh_database, latency_summary, percentile, redis_or_private, table  # noqa: E402
 
 MIX = {
     "rare word": ["axolotl", "zugzwang", "quokka"],
@@ -60,7 +49,8 @@ def main(argv=None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--sqlite-path", default="/tmp/playcation-bench-search.db")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/playcation_bench")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"),
+                        help="default: a private redis-server for the run")
     parser.add_argument("--rounds", type=int, default=150, help="rounds of the mix for the query layer")
     parser.add_argument("--page-rounds", type=int, default=40, help="rounds of the mix for /search")
     parser.add_argument("--like-rounds", type=int, default=2, help="rounds of the mix for the LIKE baseline")
@@ -69,12 +59,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("APP_ENV", "development")
+    args.redis_url, redis_server = redis_or_private(args.redis_url, Path(tempfile.mkdtemp(prefix="playcation-search-")))
     results = {}
-    for name in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
-        url = f"sqlite:///{args.sqlite_path}" if name == "sqlite" else args.pg_url
-        if name == "postgres":
-            _create_pg_database(url)
-        results[name] = bench_database(name, url, args)
+    try:
+        for name in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+            url = f"sqlite:///{args.sqlite_path}" if name == "sqlite" else args.pg_url
+            if name == "postgres":
+                server, _, db_name = url.rpartition("/")
+                fresh_database(server, db_name, keep_existing=True)  # the seeded catalog is reused
+            results[name] = bench_database(name, url, args)
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
     print_summary(results, args)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -204,35 +200,30 @@ def measure(run, rounds: int, budget: float, label: str) -> dict:
     every = [x for xs in samples.values() for x in xs]
     load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     print(f"  {label:<24} {len(every):5d} samples in {time.monotonic() - started:6.1f}s   "
-          f"p50 {pct(every, 50):8.2f}  p95 {pct(every, 95):8.2f}  p99 {pct(every, 99):8.2f} ms   "
+          f"p50 {percentile(every, 50):8.2f}  p95 {percentile(every, 95):8.2f}  p99 {percentile(every, 99):8.2f} ms   "
           f"(load average {load:.1f} on {os.cpu_count()} cores)", flush=True)
     return {"rounds": done, "load": load, "all": summary(every),
             "by_class": {cls: summary(xs) for cls, xs in samples.items()}}
 
 
-def pct(values, p) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] if ordered else 0.0
-
-
 def summary(values) -> dict:
-    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "mean": statistics.fmean(values) if values else 0.0}
+    return {**latency_summary(values, digits=3), "mean": statistics.fmean(values) if values else 0.0}
 
 
 def print_summary(results: dict, args):
     for name, r in results.items():
         q, like, page_ = r["query"]["all"], r["like_scan"]["all"], r["page"]["all"]
         print(f"\n##### {name}: {r['games']:,} games")
-        print(f"{'class':<18}{'matches':>22}  {'query p50/p95/p99 ms':>24}  {'/search p50/p95 ms':>20}  "
-              f"{'LIKE scan p50 ms':>16}  {'LIKE planner p50':>16}  {'ratio p50':>9}")
+        rows = []
         for cls, queries in MIX.items():
             qc, pc = r["query"]["by_class"][cls], r["page"]["by_class"][cls]
             lc, lp = r["like_scan"]["by_class"][cls], r["like_planner"]["by_class"][cls]
-            matches = "/".join(f"{r['matches'][x]:,}" for x in queries)
-            print(f"{cls:<18}{matches:>22}  {qc['p50']:7.2f} {qc['p95']:7.2f} {qc['p99']:7.2f}  "
-                  f"{pc['p50']:9.2f} {pc['p95']:9.2f}  {lc['p50']:16.1f}  {lp['p50']:16.1f}  "
-                  f"{lc['p50'] / qc['p50'] if qc['p50'] else 0:8.0f}x")
+            rows.append([cls, "/".join(f"{r['matches'][x]:,}" for x in queries), qc["p50"], qc["p95"], qc["p99"],
+                         pc["p50"], pc["p95"], lc["p50"], lp["p50"],
+                         f"{lc['p50'] / qc['p50']:.0f}x" if qc["p50"] else "-"])
+        print(table(["class", "matches", "query p50", "p95", "p99", "/search p50", "p95", "LIKE scan p50",
+                     "LIKE planner p50", "ratio p50"], rows,
+                    ["", "", ".2f", ".2f", ".2f", ".2f", ".2f", ".1f", ".1f", ""]) + "\n(all in ms)")
         ratio_p50 = like["p50"] / q["p50"] if q["p50"] else float("inf")
         ratio_p95 = like["p50"] / q["p95"] if q["p95"] else float("inf")
         print(f"all queries: query p50 {q['p50']:.2f} / p95 {q['p95']:.2f} / p99 {q['p99']:.2f} ms;  "
@@ -246,16 +237,6 @@ def print_summary(results: dict, args):
             ("LIKE scan p50 / query p50", ratio_p50, ">= 100", ratio_p50 >= TARGETS["like_ratio"]),
         ):
             print(f"  [{'ok' if ok else 'MISS'}] {label}: {value:,.2f} (target {target})")
-
-
-def _create_pg_database(url: str):
-    import psycopg
-
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    base, _, name = plain.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 if __name__ == "__main__":

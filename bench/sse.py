@@ -3,44 +3,26 @@
 
     .venv/bin/python bench/sse.py --connections 5000 --db sqlite
     .venv/bin/python bench/sse.py --connections 5000 --db postgres
+    .venv/bin/python bench/sse.py --connections 20 --rates 20 --broadcasts 1 --settle 1   # a quick look
 
-One command, bounded in time (--time-limit), loopback only; it stops by itself and
-cleans up (gunicorn, the floor server, the bench database, Redis DB 5). Steps:
+Bounded (--time-limit), loopback only; stops what it started and drops its database
+(SQLite file in a temp dir, or PostgreSQL --pg-db). Redis is a private redis-server
+unless --redis-url names a DB it may flush. Setup and current figures:
+docs/benchmarks.md, "SSE notifications".
 
-1. A dedicated database (SQLite file in a temp dir, or PostgreSQL database
-   `playcation_bench_sse`, dropped and re-created), `flask --app wsgi db upgrade`.
-2. N users bulk-inserted with SQL (ids from 9,000,001 so they are nobody's real user
-   id on the global pub/sub channels), each with a known session_token, and a Flask
-   session cookie minted for each with the app's own session serializer (no logins).
-3. ONE gunicorn gevent worker: `gunicorn -c gunicorn.conf.py bench.sse_wsgi:app`
-   (`wsgi:app` plus bench-only /__bench/ routes, see bench/sse_wsgi.py), WEB_CONCURRENCY=1.
-4. N streaming HTTP/1.1 clients (gevent greenlets, raw sockets, chunked + SSE parsing)
-   in this process; every receive is timestamped with time.perf_counter() right after
-   recv() returns. Publishing is done from this process too: one clock.
-5. With the N streams open:
-   (a) targeted: for each --rates value, K notification rows for K distinct connected
-       users are inserted first, then their ids are PUBLISHed on notify:user:<id> at
-       that rate - exactly what notify() publishes after its commit. Latency = the SSE
-       `event: notification` carrying that `id:` received - the PUBLISH sent.
-   (b) broadcast: one PUBLISH on broadcast:site; time until all streams have the
-       `event: broadcast` (50% / 99% / 100%), repeated --broadcasts times.
-   (c) memory: worker RSS with one warm stream and with N streams -> KB per stream.
-   Also: the Redis connections the worker holds (CLIENT LIST matched to the worker's
-   sockets), DB connections checked out / open while the streams idle, and on
-   PostgreSQL ten concurrent `SELECT pg_sleep(1)` through the app's engine (psycopg
-   must cooperate with gevent: ~1 s in total, not ~10 s). Per phase: the worker's CPU
-   time, its garbage-collector passes (wall and CPU ms) and event-loop lag, and this
-   process's own loop lag (client-side stalls).
+N users with minted session cookies; `gunicorn -c gunicorn.conf.py bench.sse_wsgi:app`
+with WEB_CONCURRENCY=1; N raw-socket streaming clients as greenlets in this process,
+which also publishes, so one clock times both ends. With the N streams open:
+(a) targeted: notification rows committed, then PUBLISHed on notify:user:<id> at each
+--rates value; latency = the `event: notification` with that id received - the PUBLISH;
+(b) broadcast: one PUBLISH on broadcast:site, time until all streams have it;
+(c) memory: worker RSS with one stream and with N -> KB per stream.
+Also the worker's Redis and DB connections while idle, and on PostgreSQL ten concurrent
+pg_sleep(1) (psycopg must cooperate with gevent).
 
-Baselines, in the same run:
-  * direct: one plain redis-py subscriber in this process, interleaved with (a)
-    (half a period after each app publish) and subscribed to broadcast:site: what
-    Redis + this client cost without any server in between;
-  * floor: a minimal gevent SSE server (`--floor-server`, below: a raw StreamServer,
-    one Redis pattern subscription fanned out to gevent queues, no Flask, gunicorn or
-    database) measured with the same client, rates and N: the best a Python gevent
-    process can do on this machine. app/floor ratios are the app's own overhead and
-    stay meaningful on a noisy shared machine.
+Baselines in the same run: `direct`, a plain redis-py subscriber in this process; and
+`floor`, a bare gevent SSE server (--floor-server, below) measured with the same
+clients, rates and N: app/floor ratios are the app's own overhead.
 """
 from gevent import monkey
 
@@ -56,7 +38,6 @@ import secrets  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -73,8 +54,11 @@ import redis  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import (Proc, bulk_users, drop_database, fresh_database, free_port, host,  # noqa: E402
+                           http_get_json, latency_summary, log, migrate, percentile, raise_nofile,
+                           redis_or_private, start_gunicorn, table, tail, wait_for)
+
 USER_ID_BASE = 9_000_001
-PG_DB = "playcation_bench_sse"
 UA = "playcation-sse-bench"
 BASELINE_CHANNEL = "bench:sse:baseline"
 BROADCAST_CHANNEL = "broadcast:site"
@@ -82,25 +66,12 @@ FLOOR_PREFIX = "bench:sse:floor:"  # the floor server's channels (the app never 
 clock = time.perf_counter
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def pct(values, p):
-    """Nearest-rank percentile; p in 0..100."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, min(len(s) - 1, -(-len(s) * p // 100) - 1))]
-
-
 def ms(v):
     return None if v is None else round(v * 1000, 2)
 
 
 def summary(values):
-    return {"n": len(values), "p50": ms(pct(values, 50)), "p95": ms(pct(values, 95)),
-            "p99": ms(pct(values, 99)), "max": ms(max(values) if values else None)}
+    return latency_summary(values, scale=1000, digits=2)
 
 
 def ratio(a, b):
@@ -134,12 +105,6 @@ def bench_cpu():
 def cpu_seconds(proc):
     t = proc.cpu_times()
     return t.user + t.system
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- clients
@@ -272,21 +237,6 @@ class Stream:
             results.broadcast[b"\n".join(data).decode()].append(t)
 
 
-def http_get_json(port, path, timeout=30):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
-        raise RuntimeError(f"GET {path}: {head[:200]!r}")
-    return json.loads(body)
-
-
 class DirectSubscriber:
     """The `direct` baseline: a plain redis-py subscriber in this process."""
 
@@ -338,49 +288,42 @@ class Server:
         self.results = Results()
         self.log_path = bench.tmp / f"{self.name}.log"
 
-    def spawn(self, cmd, env):
-        logf = open(self.log_path, "wb")
+    def spawn(self, argv=None, env=None, app_spec=None):
         nofile = self.bench.nofile
 
         def limits():
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True, preexec_fn=limits)
-        logf.close()
+        if app_spec:
+            self.proc = start_gunicorn(app_spec, env, self.log_path, preexec_fn=limits)
+        else:
+            self.proc = Proc(self.name, argv, env, self.log_path, preexec_fn=limits)
 
     def wait_listening(self, probe, timeout=60):
-        deadline = clock() + timeout
-        while True:
-            if self.proc.poll() is not None:
+        def check():
+            if not self.proc.alive:
                 raise RuntimeError(f"{self.name} server exited:\n{self.log_tail()}")
             try:
-                return probe()
+                return probe() or True
             except (OSError, RuntimeError, ValueError):
-                if clock() > deadline:
-                    raise RuntimeError(f"{self.name} server did not answer in {timeout}s:\n{self.log_tail()}")
-                gevent.sleep(0.2)
+                return None
+
+        return wait_for(check, f"{self.name} server", timeout=timeout, interval=0.2)
 
     def log_tail(self, lines=40):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def stop(self):
         for s in self.streams + ([self.warm] if self.warm else []):
             if s.greenlet is not None:
                 s.greenlet.kill(block=False)
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None:
+            self.proc.kill(signal.SIGINT)  # gunicorn: quick shutdown (SIGTERM would wait for the streams)
             try:
-                os.killpg(self.proc.pid, signal.SIGINT)  # gunicorn: quick shutdown
-            except ProcessLookupError:
+                self.proc.popen.wait(timeout=20)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: stop() ends it
                 pass
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            self.proc.stop()
 
     # what differs between the app and the floor server
     def request(self, idx) -> bytes:
@@ -410,7 +353,7 @@ class AppServer(Server):
         env.update(WEB_CONCURRENCY="1", BIND=f"127.0.0.1:{self.port}")
         if b.args.worker_gc:
             env["BENCH_WORKER_GC"] = b.args.worker_gc
-        self.spawn([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.sse_wsgi:app"], env)
+        self.spawn(env=env, app_spec="bench.sse_wsgi:app")
         st = self.wait_listening(lambda: self.stats())
         self.worker = psutil.Process(st["pid"])
         workers = psutil.Process(self.proc.pid).children()
@@ -536,45 +479,29 @@ class Bench:
         self.secret = secrets.token_hex(32)
         self.app = None
         self.servers = []
-        self.redis_url = args.redis_url
+        self.redis_url, self.redis_server = redis_or_private(args.redis_url, self.tmp)
         self.admin = redis.Redis.from_url(self.redis_url)
         self.pub = redis.Redis.from_url(self.redis_url)
         self.direct = DirectSubscriber(self.redis_url)
-        self.report = {"connections": self.n, "db": args.db, "host": {
-            "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}}
+        self.report = {"connections": self.n, "db": args.db, "host": host()}
+        self.pg_db = args.pg_db
         if args.db == "sqlite":
             self.db_url = f"sqlite:///{self.tmp / 'bench.db'}"
         else:
-            self.db_url = args.pg_url.rstrip("/") + "/" + PG_DB
+            self.db_url = args.pg_url.rstrip("/") + "/" + args.pg_db
 
     # ---- setup
     def raise_nofile(self):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = max(self.n + 2000, 20000)
-        if hard != resource.RLIM_INFINITY:
-            want = min(want, hard)
-        if want > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.nofile = raise_nofile(max(self.n + 2000, 20000))
         if self.nofile < self.n + 200:
-            raise SystemExit(f"open-file limit {self.nofile} (hard {hard}) is too low for {self.n} connections")
+            raise SystemExit(f"open-file limit {self.nofile} is too low for {self.n} connections")
         self.report["nofile"] = self.nofile
-
-    def pg_admin_url(self):
-        return self.args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
 
     def create_database(self):
         if self.args.db == "postgres":
-            import psycopg
-
-            with psycopg.connect(self.pg_admin_url(), autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-                conn.execute(f"CREATE DATABASE {PG_DB}")
+            fresh_database(self.args.pg_url, self.pg_db)
         t = clock()
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                       env=self.child_env(), check=True, timeout=300, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        migrate(self.child_env())
         log(f"database {self.db_url} migrated in {clock() - t:.1f}s")
 
     def child_env(self):
@@ -594,34 +521,11 @@ class Bench:
                               SECRET_KEY=self.secret, SQLALCHEMY_ENGINE_OPTIONS=opts)
 
     def seed_users(self):
-        from sqlalchemy import insert
-
-        from shop.accounts.models import User
-        from shop.extensions import db, login_manager
-        from shop.timeutil import utcnow
-
-        count = self.n + 1  # + the warm-up user
-        now = utcnow()
-        users, rows = [], []
-        for i in range(count):
-            uid, token = USER_ID_BASE + i, secrets.token_urlsafe(24)
-            users.append((uid, token))
-            rows.append({"id": uid, "email": f"sse{uid}@bench.invalid", "nickname": f"sse{uid}",
-                         "password_hash": None, "role": "customer", "status": "active",
-                         "email_verified_at": now, "session_token": token, "created_at": now})
         t = clock()
-        with self.app.app_context():
-            db.session.execute(insert(User.__table__), rows)
-            db.session.commit()
-            # Flask-Login's session protection compares `_id` with a hash of address + UA.
-            with self.app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                               headers={"User-Agent": UA}):
-                ident = login_manager._session_identifier_generator()
-            serializer = self.app.session_interface.get_signing_serializer(self.app)
-            self.cookies = [serializer.dumps({"_user_id": f"{uid}:{token}", "_fresh": True, "_id": ident})
-                            for uid, token in users]
+        users = bulk_users(self.app, self.n + 1, USER_ID_BASE, "sse", UA)  # + the warm-up user
+        self.cookies = [u.cookie for u in users]
         self.cookie_name = self.app.config["SESSION_COOKIE_NAME"]
-        log(f"{count} users inserted and their session cookies minted in {clock() - t:.1f}s")
+        log(f"{len(users)} users inserted and their session cookies minted in {clock() - t:.1f}s")
 
     def insert_notifications(self, uids):
         from sqlalchemy import insert
@@ -700,7 +604,7 @@ class Bench:
                "postgres_sessions_opened": (self.pg_sessions() - sessions0) if sessions0 is not None else None,
                "rate_per_s": round(len(ready) / elapsed, 1), "concurrency": self.args.connect_concurrency,
                "worker_cpu_ms_per_stream": round(cpu / max(1, len(ready)) * 1000, 2),
-               "request_to_ready_ms": {"p50": ms(pct(handshake, 50)), "p99": ms(pct(handshake, 99))}}
+               "request_to_ready_ms": {"p50": ms(percentile(handshake, 50)), "p99": ms(percentile(handshake, 99))}}
         log(f"{server.name}: {len(ready)}/{self.n} streams ready in {elapsed:.1f}s "
             f"({len(first_errors)} first-attempt errors, {len(server.results.errors)} after retry); "
             f"server CPU {out['worker_cpu_ms_per_stream']} ms per stream opened")
@@ -739,7 +643,7 @@ class Bench:
 
         with self.app.app_context():
             n = db.session.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"),
-                                   {"d": PG_DB}).scalar()
+                                   {"d": self.pg_db}).scalar()
             db.session.remove()
         return n
 
@@ -750,7 +654,8 @@ class Bench:
     # ---- observations of the app's worker
     def redis_clients_of_worker(self, server):
         ports = {c.laddr.port for c in server.worker.net_connections("tcp")
-                 if c.raddr and c.raddr.port == 6379 and c.status == psutil.CONN_ESTABLISHED}
+                 if c.raddr and c.raddr.port == self.admin.connection_pool.connection_kwargs["port"]
+                 and c.status == psutil.CONN_ESTABLISHED}
         addrs = {f"127.0.0.1:{p}" for p in ports}
         clients = [c for c in self.admin.client_list() if c.get("addr") in addrs]
         return {"worker_tcp_connections_to_redis": len(ports), "clients": [
@@ -766,7 +671,7 @@ class Bench:
             with self.app.app_context():
                 rows = db.session.execute(text(
                     "SELECT coalesce(state, '?') AS state, count(*) AS n FROM pg_stat_activity "
-                    "WHERE datname = :d AND application_name <> 'sse-bench' GROUP BY 1"), {"d": PG_DB}).all()
+                    "WHERE datname = :d AND application_name <> 'sse-bench' GROUP BY 1"), {"d": self.pg_db}).all()
                 db.session.remove()
             out["pg_stat_activity_worker_backends_by_state"] = {r.state: r.n for r in rows}
             out["worker_tcp_connections_to_postgres"] = sum(
@@ -814,7 +719,7 @@ class Bench:
                "delivered_to_wrong_stream": sum(1 for n in sent if n in got and got[n][1] != expected[n]),
                "publish_seconds": round(publish_seconds, 2), "min_redis_receivers": min(receivers),
                "latency_ms": summary(lat),
-               "p50_per_tenth_in_publish_order_ms": [ms(pct(lat[i:i + max(1, len(lat) // 10)], 50))
+               "p50_per_tenth_in_publish_order_ms": [ms(percentile(lat[i:i + max(1, len(lat) // 10)], 50))
                                                      for i in range(0, len(lat), max(1, len(lat) // 10))],
                "server_cpu_ms_per_notification": round(cpu / max(1, len(sent)) * 1000, 2),
                "server_cpu_share": round(cpu / (clock() - start), 2),
@@ -850,7 +755,7 @@ class Bench:
                 gevent.sleep(0.005)
             cpu = cpu_seconds(server.worker) - cpu0
             times = [t - t0 for t in got]
-            x = {"received": len(times), "t50_ms": ms(pct(times, 50)), "t99_ms": ms(pct(times, 99)),
+            x = {"received": len(times), "t50_ms": ms(percentile(times, 50)), "t99_ms": ms(percentile(times, 99)),
                  "t100_ms": ms(max(times)) if len(times) >= expected else None,
                  "server_cpu_ms": round(cpu * 1000, 1), "bench_cpu_ms": round((bench_cpu() - bcpu0) * 1000, 1),
                  "bench_loop_lag": take_lag()}
@@ -865,7 +770,7 @@ class Bench:
                 f"99% {x['t99_ms']} ms, 100% {x['t100_ms']} ms; server CPU {x['server_cpu_ms']} ms")
         done = [r["t100_ms"] for r in rounds if r["t100_ms"] is not None]
         return {"streams": expected, "rounds": rounds,
-                "t100_ms_median": pct(done, 50) if len(done) == len(rounds) else None,
+                "t100_ms_median": percentile(done, 50) if len(done) == len(rounds) else None,
                 "t100_ms_worst": max(done) if len(done) == len(rounds) else None}
 
     # ---- psycopg + gevent
@@ -994,10 +899,10 @@ class Bench:
                             "pass_median": b["t100_ms_median"] is not None and b["t100_ms_median"] < 2000}
         if floor:
             fb = floor["broadcast"]
+            cpu = [percentile([r["server_cpu_ms"] for r in x["rounds"]], 50) for x in (b, fb)]
             out["broadcast"].update(floor_median_ms=fb["t100_ms_median"],
                                     median_vs_floor=ratio(b["t100_ms_median"], fb["t100_ms_median"]),
-                                    server_cpu_vs_floor=ratio(pct([r["server_cpu_ms"] for r in b["rounds"]], 50),
-                                                              pct([r["server_cpu_ms"] for r in fb["rounds"]], 50)))
+                                    server_cpu_vs_floor=ratio(*cpu))
             out["memory_kb_per_stream"] = {"app": app["memory"]["kb_per_stream_rss"],
                                            "floor": floor["memory"]["kb_per_stream_rss"]}
         return out
@@ -1017,17 +922,16 @@ class Bench:
                 db.session.remove()
                 db.engine.dispose()
         if self.args.db == "postgres" and not self.args.keep:
-            import psycopg
-
             try:
-                with psycopg.connect(self.pg_admin_url(), autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                drop_database(self.args.pg_url, self.pg_db)
             except Exception as exc:  # noqa: BLE001
-                log(f"could not drop {PG_DB}: {exc}")
+                log(f"could not drop {self.pg_db}: {exc}")
         try:
             self.admin.flushdb()
         except redis.RedisError:
             pass
+        if self.redis_server is not None:
+            self.redis_server.stop()
         if not self.args.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -1037,8 +941,9 @@ def main():
     p.add_argument("--connections", type=int, default=5000)
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/"),
-                   help="server URL; the database playcation_bench_sse is (re)created on it and dropped after")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/5", help="a Redis DB the bench may flush")
+                   help="server URL; the database --pg-db is (re)created on it and dropped after")
+    p.add_argument("--pg-db", default="playcation_bench_sse")
+    p.add_argument("--redis-url", help="a Redis DB the bench may flush (default: a private redis-server)")
     p.add_argument("--notifications", type=int, default=1000, help="targeted notifications per rate")
     p.add_argument("--rates", default="50,200", help="targeted publish rates per second, comma-separated")
     p.add_argument("--broadcasts", type=int, default=5)
@@ -1074,6 +979,23 @@ def main():
         Path(args.json).write_text(text)
     v = report["verdict"]
     log("verdict: " + json.dumps(v))
+    print(summary_table(report))
+
+
+def summary_table(report) -> str:
+    """The headline figures of the report (ms), app against the floor server."""
+    v, app = report["verdict"], report["app"]
+    rows = [[f"targeted @ {t['rate_per_s']:g}/s", t["p50_ms"], t["p99_ms"], t.get("floor_p50_ms"),
+             t.get("floor_p99_ms"), "< 100 p99", "pass" if t["pass"] else "FAIL"] for t in v["targeted"]]
+    b = v["broadcast"]
+    rows.append([f"broadcast to {app['broadcast']['streams']}, 100 %", b["median_ms"], b["worst_ms"],
+                 b.get("floor_median_ms"), None, "< 2000 worst", "pass" if b["pass_worst"] else "FAIL"])
+    m = app["memory"]
+    rows.append(["memory per stream (KB)", m["kb_per_stream_rss"], None,
+                 v.get("memory_kb_per_stream", {}).get("floor"), None, "reported", ""])
+    return "\n" + table(["figure", "app p50", "app p99", "floor p50", "floor p99", "target", ""], rows,
+                        ["", "", "", "", "", "", ""]) + \
+        "\n(broadcast: median / worst round in the p50 / p99 columns; memory: RSS growth per stream)"
 
 
 if __name__ == "__main__":

@@ -1,90 +1,50 @@
 #!/usr/bin/env python
 """VIP grading benchmark: set-based grade_month() against a chunked ORM loop, in ONE run.
 
-    .venv/bin/python bench/vip.py --users 1000000 --orders 5000000      # the issue's size
-    .venv/bin/python bench/vip.py --users 100000 --orders 500000        # quicker
+    .venv/bin/python bench/vip.py --users 1000000 --orders 5000000      # the target size
+    .venv/bin/python bench/vip.py --users 3000 --orders 15000 --sample 1000 --chunk 500   # a quick look
 
-Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). Redis is only touched
+Needs PostgreSQL. Redis (a private redis-server unless --redis-url) is only touched
 after grade_month's commit: the enqueue of the grade emails' relay job (queue
-`bench-vip` on --redis-url; that queue is deleted at the end) and the publishes of the
-grade notifications on their users' channels (nothing else in Redis is touched).
-Bounded in time (--time-limit); the database playcation_bench_vip is dropped at the
-end unless --keep.
+`bench-vip`, deleted at the end) and the publishes of the grade notifications on their
+users' channels. Bounded (--time-limit); drops the database --pg-db unless --keep. Data
+shape and current figures: docs/benchmarks.md, "VIP grading".
 
-Setup
-  1. DROP/CREATE DATABASE playcation_bench_vip; `flask --app wsgi db upgrade` with
-     DATABASE_URL pointing at it and APP_ENV=development (the real migrations).
-  2. Bulk load with INSERT … SELECT generate_series (server side, setseed() so the data
-     is the same every run). The secondary indexes, unique and foreign-key constraints of
-     users and orders are dropped before and re-created after the load (the same
-     definitions, read back from the catalog), as any bulk load would do.
-       users   --users rows; 97% active, 2% withdrawn, 1% purged.
-       orders  --orders rows, paid_at uniform over July–November 2026 (Asia/Seoul), so
-               ~1/5 fall in October (and some in the 9-hour window where UTC and Seoul
-               disagree about the month). Buyers are skewed (a power law over a shuffled
-               user order: a few heavy buyers, many with no October order), amounts are
-               typical game prices (5,500–79,800 KRW, 15% two-game orders). Status: 86%
-               PAID, 7% REFUNDED (paid_at kept, refunded_at set), 4% FAILED (no paid_at),
-               3% CANCELLED. All four grades occur.
-     VACUUM ANALYZE.
-  3. Optionally (--index) the covering index this benchmark recommends:
-       CREATE INDEX ix_orders_paid_month ON orders (paid_at, user_id) INCLUDE (total)
-       WHERE status = 'PAID'
-     then VACUUM ANALYZE orders again (index-only scans need the visibility map).
-
-Measured (all in one process, create_app() with DATABASE_URL, inside an app context;
-wall clock, plus the CPU seconds of the PostgreSQL backend read from /proc, which the
-other tenants of a shared machine disturb much less)
-  0. grade_month(2026, 9) first, as production would have done a month earlier (timed and
-     reported as "first-ever grading": no previous month, empty ledger), then VACUUM
-     ANALYZE (a month of autovacuum) and CHECKPOINT. October is graded against real
-     September grades (grade-ups) and existing point balances (the upsert's update path).
-  A. grade_month(2026, 10), its steps timed through its `progress` hook. Checked: one row
-     per active user; grade-ups == October rows ranking above September (BRONZE if none)
-     == notifications added; every cached balance == its ledger sum.
-  B. grade_month(2026, 10) again: must insert nothing, award nothing, announce nothing,
-     and leave every table as it was.
-  C. The baseline: the seed's Spring Batch shape, run on the first --sample active users
-     (pages of --chunk, keyset paging by id, which is the kind version: OFFSET paging
-     would get slower page by page): for each page, load the User entities, ONE ORM query
-     per user for the sum of its PAID orders in the month, one VipGrade entity per user
-     added to the session, commit per page. Its time is extrapolated linearly to every
-     active user (that is what grade_month grades) - said so in the output.
-     Before it runs, grade_month's rows for the sampled users are read and then deleted, so
-     the loop writes real vip_grades rows for the same month; afterwards the loop's grades
-     (and paid totals) must equal grade_month's for every sampled user.
-  D. --loop-variant chunk-sum also runs a kinder loop (one GROUP BY query per page instead
-     of one query per user), for reference only.
-  --grades-module FILE times another implementation (a before/after in the same setup).
+Setup: the real migrations, then a seeded server-side bulk load (INSERT … SELECT
+generate_series, setseed) with the secondary indexes and constraints of users and orders
+dropped and re-created around it; VACUUM ANALYZE; --index adds the recommended covering
+index. Measured in one process (wall clock and the PostgreSQL backend's CPU from /proc):
+  0. grade_month(2026, 9) first, as production would have a month earlier;
+  A. grade_month(2026, 10), per step; checked in SQL (one row per active user,
+     grade-ups == notifications, every balance == its ledger sum);
+  B. grade_month(2026, 10) again: must change nothing;
+  C. the baseline, the seed's loop (pages of --chunk users, ONE ORM query per user, one
+     entity per user, commit per page) on the first --sample active users, extrapolated
+     linearly to every active user; its grades must equal grade_month's;
+  D. --loop-variant chunk-sum: one GROUP BY per page instead, for reference.
+--grades-module FILE times another grade_month in the same setup.
 """
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_DB = "playcation_bench_vip"
+
+from bench.harness import (Timeout, drop_database, fresh_database, host, log, migrate,  # noqa: E402
+                           redis_or_private, table, time_limit)
+
 QUEUE = "bench-vip"
 YEAR, MONTH = 2026, 10
-T0 = time.monotonic()
 
 
 def clock() -> float:
     return time.perf_counter()
-
-
-def log(msg: str):
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-class Timeout(Exception):
-    pass
 
 
 # Game prices in KRW; an order is one or (15%) two of them.
@@ -132,7 +92,7 @@ FROM (
                r_refund
         FROM (SELECT i, random() AS r_user, random() AS r_price, random() AS r_two, random() AS r_status,
                      random() AS r_at, random() AS r_refund
-              FROM generate_series(%(lo)s, %(hi)s) AS i) g0
+              FROM generate_series(%(lo)s::int, %(hi)s::int) AS i) g0
     ) g1
 ) g2
 """
@@ -160,23 +120,23 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.base = args.pg_url.replace("postgresql+psycopg://", "postgresql://").rstrip("/")
-        self.db_url = args.pg_url.rstrip("/") + "/" + PG_DB
+        self.db_url = args.pg_url.rstrip("/") + "/" + args.pg_db
+        folder = Path(tempfile.mkdtemp(prefix="playcation-bench-vip-"))
+        self.redis_url, self.redis_server = redis_or_private(args.redis_url, folder)
         self.app = None
-        self.report = {"host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                                "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
-                       "args": vars(args)}
+        self.report = {"host": host(), "args": vars(args)}
 
     # ------------------------------------------------------------------ setup
     def env(self):
         env = dict(os.environ)
-        env.update(APP_ENV="development", DATABASE_URL=self.db_url, REDIS_URL=self.args.redis_url,
+        env.update(APP_ENV="development", DATABASE_URL=self.db_url, REDIS_URL=self.redis_url,
                    RQ_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
         return env
 
-    def pg(self, dbname=PG_DB):
+    def pg(self, dbname=None):
         import psycopg
 
-        return psycopg.connect(f"{self.base}/{dbname}", autocommit=True)
+        return psycopg.connect(f"{self.base}/{dbname or self.args.pg_db}", autocommit=True)
 
     def create_database(self):
         with self.pg("postgres") as conn:
@@ -184,12 +144,10 @@ class Bench:
             settings = conn.execute("SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', "
                                     "'work_mem', 'max_parallel_workers_per_gather', 'jit')").fetchall()
             self.report["pg_settings"] = {n: f"{s}{' x ' + u if u else ''}" for n, s, u in settings}
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+        fresh_database(self.args.pg_url, self.args.pg_db)
         t = clock()
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env(),
-                       check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        log(f"database {PG_DB} created and migrated in {clock() - t:.1f}s")
+        migrate(self.env())
+        log(f"database {self.args.pg_db} created and migrated in {clock() - t:.1f}s")
 
     @staticmethod
     def _drop_secondary(conn, table: str) -> list[str]:
@@ -228,8 +186,8 @@ class Bench:
             t2 = clock()
             for stmt in redo_users + redo_orders:
                 conn.execute(stmt)
-            for table in ("users", "orders"):
-                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            for name in ("users", "orders"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
             log(f"indexes and constraints re-created in {clock() - t2:.1f}s ({len(redo_users + redo_orders)})")
             t3 = clock()
             conn.execute("VACUUM ANALYZE")
@@ -503,24 +461,24 @@ class Bench:
         else:
             print("extra index: none (schema exactly as migrated)")
         sep = r["previous_month"]
-        print(f"grade_month(2026, 9), first-ever grading (setup): {sep['seconds']:.2f}s wall, "
-              f"{sep['backend_cpu_seconds']:.1f}s backend CPU; {sep['inserted']:,} rows {sep['per_grade']}")
-        print(f"grade_month(2026, 10)  : {first['seconds']:.2f}s wall, {first['backend_cpu_seconds']:.1f}s backend CPU, "
-              f"load avg {first['load_avg_1m']}")
-        print(f"   steps wall {first['steps']}")
-        print(f"   steps CPU  {first['steps_backend_cpu']}")
-        print(f"   rows: {first['inserted']:,} grades {first['per_grade']}, points {first['points_awarded']:,}, "
-              f"upgraded {first['upgraded']:,}; tables {r['after_first']}")
-        print(f"   checks: {r['checks']} -> consistent: {r['october_consistent']}")
-        print(f"grade_month(2026, 10) rerun: {rerun['seconds']:.2f}s wall, {rerun['backend_cpu_seconds']:.1f}s backend CPU; "
-              f"inserted {rerun['inserted']}, points {rerun['points_awarded']}, upgraded {rerun['upgraded']}; "
-              f"changed nothing: {r['rerun_changed_nothing']}")
+        rows = [["grade_month(2026, 9), first ever (setup)", sep["seconds"], sep["backend_cpu_seconds"],
+                 sep["inserted"], sep["points_awarded"], sep["upgraded"], ""],
+                ["grade_month(2026, 10)", first["seconds"], first["backend_cpu_seconds"], first["inserted"],
+                 first["points_awarded"], first["upgraded"], f"consistent: {r['october_consistent']}"],
+                ["grade_month(2026, 10) rerun", rerun["seconds"], rerun["backend_cpu_seconds"], rerun["inserted"],
+                 rerun["points_awarded"], rerun["upgraded"], f"changed nothing: {r['rerun_changed_nothing']}"]]
         for lp in r["loops"]:
-            print(f"ORM loop [{lp['variant']}], SAMPLE of {lp['users']:,} active users ({lp['pages']} pages of "
-                  f"{self.args.chunk}): {lp['seconds']:.1f}s = {lp['per_user_ms']} ms/user (CPU {lp['cpu_seconds']}) "
-                  f"-> EXTRAPOLATED linearly "
-                  f"to {d['active_users']:,}: {lp['extrapolated_seconds']:,.0f}s; ratio {lp['ratio_vs_grade_month']}x; "
-                  f"grades equal to grade_month's for all sampled users: {lp['matches_grade_month']}")
+            rows.append([f"ORM loop [{lp['variant']}], {lp['users']:,} users", lp["seconds"],
+                         lp["cpu_seconds"]["backend"], lp["users"], None, None,
+                         f"extrapolated {lp['extrapolated_seconds']:,.0f} s = {lp['ratio_vs_grade_month']}x; "
+                         f"same grades: {lp['matches_grade_month']}"])
+        print(table(["run", "wall s", "backend CPU s", "rows", "points", "upgraded", ""], rows,
+                    ["", ".2f", ".1f", ",", ",", ",", ""]))
+        print(f"October: grades {first['per_grade']}; steps wall {first['steps']}, "
+              f"backend CPU {first['steps_backend_cpu']}; load avg {first['load_avg_1m']}")
+        print(f"checks: {r['checks']}; tables after: {r['after_first']}")
+        print(f"the loop's time is EXTRAPOLATED linearly from its sample to {d['active_users']:,} active users "
+              f"(pages of {self.args.chunk})")
         print(f"sample grade mix: {r['sample_grade_counts']}")
         ok60 = first["seconds"] <= 60
         ok20 = base is not None and base["ratio_vs_grade_month"] >= 20
@@ -540,15 +498,16 @@ class Bench:
                     db.engine.dispose()
         except Exception as exc:  # noqa: BLE001
             log(f"could not clean the {QUEUE} queue: {exc!r}")
+        if self.redis_server is not None:
+            self.redis_server.stop()
         if self.args.keep:
-            log(f"kept: database {PG_DB}")
+            log(f"kept: database {self.args.pg_db}")
             return
         try:
-            with self.pg("postgres") as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            log(f"database {PG_DB} dropped")
+            drop_database(self.args.pg_url, self.args.pg_db)
+            log(f"database {self.args.pg_db} dropped")
         except Exception as exc:  # noqa: BLE001
-            log(f"could not drop {PG_DB}: {exc!r}")
+            log(f"could not drop {self.args.pg_db}: {exc!r}")
 
 
 def main():
@@ -563,8 +522,9 @@ def main():
     p.add_argument("--grades-module", help="time grade_month from this file instead of shop/loyalty/grades.py, "
                    "e.g. an older revision for a before/after: git show REV:shop/loyalty/grades.py > /tmp/g.py")
     p.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15",
-                   help="only grade_month's after-commit enqueue (queue bench-vip, deleted at the end) and publishes touch it")
+    p.add_argument("--pg-db", default="playcation_bench_vip", help="the database to create, use and drop")
+    p.add_argument("--redis-url", help="only grade_month's after-commit enqueue (queue bench-vip, deleted at the end) "
+                                       "and publishes touch it; default: a private redis-server")
     p.add_argument("--time-limit", type=int, default=2400, help="hard stop (seconds) for the whole run")
     p.add_argument("--json", help="write the full results here")
     p.add_argument("--keep", action="store_true", help="keep the database")
@@ -575,25 +535,16 @@ def main():
 
     bench = Bench(args)
 
-    def on_alarm(*_):
-        raise Timeout(f"time limit of {args.time_limit} s reached")
-
-    def on_term(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(args.time_limit)
     t = clock()
     failed = False
     try:
-        bench.run()
-        bench.summary()
+        with time_limit(args.time_limit):
+            bench.run()
+            bench.summary()
     except (Timeout, KeyboardInterrupt) as exc:
         failed = True
         log(f"stopped: {exc!r}")
     finally:
-        signal.alarm(0)
         bench.report["total_seconds"] = round(clock() - t, 1)
         if args.json:
             Path(args.json).write_text(json.dumps(bench.report, indent=1, default=str))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .cluster import Cluster, postgres_url
+from bench.harness.cluster import Cluster, postgres_url
 
 NEEDS_POSTGRES = ("needs PostgreSQL: several gunicorn, RQ and consumer processes share one database "
                   "(TEST_DATABASE_URL is SQLite in this pass)")

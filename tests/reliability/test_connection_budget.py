@@ -20,7 +20,7 @@ import psycopg
 import pytest
 import requests
 
-from .cluster import SECRET_KEY, make_users, wait_for
+from bench.harness.cluster import SECRET_KEY, make_users, wait_for
 from .conftest import new_cluster
 
 ROLE = "playcation_rel_budget"

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from shop.devmail import FolderHandler
 
 from ..orders.toss_server import TossFake
-from .cluster import TcpProxy, Visitor, free_port, make_game, make_users, wait_for
+from bench.harness.cluster import TcpProxy, Visitor, free_port, make_game, make_users, wait_for
 from .conftest import new_cluster
 
 TOSS_TIMEOUT = 1.0
@@ -35,7 +35,7 @@ def faults():
     toss = TossFake(hang_seconds=3.0).start()
     cluster = None
     try:
-        from .cluster import postgres_url
+        from bench.harness.cluster import postgres_url
 
         pg_port = int(postgres_url().split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
         pg_proxy = TcpProxy(pg_port)

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .cluster import Visitor, make_game, make_users, wait_for
+from bench.harness.cluster import Visitor, make_game, make_users, wait_for
 from .conftest import new_cluster
 
 

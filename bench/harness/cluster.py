@@ -1,4 +1,4 @@
-"""Real processes for the reliability tests and bench/mixed_load.py: a private
+"""Real processes for the bench scripts and the reliability tests: a private
 redis-server, a fresh PostgreSQL database migrated with `flask db upgrade`, the SMTP
 sink of shop/devmail.py, and any number of gunicorn nodes (gevent, as in
 gunicorn.conf.py), RQ workers (`worker.py`) and coupon consumers
@@ -24,7 +24,8 @@ import psycopg
 import redis as redis_lib
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from .database import ROOT, drop_database, fresh_database, migrate
+
 PY = sys.executable
 TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 SECRET_KEY = "reliability-secret-key-0123456789abcdef"
@@ -63,11 +64,11 @@ def postgres_url() -> str | None:
 class Proc:
     """One child process in its own process group, its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, log: Path):
+    def __init__(self, name: str, argv: list[str], env: dict, log: Path, **popen):
         self.name, self.argv, self.log_path = name, argv, log
         self._log = open(log, "ab")
         self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+                                      start_new_session=True, **popen)
         self.pid = self.popen.pid
 
     @property
@@ -267,21 +268,18 @@ class Cluster:
         self.env["REDIS_URL"] = self.redis.url
         self.smtp = start_sink(self.mail_folder, port=self.smtp_port)
         self._create_database()
-        subprocess.run([PY, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        migrate(self.env, timeout=120)
 
     def _admin_dsn(self) -> str:
+        """The server's `postgres` database (for CREATE/DROP DATABASE, roles)."""
         return self.database_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
 
     def _create_database(self):
-        with psycopg.connect(self._admin_dsn(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        fresh_database(self.database_url.rsplit("/", 1)[0], self.db_name)
 
     def drop_database(self):
         try:
-            with psycopg.connect(self._admin_dsn(), autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            drop_database(self.database_url.rsplit("/", 1)[0], self.db_name)
         except psycopg.Error:
             pass
 
