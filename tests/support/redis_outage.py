@@ -13,7 +13,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..reliability.cluster import RedisServer
+from bench.harness.cluster import RedisServer
 
 
 class RedisOutage:
