@@ -6,7 +6,9 @@ and a larger N adds only the games after the ones already there. Rows go in with
 multi-row INSERTs in batches (one ORM object at a time would take hours for a
 million games; PostgreSQL gets COPY, several times faster again); the search indexes
 follow through their triggers (SQLite) or generated column (PostgreSQL). The first
-few hundred games get a generated cover image (seed_covers.py).
+few hundred games get a generated cover image (seed_covers.py) and reviews from
+demo players who bought them (seed_reviews.py); the rest are unrated, since every
+rating the store shows comes from review rows.
 """
 import bisect
 import logging
@@ -24,6 +26,7 @@ from ..timeutil import utcnow
 from . import seed_words as w
 from .models import Category, Game, Tag, game_tags
 from .seed_covers import render_cover
+from .seed_reviews import seed_reviews
 from .services import search_text_for
 from .text import slugify
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 SEED = 20261121
 BATCH_SIZE = 5000
 DEFAULT_COVERS = 300
+DEFAULT_REVIEWED = 300
 SEED_PUBLISHER = ("seed-publisher@playcation.example", "Playcation Demo Studio")
 
 
@@ -40,6 +44,7 @@ class SeedResult:
     created: int = 0
     existing: int = 0
     covers: int = 0
+    reviews: int = 0
 
 
 @dataclass
@@ -49,9 +54,11 @@ class GameSpec:
     tag_ids: list[int] = field(default_factory=list)
 
 
-def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZE, progress=None) -> SeedResult:
-    """Make sure demo games 0..n-1 exist (creating the missing ones) and that the
-    first `covers` of them have a cover. `progress(k)` is called as batches finish."""
+def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZE, progress=None,
+               reviewed: int = DEFAULT_REVIEWED) -> SeedResult:
+    """Make sure demo games 0..n-1 exist (creating the missing ones), that the first
+    `covers` of them have a cover and the first `reviewed` their demo reviews (some
+    stay unrated; see seed_reviews.py). `progress(k)` is called as batches finish."""
     publisher_id = _publisher_id()
     categories = _ensure_named(Category, w.CATEGORIES)
     tags = _ensure_named(Tag, w.TAGS)
@@ -60,8 +67,10 @@ def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZ
                               [tags[name] for name in w.TAGS])
     result = SeedResult()
     done = 0
+    to_review: dict[int, str] = {}  # game index -> slug
     while done < n:
         specs = [generator.next() for _ in range(min(batch_size, n - done))]
+        to_review.update((s.index, s.row["slug"]) for s in specs if s.index < reviewed)
         created = _insert_batch(specs)
         result.created += created
         result.existing += len(specs) - created
@@ -71,6 +80,11 @@ def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZ
         done += len(specs)
         if progress:
             progress(len(specs))
+    if to_review:
+        ids = dict(db.session.execute(select(Game.slug, Game.id).where(
+            Game.slug.in_(to_review.values()), Game.publisher_id == publisher_id)).all())
+        db.session.commit()
+        result.reviews = seed_reviews({index: ids[slug] for index, slug in to_review.items() if slug in ids})
     if result.created:
         _refresh_statistics(bulk=result.created >= BULK_LOAD)
     return result
@@ -187,17 +201,17 @@ class GameGenerator:
                 tags.append(tag)
         tags.sort(key=lambda tag: tag.name)  # the order Game.tags loads them in
         sales = min(int(30 * (1.0 - r()) ** -0.83) - 30, 2_000_000)  # Pareto: a few hits, a long tail
-        rating_count = int(sales * (0.02 + 0.13 * r()))
-        price = PRICES(r)
+        r()  # (1 of 2) draws that once made up rating figures, kept so that game i stays
+        price = PRICES(r)  # the game it is in catalogs seeded before; ratings come from seed_reviews
         days = -1 - int(r() * 90) if r() < 0.02 else int(r() * 3651)
+        short, description = self._short(title, korean), self._description(title, korean)
+        status = "delisted" if i >= 1000 and r() < 0.01 else "listed"
+        r()  # (2 of 2)
         row = dict(
-            publisher_id=self.publisher_id, title=title, slug=slug,
-            short_description=self._short(title, korean), description=self._description(title, korean),
+            publisher_id=self.publisher_id, title=title, slug=slug, short_description=short, description=description,
             price=price, sale_price=None, sale_starts_at=None, sale_ends_at=None, sale_announced_at=None,
             release_date=self.today - timedelta(days=days), category_id=category_id, cover_key=None,
-            status="delisted" if i >= 1000 and r() < 0.01 else "listed", featured=i < 200 and i % 20 == 3,
-            sales_count=sales, rating_count=rating_count,
-            rating_sum=min(5 * rating_count, max(rating_count, round(rating_count * (2.5 + 2.4 * r())))),
+            status=status, featured=i < 200 and i % 20 == 3, sales_count=sales, rating_count=0, rating_sum=0,
             search_text=" ".join([slug.replace("-", " ")] + [self.tag_text[t.id] for t in tags]),
             created_at=self.now, updated_at=self.now,
         )

@@ -88,3 +88,28 @@ COVER_COLOURS = [((142, 45, 226), (74, 0, 224)), ((247, 151, 30), (192, 57, 43))
 
 def zipf_weights(n: int, s: float = 0.9) -> list[float]:
     return [1 / (rank ** s) for rank in range(1, n + 1)]
+
+# Demo players who buy and review the first games (`seed_reviews.py`).
+PLAYERS = ["Minji", "pixelpanda", "서준", "NightOwl", "하늘별", "gamer_kim", "Aria", "rogue_one", "도윤",
+           "Lumi", "SpeedySnail", "지우", "coffee_and_dice", "Haru", "tiny_titan", "수아", "Quill",
+           "retro_rabbit", "민재", "Sol", "moonwalker", "예린", "Byte", "loot_goblin"]
+
+# Review sentences by star rating: an opener, then one remark (Korean ones for players
+# with a Korean nickname).
+REVIEW_OPENERS = {
+    1: ["Not worth it, even on sale.", "I wanted to like this, but I couldn't.", "Refund material for me."],
+    2: ["Disappointing overall.", "A few good ideas buried under a lot of friction.", "It has moments, not many."],
+    3: ["Decent, but uneven.", "Fine for a weekend.", "Solid ideas, average execution."],
+    4: ["Really enjoyable.", "A great way to spend an evening.", "Better than I expected."],
+    5: ["An absolute gem.", "One of the best games I've played this year.", "Instantly a favourite."],
+}
+REVIEW_REMARKS = ["The controls feel tight and responsive.", "The soundtrack stays with you.",
+                  "The difficulty spikes a little late in the game.", "Great art direction throughout.",
+                  "The story takes a while to get going.", "Lots of content for the price.",
+                  "Runs smoothly even on my old laptop.", "The tutorial could explain more.",
+                  "Co-op with friends is where it shines.", "I lost track of time playing it.",
+                  "Some menus are clumsy.", "The ending was worth every hour."]
+KO_REVIEW_OPENERS = {1: ["기대가 컸는데 실망했어요."], 2: ["아쉬운 점이 많아요."], 3: ["무난하게 즐길 만해요."],
+                     4: ["재미있게 했어요."], 5: ["인생 게임입니다!"]}
+KO_REVIEW_REMARKS = ["조작감이 좋고 반응이 빨라요.", "음악이 계속 귀에 맴돌아요.", "후반 난이도가 조금 높아요.",
+                     "가격 대비 콘텐츠가 풍부해요.", "친구와 협동할 때 제일 재밌어요.", "스토리 전개가 조금 느려요."]
