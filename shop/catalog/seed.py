@@ -67,10 +67,10 @@ def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZ
                               [tags[name] for name in w.TAGS])
     result = SeedResult()
     done = 0
-    to_review: dict[int, str] = {}  # game index -> slug
+    to_review: dict[int, tuple[str, int]] = {}  # game index -> (slug, generated sales)
     while done < n:
         specs = [generator.next() for _ in range(min(batch_size, n - done))]
-        to_review.update((s.index, s.row["slug"]) for s in specs if s.index < reviewed)
+        to_review.update((s.index, (s.row["slug"], s.row["sales_count"])) for s in specs if s.index < reviewed)
         created = _insert_batch(specs)
         result.created += created
         result.existing += len(specs) - created
@@ -82,9 +82,10 @@ def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZ
             progress(len(specs))
     if to_review:
         ids = dict(db.session.execute(select(Game.slug, Game.id).where(
-            Game.slug.in_(to_review.values()), Game.publisher_id == publisher_id)).all())
+            Game.slug.in_([slug for slug, _ in to_review.values()]), Game.publisher_id == publisher_id)).all())
         db.session.commit()
-        result.reviews = seed_reviews({index: ids[slug] for index, slug in to_review.items() if slug in ids})
+        result.reviews = seed_reviews({index: (ids[slug], sales) for index, (slug, sales) in to_review.items()
+                                       if slug in ids})
     if result.created:
         _refresh_statistics(bulk=result.created >= BULK_LOAD)
     return result

@@ -6,16 +6,17 @@ them) buys each reviewed game the way a customer does (cart, checkout, the sandb
 gateway's approval, confirm) and then posts through the reviews service, which
 keeps the game's rating columns. Which players review game i, and with how many
 stars, comes from a random stream seeded with i, so a rerun finds every review
-there and adds nothing. Some games get no reviews and stay unrated.
+there and adds nothing. Games that sold little often get none and stay unrated.
 """
 import logging
+import math
 import random
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from ..accounts.models import User
 from ..errors import DomainError
@@ -28,8 +29,7 @@ from .models import Game
 log = logging.getLogger(__name__)
 
 PLAYER_EMAIL = "player-{:02d}@playcation.example"
-UNRATED_SHARE = 0.3  # of the games that could have reviews
-MAX_REVIEWS = 10     # per game; at most one per player
+MAX_REVIEWS = 10  # per game; at most one per player
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,13 @@ class PlannedReview:
     body: str
 
 
-def plan(game_index: int, game_id: int) -> list[PlannedReview]:
-    """The reviews demo game number `game_index` gets (none for an unrated game)."""
+def plan(game_index: int, game_id: int, sales: int) -> list[PlannedReview]:
+    """The reviews demo game number `game_index` gets: more for a game that sold
+    more (`sales` as generated, so a rerun plans the same), none for many."""
     r = random.Random(f"playcation-reviews-{game_index}").random
-    if r() < UNRATED_SHARE:
+    count = min(MAX_REVIEWS, int(math.log10(1 + sales) * 1.6 * r() + r()))
+    if not count:
         return []
-    count = 1 + int(r() * r() * MAX_REVIEWS)  # mostly a few, sometimes many
     players = random.Random(f"playcation-reviewers-{game_index}").sample(range(len(w.PLAYERS)), count)
     quality = 2.0 + 3.0 * r()  # the game's "true" score; each player is off by up to ±1.5
     out = []
@@ -59,8 +60,8 @@ def plan(game_index: int, game_id: int) -> list[PlannedReview]:
     return out
 
 
-def seed_reviews(games: dict[int, int]) -> int:
-    """Make sure the demo games `{game index: game id}` have their planned reviews.
+def seed_reviews(games: dict[int, tuple[int, int]]) -> int:
+    """Make sure the demo games `{game index: (game id, generated sales)}` have their planned reviews.
     Returns how many reviews were posted. Needs the sandbox gateway (the demo
     players pay through it); with another gateway it posts none and says so."""
     if not games:
@@ -69,7 +70,7 @@ def seed_reviews(games: dict[int, int]) -> int:
         log.warning("demo reviews skipped: the demo players pay through the sandbox gateway, "
                     "and PAYMENT_GATEWAY is %r", current_app.config["PAYMENT_GATEWAY"])
         return 0
-    planned = [review for index, game_id in sorted(games.items()) for review in plan(index, game_id)]
+    planned = [review for index, (game_id, sales) in sorted(games.items()) for review in plan(index, game_id, sales)]
     if not planned:
         return 0
     players = _players()
@@ -101,13 +102,14 @@ def _unsynced_sqlite_commits():
     waited-for commit costs milliseconds. The setting is per connection and can't
     change inside a transaction, so it goes on the pooled connection between them
     (the one a single-threaded command gets back; if not, it is only slower)."""
-    if db.engine.dialect.name != "sqlite":
+    engine = db.engine
+    if engine.dialect.name != "sqlite" or not isinstance(engine, Engine):  # e.g. a test's open connection
         yield
         return
 
     def pragma(sql: str):
         db.session.commit()
-        raw = db.engine.raw_connection()
+        raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
             cursor.execute(sql)
