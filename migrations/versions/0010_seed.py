@@ -1,7 +1,7 @@
 """ratings from review rows
 
 Revision ID: 0010_seed
-Revises: 0009_admin
+Revises: 0010_budget
 
 A game's rating_sum/rating_count are the sum and count of its review rows (the
 reviews service keeps them so). Databases filled by the earlier demo seeding hold
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0010_seed'
-down_revision = '0009_admin'
+down_revision = '0010_budget'
 branch_labels = None
 depends_on = None
 
