@@ -18,14 +18,21 @@ branch_labels = None
 depends_on = None
 
 
+# Games with made-up figures and no reviews, then every game with reviews.
+RECOUNT = [
+    "UPDATE games SET rating_count = 0, rating_sum = 0 "
+    "WHERE (rating_count <> 0 OR rating_sum <> 0) "
+    "AND NOT EXISTS (SELECT 1 FROM reviews WHERE reviews.game_id = games.id)",
+    "UPDATE games SET "
+    "rating_count = (SELECT count(*) FROM reviews WHERE reviews.game_id = games.id), "
+    "rating_sum = (SELECT sum(rating) FROM reviews WHERE reviews.game_id = games.id) "
+    "WHERE id IN (SELECT game_id FROM reviews)",
+]
+
+
 def upgrade():
-    op.execute("UPDATE games SET rating_count = 0, rating_sum = 0 "
-               "WHERE (rating_count <> 0 OR rating_sum <> 0) "
-               "AND NOT EXISTS (SELECT 1 FROM reviews WHERE reviews.game_id = games.id)")
-    op.execute("UPDATE games SET "
-               "rating_count = (SELECT count(*) FROM reviews WHERE reviews.game_id = games.id), "
-               "rating_sum = (SELECT sum(rating) FROM reviews WHERE reviews.game_id = games.id) "
-               "WHERE id IN (SELECT game_id FROM reviews)")
+    for statement in RECOUNT:
+        op.execute(statement)
 
 
 def downgrade():

@@ -1,10 +1,12 @@
 """Demo reviews (`flask catalog seed`): every rating figure comes from review rows
 written by demo players who bought the game; a rerun adds nothing."""
+import importlib.util
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from shop.accounts.models import User
 from shop.cart.models import CartItem
@@ -15,8 +17,11 @@ from shop.cli import DEMO_USERS
 from shop.extensions import db
 from shop.orders.models import LibraryEntry, Order, OrderLine
 from shop.reviews.models import Review
+from shop.reviews.services import post_review
+from shop.timeutil import utcnow
 
 from ..factories import make_user
+from ..shop_factories import make_game
 
 GAMES = 40
 PUBLISHER_EMAIL = next(email for role, email, *_ in DEMO_USERS if role == "publisher")
@@ -162,3 +167,28 @@ def test_publisher_dashboard_figures_equal_the_review_rows(app, browser, seeded)
     weighted = sum(row[2] for row in rows.values()) / reviews
     assert f'id="pub-rating">{weighted:.2f}<' in page
     assert f"{reviews:,} reviews" in page
+
+
+def test_the_migration_sets_rating_columns_from_the_review_rows(app):
+    """0010_seed repairs databases seeded with made-up figures."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0010_seed.py"
+    spec = importlib.util.spec_from_file_location("migration_0010_seed", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with app.app_context():
+        made_up, reviewed, honest = (make_game(title) for title in ("Made Up", "Reviewed", "Honest"))
+        owner = db.session.get(User, make_user().id)
+        order = Order(user_id=owner.id, status="PAID", subtotal=0, total=0, gateway="sandbox", expires_at=utcnow())
+        db.session.add(order)
+        db.session.flush()
+        db.session.add(LibraryEntry(user_id=owner.id, game_id=reviewed, order_id=order.id))
+        db.session.commit()
+        post_review(owner, db.session.get(Game, reviewed), 3, "Fine for a weekend.")
+        db.session.execute(update(Game).where(Game.id == made_up).values(rating_count=14, rating_sum=56))
+        db.session.execute(update(Game).where(Game.id == reviewed).values(rating_count=9, rating_sum=40))
+        for statement in migration.RECOUNT:
+            db.session.execute(text(statement))
+        db.session.commit()
+        figures = {gid: (count, total) for gid, count, total in db.session.execute(
+            select(Game.id, Game.rating_count, Game.rating_sum).where(Game.id.in_([made_up, reviewed, honest])))}
+        assert figures == {made_up: (0, 0), reviewed: (1, 3), honest: (0, 0)}
