@@ -44,7 +44,8 @@ def plan(game_index: int, game_id: int, sales: int) -> list[PlannedReview]:
     """The reviews demo game number `game_index` gets: more for a game that sold
     more (`sales` as generated, so a rerun plans the same), none for many."""
     r = random.Random(f"playcation-reviews-{game_index}").random
-    count = min(MAX_REVIEWS, int(math.log10(1 + sales) * 1.6 * r() + r()))
+    # About 0.8 reviews per tenfold of sales; a hit always gets some, an unsold game none.
+    count = min(MAX_REVIEWS, int(math.log10(1 + sales) * (0.4 + 0.8 * r()) + r()))
     if not count:
         return []
     players = random.Random(f"playcation-reviewers-{game_index}").sample(range(len(w.PLAYERS)), count)
