@@ -103,7 +103,7 @@ def bench_database(name: str, url: str, args) -> dict:
                 if done[0] % 100_000 < n:
                     print(f"  {have + done[0]:,} games, {time.monotonic() - started:.0f}s", flush=True)
 
-            seed_games(args.games, covers=0, progress=progress)
+            seed_games(args.games, covers=0, reviewed=0, progress=progress)  # search needs no reviews
             print(f"seeded in {time.monotonic() - started:.0f}s", flush=True)
         total = db.session.scalar(select(func.count()).select_from(Game))
         db.session.remove()
