@@ -64,3 +64,17 @@ def test_reviews_past_the_last_page_are_a_404(app, client):
     assert client.get(f"/games/{slug}/reviews?page=1").status_code == 200
     assert client.get(f"/games/{slug}/reviews?page=2").status_code == 404
     assert client.get(f"/games/{slug}/reviews?page={10**20}").status_code == 404
+
+
+def test_no_view_parses_request_numbers_by_hand():
+    """`type=int` and `int(request...)` accept "١٢" and raise on 5,000 digits; parse_int is the rule."""
+    import re
+    from pathlib import Path
+
+    import shop
+
+    pattern = re.compile(r"type=int\b|(?<![\w.])int\(\s*request\.")
+    found = [f"{path.relative_to(Path(shop.__file__).parent)}:{n}" for path in Path(shop.__file__).parent.rglob("*.py")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)
+             and "click." not in line]  # CLI options are typed by click, not read from a request
+    assert not found, f"use shop.core.numbers.parse_int: {found}"
