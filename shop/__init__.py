@@ -16,6 +16,9 @@ def create_app(config=None, **overrides) -> Flask:
                 instance_path=str(INSTANCE))
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
+    from .core import numbers
+
+    numbers.init_app(app)  # `<int:...>` is ASCII digits within the id columns' range, else 404
     if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
         raise RuntimeError("Refusing to start in production with the default SECRET_KEY; set SECRET_KEY.")
     app.config.setdefault("RATELIMIT_STORAGE_URI", None)

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from flask import render_template, request
 from sqlalchemy import select
 
-from ..extensions import db
+from ..core.numbers import paginate
 from ..timeutil import SEOUL
 from .blueprint import bp
 from .forms import AuditSearchForm
@@ -35,8 +35,7 @@ def search_audit(actor: str = "", action: str = "", target_type: str = "", targe
         query = query.where(AuditLog.created_at >= seoul_midnight(date_from))
     if date_to:  # inclusive: up to the end of that Korean day
         query = query.where(AuditLog.created_at < seoul_midnight(date_to + timedelta(days=1)))
-    return db.paginate(query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()), page=page,
-                       per_page=PER_PAGE, error_out=False)
+    return paginate(query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()), page, PER_PAGE)
 
 
 @bp.route("/audit")

@@ -3,6 +3,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from ..accounts.forms import EmptyForm
+from ..core.numbers import page_number, paginate
 from ..extensions import db
 from ..mail import SUBJECTS, EmailLog, NotResendable, resend_email
 from .audit import record
@@ -34,8 +35,7 @@ def emails():
         # Addresses are stored lower-cased; a part of one finds it ("@example.com").
         needle = filters["recipient"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = q.where(func.lower(EmailLog.recipient).like(f"%{needle}%", escape="\\"))
-    page = request.args.get("page", 1, type=int) or 1
-    pages = db.paginate(q.order_by(EmailLog.id.desc()), page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    pages = paginate(q.order_by(EmailLog.id.desc()), page_number(request.args.get("page")), PER_PAGE)
     counts = dict(db.session.execute(select(EmailLog.status, func.count()).group_by(EmailLog.status)).all())
     args = {k: v for k, v in filters.items() if v}
     return render_template("admin/emails.html", pages=pages, filters=filters, args=args, counts=counts,

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from ..accounts.models import User
 from ..catalog import services as catalog
 from ..catalog.models import Game
+from ..core.numbers import paginate
 from ..extensions import db
 from ..mail import queue_email
 from ..notifications.services import notify
@@ -41,8 +42,7 @@ def search_games(q: str = "", status: str = "", publisher: str = "", page: int =
         if as_id(publisher) is not None:
             matches.append(User.id == as_id(publisher))
         query = query.where(or_(*matches))
-    return db.paginate(query.order_by(Game.updated_at.desc(), Game.id.desc()), page=page, per_page=PER_PAGE,
-                       error_out=False)
+    return paginate(query.order_by(Game.updated_at.desc(), Game.id.desc()), page, PER_PAGE)
 
 
 def _edit_link(game: Game) -> str:
@@ -99,8 +99,8 @@ def _list_page(status: int = 200, failed: Game | None = None, failed_form: Reaso
 def _back():
     """To the list with the filters the action was sent from (they ride on its URL)."""
     _, filters = _filters(request.args)
-    if request.args.get("page", type=int):
-        filters["page"] = request.args.get("page", type=int)
+    if page_arg() > 1:
+        filters["page"] = page_arg()
     return redirect(url_for("admin.games", **filters))
 
 

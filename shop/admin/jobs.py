@@ -90,6 +90,8 @@ def _rq_dashboard_admins_only():
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403)
+    if (request.view_args or {}).get("instance_number", 0) >= len(current_app.config["RQ_DASHBOARD_REDIS_URL"]):
+        abort(404)  # rq-dashboard raises LookupError (a 500) for an instance it does not have
     changes_state = request.method not in ("GET", "HEAD", "OPTIONS") or request.endpoint in RQ_GET_ACTIONS
     if changes_state and not _same_origin():
         abort(400, "Cross-site request refused.")

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..accounts.models import User
+from ..core.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..orders import refunds
@@ -32,8 +33,7 @@ def search_orders(q: str = "", status: str = "", page: int = 1):
         query = query.where(or_(*matches))
     if status:
         query = query.where(Order.status == status)
-    return db.paginate(query.order_by(Order.created_at.desc(), Order.id.desc()), page=page, per_page=PER_PAGE,
-                       error_out=False)
+    return paginate(query.order_by(Order.created_at.desc(), Order.id.desc()), page, PER_PAGE)
 
 
 def refund(admin: User, order: Order, reason: str) -> Order:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..accounts.decorators import role_required
 from ..accounts.models import User
+from ..core.numbers import MAX_ID, parse_int
 from ..extensions import db
 from . import stats
 from .blueprint import publisher_bp
@@ -17,11 +18,12 @@ def _publisher() -> User:
     by default the first publisher."""
     if not current_user.is_admin:
         return current_user
-    wanted = request.args.get("publisher_id", type=int)
-    if wanted is None:
+    raw = request.args.get("publisher_id")
+    if not raw:
         user = db.session.scalar(select(User).where(User.role == "publisher").order_by(User.id).limit(1))
-    else:
-        user = db.session.get(User, wanted)
+    else:  # not an id (or out of the id range) names no publisher, like an unknown id
+        wanted = parse_int(raw, 1, MAX_ID)
+        user = db.session.get(User, wanted) if wanted is not None else None
     if user is None or user.role != "publisher":
         abort(404)
     return user

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from ..accounts.models import ROLES, User
+from ..core.numbers import MAX_ID, page_number, paginate, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from ..orders.models import Order
@@ -39,13 +40,13 @@ def like(column, text: str):
 
 
 def as_id(text: str) -> int | None:
-    """`text` as a row id if it is one (digits that fit an INTEGER column), else None."""
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    """`text` as a row id if it is one (ASCII digits that fit an INTEGER column), else None."""
+    return parse_int(text, 1, MAX_ID)
 
 
 def page_arg() -> int:
-    """The `page` query argument, kept in a range the database can OFFSET by."""
-    return min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    """The `page` query argument (paginate() turns one past the last into the last)."""
+    return page_number(request.args.get("page"))
 
 
 def search_users(q: str = "", role: str = "", status: str = "", page: int = 1):
@@ -63,7 +64,7 @@ def search_users(q: str = "", role: str = "", status: str = "", page: int = 1):
         query = query.where(User.suspended_at.is_not(None))
     elif status:
         query = query.where(User.status == status)
-    return db.paginate(query.order_by(User.id.desc()), page=page, per_page=PER_PAGE, error_out=False)
+    return paginate(query.order_by(User.id.desc()), page, PER_PAGE)
 
 
 def change_role(admin: User, user: User, role: str) -> User:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..core.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..jobs import enqueue_after_commit
@@ -42,7 +43,7 @@ def managed_games(user, page: int = 1, per_page: int = GAMES_PER_PAGE):
     query = select(Game).order_by(Game.updated_at.desc(), Game.id.desc())
     if not user.is_admin:
         query = query.where(Game.publisher_id == user.id)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return paginate(query, page, per_page)
 
 
 def catalog_terms() -> tuple[list[Category], list[Tag]]:

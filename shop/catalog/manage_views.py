@@ -7,6 +7,7 @@ from flask_login import current_user
 from ..accounts.decorators import role_required
 from ..accounts.forms import EmptyForm
 from ..accounts.views import safe_next
+from ..core.numbers import page_number
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
@@ -55,7 +56,7 @@ def _is_htmx_partial() -> bool:
 @bp.route("/publisher/games")
 @role_required("publisher")
 def manage_games():
-    games = admin_services.managed_games(current_user, request.args.get("page", 1, type=int))
+    games = admin_services.managed_games(current_user, page_number(request.args.get("page")))
     return render_template("catalog/manage/list.html", games=games, now=utcnow())
 
 

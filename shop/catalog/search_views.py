@@ -1,9 +1,10 @@
 """Search pages: /search (full results, paginated) and /search/live (the header's
 dropdown, an htmx partial). Ranking and speed live in search.py."""
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 
+from ..core.numbers import page_number
 from ..extensions import db
 from ..timeutil import utcnow
 from .blueprint import bp
@@ -26,8 +27,7 @@ def _query() -> str:
 
 
 def _page() -> int:
-    page = request.args.get("page", 1, type=int)
-    return min(max(page, 1), MAX_PAGE)
+    return page_number(request.args.get("page"), MAX_PAGE)
 
 
 def games_by_ids(ids: list[int]) -> list[Game]:
@@ -45,6 +45,9 @@ def games_by_ids(ids: list[int]) -> list[Game]:
 def search_page():
     q, page = _query(), _page()
     hits = search_ids(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    if page > 1 and not hits.ids:  # past the last page: go to the last one
+        last = max(1, -(-len(search_ids(q, limit=MAX_RESULTS).ids) // PAGE_SIZE))
+        return redirect(url_for("catalog.search_page", q=q, page=last if last > 1 else None))
     context = dict(q=q, page=page, games=games_by_ids(hits.ids), has_more=hits.has_more,
                    searchable=bool(query_terms(q)), first=(page - 1) * PAGE_SIZE + 1, now=utcnow())
     template = "catalog/_search_results.html" if is_partial() else "catalog/search.html"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Float, and_, case, cast, false, func, select, true
 
+from ..core.numbers import page_number
 from ..extensions import db
 from ..timeutil import to_seoul, utcnow
 from . import rankings
@@ -153,7 +154,7 @@ class BrowseQuery:
             on_sale=_flag(args.get("on_sale")),
             free=_flag(args.get("free")),
             sort=sort if sort in SORTS else "relevance",
-            page=_int(args.get("page"), 1, 1, MAX_PAGE),
+            page=page_number(args.get("page"), MAX_PAGE),
         )
 
     @property
@@ -267,14 +268,6 @@ def _order(sort: str, now: datetime, hit_ids: list[int] | None):
 def _text(raw, max_length: int) -> str:
     """Printable text only: PostgreSQL refuses NUL bytes, and nothing we match has control characters."""
     return "".join(ch for ch in (raw or "")[:max_length * 2] if ch.isprintable()).strip()[:max_length]
-
-
-def _int(raw, default: int, low: int, high: int) -> int:
-    try:
-        value = int(str(raw).strip()[:12])
-    except (TypeError, ValueError):
-        return default
-    return max(low, min(high, value))
 
 
 def _price(raw) -> int | None:

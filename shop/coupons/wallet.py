@@ -2,6 +2,7 @@
 (never read-then-write), so one coupon can never serve two orders."""
 from sqlalchemy import select, update
 
+from ..core.numbers import MAX_ID, parse_int
 from ..extensions import db
 from ..orders import hooks
 from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
@@ -68,7 +69,8 @@ def coupon_discount(quote, user, options) -> Discount | None:
     coupon_id = str(options.get("coupon") or "")
     if not coupon_id or user is None:
         return None
-    coupon = db.session.get(Coupon, int(coupon_id)) if coupon_id.isdigit() else None
+    wanted = parse_int(coupon_id, 1, MAX_ID)
+    coupon = db.session.get(Coupon, wanted) if wanted is not None else None
     if coupon is None or coupon.user_id != user.id or coupon.status != "available" or coupon.expires_at <= utcnow():
         raise CheckoutError("That coupon is no longer available.")
     event = coupon.event

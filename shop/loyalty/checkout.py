@@ -2,19 +2,21 @@
 refund). Registered once from create_app."""
 from flask import current_app
 
+from ..core.numbers import parse_int
 from ..orders import hooks
 from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
 from . import points
 from .grades import current_grade
 
+MAX_POINTS = 10**15  # above any balance (a wish is capped by the balance); a bigger number is ignored
+
 
 def points_discount(quote, user, options) -> Discount | None:
     """options["points"]: how many points the buyer wants to use; capped by the balance and
     by POINTS_MAX_SHARE_PERCENT of what is left to pay after other discounts."""
-    raw = str(options.get("points") or "").strip()
-    if not raw.isdigit() or user is None:
+    wanted = parse_int(options.get("points"), 0, MAX_POINTS)
+    if wanted is None or user is None:
         return None
-    wanted = int(raw)
     cap = quote.total * current_app.config["POINTS_MAX_SHARE_PERCENT"] // 100
     amount = min(wanted, points.balance(user.id), cap)
     if amount <= 0:

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
 from ..accounts.forms import EmptyForm
+from ..core.numbers import MAX_ID, parse_int
 from ..htmx import wants_fragment
 from ..extensions import db
 from . import services
@@ -93,10 +94,7 @@ def stream():
     and no database connection is held while the stream idles."""
     app = current_app._get_current_object()
     user_id = current_user.id
-    try:
-        last_id = int(request.headers.get("Last-Event-ID") or 0)
-    except ValueError:
-        last_id = 0
+    last_id = parse_int(request.headers.get("Last-Event-ID"), 0, MAX_ID) or 0  # anything else: a fresh page
     # Subscribe before reading the database: anything committed after the read below
     # is published after this point, so it reaches the queue. A fresh page therefore
     # needs no replay query; a reconnect replays what it missed after Last-Event-ID.

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from ..accounts.decorators import verified_required
 from ..accounts.forms import EmptyForm
 from ..cart.services import cart_games
+from ..core.numbers import MAX_ID, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from . import refunds, services
@@ -82,11 +83,8 @@ def start_checkout():
 def payment_success():
     public_id = request.args.get("orderId", "")
     payment_key = request.args.get("paymentKey", "")
-    try:
-        amount = int(request.args.get("amount", ""))
-    except ValueError:
-        abort(400)
-    if not payment_key:
+    amount = parse_int(request.args.get("amount"), 0, MAX_ID)  # totals live in an INTEGER column
+    if amount is None or not payment_key:
         abort(400)
     order = _own_order(public_id, buyer_only=True)
     try:

@@ -12,6 +12,7 @@ from ..timeutil import utcnow
 from .models import Review, ReviewLike
 
 PAGE_SIZE = 10
+MAX_PAGE = 1000
 SORTS = {
     "helpful": (Review.likes_count.desc(), Review.id.desc()),
     "newest": (Review.id.desc(),),
@@ -49,7 +50,7 @@ def user_review(user_id: int, game_id: int) -> Review | None:
 
 def list_reviews(game_id: int, sort: str = "helpful", page: int = 1) -> tuple[list[Review], bool]:
     order = SORTS.get(sort, SORTS["helpful"])
-    page = min(max(page, 1), 1000)
+    page = min(max(page, 1), MAX_PAGE)
     rows = list(db.session.scalars(select(Review).where(Review.game_id == game_id).order_by(*order)
                                    .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE

@@ -8,6 +8,7 @@ from ..accounts.decorators import verified_required
 from ..accounts.forms import EmptyForm
 from ..catalog.models import Game
 from ..catalog.services import find_game
+from ..core.numbers import page_number, parse_int
 from ..errors import DomainError
 from ..htmx import wants_fragment
 from ..extensions import db
@@ -25,11 +26,9 @@ def _game_or_404(slug: str) -> Game:
     return game
 
 
-def _int(name: str, default: int) -> int:
-    try:
-        return int(request.values.get(name, default))
-    except (TypeError, ValueError):
-        return default
+def _rating() -> int:
+    """The form's star rating; 0 (which the services refuse with a message) when it is not 1..5."""
+    return parse_int(request.form.get("rating"), 1, 5) or 0
 
 
 def section_context(game: Game, sort: str = "helpful", page: int = 1, error: str | None = None) -> dict:
@@ -57,7 +56,10 @@ def _section(game: Game, status: int = 200, **kw):
 @bp.route("/games/<slug>/reviews")
 def list_page(slug):
     game = _game_or_404(slug)
-    ctx = section_context(game, request.args.get("sort", "helpful"), _int("page", 1))
+    ctx = section_context(game, request.args.get("sort", "helpful"),
+                          page_number(request.args.get("page"), services.MAX_PAGE))
+    if ctx["page"] > 1 and not ctx["reviews"]:
+        abort(404)  # past the last page
     if wants_fragment() and request.args.get("page"):
         return render_template("reviews/_list_page.html", **ctx)
     if wants_fragment():
@@ -72,7 +74,7 @@ def post(slug):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        services.post_review(current_user, game, _int("rating", 0), request.form.get("body", "")[:6000])
+        services.post_review(current_user, game, _rating(), request.form.get("body", "")[:6000])
     except DomainError as exc:
         if not wants_fragment():
             flash(exc.message, "error")
@@ -102,7 +104,7 @@ def edit(review_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        services.edit_review(current_user, review, _int("rating", 0), request.form.get("body", "")[:6000])
+        services.edit_review(current_user, review, _rating(), request.form.get("body", "")[:6000])
     except DomainError as exc:
         return render_template("reviews/_form.html", game=review.game, review=review, form=EmptyForm(),
                                error=exc.message), 400

@@ -100,7 +100,7 @@ def test_pages_of_fifty_keep_the_filters(app, admin_browser):
     assert listed(first) == ids[::-1][:50]
     assert 'href="/admin/emails?kind=receipt&amp;page=2"' in first
     assert listed(admin_browser.page("/admin/emails?kind=receipt&page=2")) == ids[::-1][50:]
-    assert listed(admin_browser.page("/admin/emails?kind=receipt&page=9")) == []
+    assert listed(admin_browser.page("/admin/emails?kind=receipt&page=9")) == ids[::-1][50:]  # the last page
 
 
 # --- resend ----------------------------------------------------------------------------------
