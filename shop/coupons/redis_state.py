@@ -9,9 +9,9 @@ so each Lua script touches one cluster slot and runs unchanged on Redis Cluster:
   coupon:{E}:ip:<ip>  int   per-IP attempt counter (1 s window)
 
 A claim is ONE script call: window, repeat claimer, stock, then DECR + SADD + XADD,
-atomically. redis-py's Script object re-sends the script on NOSCRIPT (lost cache).
+atomically. The window is judged by Redis's own clock (`TIME`), the one clock every web
+node shares, not by the calling node's. redis-py's Script object re-sends the script on NOSCRIPT (lost cache).
 """
-import time
 from datetime import datetime
 
 from redis.exceptions import ResponseError
@@ -23,6 +23,10 @@ CLAIM = """
 local meta = redis.call('HMGET', KEYS[1], 'opens', 'closes')
 if not meta[1] then return 'not_ready' end
 local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 if now < tonumber(meta[1]) then return 'not_open' end
 if now >= tonumber(meta[2]) then return 'closed' end
 local tries = redis.call('INCR', KEYS[5])
@@ -36,7 +40,7 @@ local stock = tonumber(redis.call('GET', KEYS[2]) or '0')
 if stock <= 0 then return 'sold_out' end
 redis.call('DECR', KEYS[2])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('XADD', KEYS[4], '*', 'u', ARGV[1], 't', ARGV[2])
+redis.call('XADD', KEYS[4], '*', 'u', ARGV[1], 't', now)
 return 'claimed'
 """
 
@@ -82,10 +86,10 @@ class CouponRedis:
     def claim(self, event_id: int, user_id: int, ip: str = "-", user_per_second: int = 5,
               ip_per_second: int = 100, now_ms: int | None = None) -> str:
         k = keys(event_id)
-        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        # No time from here: the script reads Redis TIME. `now_ms` pins it (tests only).
         result = self._claim(keys=[k["meta"], k["stock"], k["claimed"], k["stream"], rate_key(event_id, user_id),
                                    ip_key(event_id, ip)],
-                             args=[user_id, now_ms, user_per_second, ip_per_second])
+                             args=[user_id, "" if now_ms is None else now_ms, user_per_second, ip_per_second])
         return result.decode() if isinstance(result, bytes) else result
 
     def sync(self, event_id: int, opens: datetime, closes: datetime, quantity: int, known_user_ids=()) -> int:

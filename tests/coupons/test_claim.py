@@ -223,6 +223,27 @@ def test_window_edges_to_the_millisecond(app, redis, open_event, make_users):
         assert event.window_state(closes) == "closed"
 
 
+def test_the_window_is_judged_by_redis_time_not_the_web_nodes_clock(app, redis, open_event, make_users,
+                                                                     monkeypatch):
+    """A web node whose clock is a day fast (or a day slow) still sees the drop open: the
+    script asks Redis for the time. The stream entry carries Redis's time too."""
+    import time as time_module
+
+    users = make_users(2)
+    event_id = open_event(quantity=5)
+    real_time = time_module.time
+    with app.app_context():
+        monkeypatch.setattr(time_module, "time", lambda: real_time() + 86400)
+        assert services.claim(event_id, users[0].id) == "claimed"
+        monkeypatch.setattr(time_module, "time", lambda: real_time() - 86400)
+        assert services.claim(event_id, users[1].id) == "claimed"
+    monkeypatch.setattr(time_module, "time", real_time)
+    seconds, micros = redis.time()
+    redis_ms = seconds * 1000 + micros // 1000
+    stamps = [int(fields["t"]) for _, fields in redis.xrange(keys(event_id)["stream"])]
+    assert len(stamps) == 2 and all(abs(redis_ms - t) < 60_000 for t in stamps), (redis_ms, stamps)
+
+
 def test_a_window_opening_now_is_claimable_at_once(app, open_event, make_users):
     (user,) = make_users(1)
     opens = utcnow() + timedelta(milliseconds=500)
