@@ -7,7 +7,8 @@ from datetime import datetime
 
 from flask import current_app
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
 from ..extensions import db, redis_clients
@@ -190,7 +191,7 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
         # another process does) before answering, so the answer is never made up.
         if time.monotonic() > deadline:
             raise StateUnavailable(f"coupon event {event_id} has no Redis state and could not be rebuilt in time")
-        result = rebuild(event_id)
+        result = rebuild(event_id, deadline)
         if result == "missing":
             if len(_missing) >= MISSING_CACHE_MAX:
                 _missing.clear()
@@ -204,26 +205,33 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
     return outcome
 
 
-def rebuild(event_id: int) -> str:
+def rebuild(event_id: int, deadline: float | None = None) -> str:
     """Recreate an event's Redis state from the database (stock = N − issued), e.g. after
     Redis restarted without persistence. Returns "rebuilt", "present" (nothing to do),
-    "busy" (another process is rebuilding it) or "missing" (no such event).
+    "busy" (another thread or process is rebuilding it, or the row lock was not had by
+    `deadline`, a time.monotonic() value) or "missing" (no such event).
 
     The issued coupons are read, and Redis written, under the event's row lock, which the
     consumer also holds while it commits a batch (and checks the batch's stream survived):
     so every coupon row is either counted here or never written. (SQLite ignores FOR
-    UPDATE; it serves development only.)"""
+    UPDATE; it serves development only.) With a deadline, neither this process's rebuild
+    lock nor the row lock is waited for past it: a claim waiting for a rebuild answers
+    within REBUILD_WAIT_SECONDS even while a slow transaction holds the row."""
     r = redis_clients.store
     lock_key = f"coupon:{{{event_id}}}:rebuild"
-    with _rebuild_lock:
+    if not _rebuild_lock.acquire(timeout=-1 if deadline is None else max(deadline - time.monotonic(), 0)):
+        return "busy"
+    try:
         if coupon_redis().exists(event_id):
             return "present"
         if not r.set(lock_key, "1", nx=True, ex=10):
             return "busy"
         try:
-            if db.session.scalar(select(CouponEvent.id).where(CouponEvent.id == event_id).with_for_update()) is None:
-                return "missing"
+            if not _lock_event_row(event_id, deadline):
+                return "busy"
             event = db.session.get(CouponEvent, event_id)
+            if event is None:
+                return "missing"
             known = db.session.scalars(select(Coupon.user_id).where(Coupon.event_id == event_id)).all()
             coupon_redis().sync(event_id, event.opens_at, event.closes_at, event.quantity, known)
             log.warning("rebuilt Redis state of coupon event %s from %d issued coupons", event_id, len(known))
@@ -231,6 +239,25 @@ def rebuild(event_id: int) -> str:
         finally:
             db.session.rollback()  # ends the row lock (nothing was written)
             r.delete(lock_key)
+    finally:
+        _rebuild_lock.release()
+
+
+def _lock_event_row(event_id: int, deadline: float | None) -> bool:
+    """SELECT … FOR UPDATE on the event's row; False if it was not had by `deadline`
+    (PostgreSQL's lock_timeout, for this transaction only). True for a missing row too:
+    the caller finds it missing."""
+    if deadline is not None and db.session.get_bind().dialect.name == "postgresql":
+        wait_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+        db.session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+    try:
+        db.session.execute(select(CouponEvent.id).where(CouponEvent.id == event_id).with_for_update())
+    except OperationalError as exc:
+        if "lock timeout" not in str(exc).lower():
+            raise
+        db.session.rollback()
+        return False
+    return True
 
 
 def remaining(event: CouponEvent) -> int:

@@ -333,6 +333,46 @@ def test_redis_flush_during_a_stampede_never_oversells(app, redis, open_event, m
         purge(app, user_ids=[u.id for u in users], event_ids=[event_id])
 
 
+@pytest.mark.no_db_isolation
+def test_claims_waiting_for_a_rebuild_answer_within_its_time_bound(app, redis, open_event, make_users,
+                                                                   postgres_only):
+    """Redis lost the event while a transaction elsewhere holds its row (a slow consumer
+    batch, a stuck admin) for 8 s. 8 claims arriving at once, on 8 threads of one process,
+    each answer within REBUILD_WAIT_SECONDS (+1 s of slack for this busy machine) with the
+    503 of an unavailable state, rather than queueing behind the row lock and this
+    process's rebuild lock; once the row is free the next claim rebuilds and succeeds."""
+    from .conftest import Claimer
+
+    users = make_users(9)
+    event_id = open_event(quantity=5)
+    try:
+        drop_event_keys(redis, event_id)
+        with app.app_context():
+            holder = db.engine.connect()
+        transaction = holder.begin()
+        holder.execute(select(services.CouponEvent.id).where(services.CouponEvent.id == event_id).with_for_update())
+        release = threading.Timer(8.0, transaction.rollback)
+        release.start()
+        claimers = Claimer.crowd(app, users[:8], ip=lambda n: f"10.3.0.{n + 1}")
+
+        def timed(claimer):
+            started = time.monotonic()
+            status = claimer.claim(event_id).status_code
+            return status, time.monotonic() - started
+
+        try:
+            results = stampede(claimers, timed, threads=8)
+        finally:
+            release.join()
+            holder.close()
+        slowest = max(elapsed for _, elapsed in results)
+        assert slowest < services.REBUILD_WAIT_SECONDS + 1.0, results
+        assert {status for status, _ in results} == {503}, results
+        assert claim(app, event_id, users[8].id) == "claimed"
+    finally:
+        purge(app, user_ids=[u.id for u in users], event_ids=[event_id])
+
+
 # --- reconciliation --------------------------------------------------------------------------
 
 def test_flask_coupons_reconcile_rebuilds_lost_keys(app, redis, open_event, make_users):
