@@ -193,6 +193,10 @@ class Config:
     COUPON_IP_PER_SECOND = env_int("COUPON_IP_PER_SECOND", 200)     # per client IP per event
     COUPON_SOLD_OUT_CACHE_SECONDS = float(env("COUPON_SOLD_OUT_CACHE_SECONDS", 2))
     COUPON_FAST_LANE = env_bool("COUPON_FAST_LANE", True)  # coupons/fastlane.py answers common claims
+    # Refuse to open a drop unless the coupon Redis is durable (coupons/durability.py). Off only
+    # where claims may be lost: the tests' throwaway Redis, or a host whose CONFIG is disabled
+    # and whose settings were checked by hand.
+    COUPON_REQUIRE_DURABLE_REDIS = env_bool("COUPON_REQUIRE_DURABLE_REDIS", True)
 
     # Social login (used by the OAuth issue)
     GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID")
@@ -234,6 +238,7 @@ class TestingConfig(DevelopmentConfig):
     MAIL_SUPPRESS_SEND = False  # mail goes to the test's real SMTP sink
     SQLALCHEMY_ENGINE_OPTIONS = {}
     RATELIMIT_KEY_PREFIX = "test-rl"
+    COUPON_REQUIRE_DURABLE_REDIS = False  # the test Redis has no AOF; tests/coupons/test_durability.py turns it on
 
 
 class ProductionConfig(Config):

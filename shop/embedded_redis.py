@@ -22,7 +22,10 @@ class EmbeddedRedis:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        config = {} if persist else {"save": "", "appendonly": "no"}
+        # persist: what the coupon Redis needs (shop/coupons/durability.py), an AOF fsynced
+        # before each reply and no eviction, so a claim answered "claimed" survives a crash.
+        config = ({"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"} if persist
+                  else {"save": "", "appendonly": "no"})
         self._server = LiteRedis(str(folder / "embedded-redis.rdb"), serverconfig=config)
         self.pid = self._server.pid
         self.socket = self._server.socket_file

@@ -103,12 +103,17 @@ class Proc:
             return ""
 
 
-class RedisServer:
-    """A private redis-server without persistence: stopping it loses everything, as a
-    restarted cache node without AOF/RDB would."""
+DURABLE_REDIS = ("--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction")
 
-    def __init__(self, folder: Path, port: int | None = None):
-        self.folder, self.port = folder, port or free_port()
+
+class RedisServer:
+    """A private redis-server. Without persistence (the default) stopping it loses
+    everything, as a restarted cache node without AOF/RDB would; `durable` runs it as the
+    coupon Redis must run (an AOF fsynced before each reply, no eviction), so a restart in
+    the same folder finds every acknowledged write."""
+
+    def __init__(self, folder: Path, port: int | None = None, durable: bool = False):
+        self.folder, self.port, self.durable = folder, port or free_port(), durable
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -124,15 +129,17 @@ class RedisServer:
             raise RuntimeError("redis-server is not on PATH (Debian: apt install redis-server)")
         log = open(self.folder / f"redis-{self.port}.log", "ab")
         self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no"],
+                                      "--dir", str(self.folder), "--daemonize", "no",
+                                      *(DURABLE_REDIS if self.durable else ("--appendonly", "no"))],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         client = self.client(socket_connect_timeout=1)
         wait_for(client.ping, f"redis-server on {self.port}", timeout=10, interval=0.05)
         client.close()
 
     def stop(self):
+        """SIGKILL, like a crash: no SAVE, no goodbye."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # like a crash: no SAVE, no goodbye
+            self.proc.kill()
             self.proc.wait(10)
         self.proc = None
 
@@ -237,13 +244,13 @@ class Cluster:
 
     `env` is what every process gets; start_* accept per-process overrides."""
 
-    def __init__(self, folder: Path, pg_url: str, db_name: str, **env):
+    def __init__(self, folder: Path, pg_url: str, db_name: str, durable_redis: bool = False, **env):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         base = pg_url.replace("postgresql://", "postgresql+psycopg://", 1).rsplit("/", 1)[0]
         self.db_name = db_name
         self.database_url = f"{base}/{db_name}"
-        self.redis = RedisServer(self.folder)
+        self.redis = RedisServer(self.folder, durable=durable_redis)
         self.mail_folder = self.folder / "mail"
         self.smtp = None
         self.smtp_port = free_port()
@@ -257,7 +264,9 @@ class Cluster:
                         DATABASE_URL=self.database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(self.smtp_port),
                         MAIL_TIMEOUT="5", WEB_CONCURRENCY="1", TRUSTED_PROXIES="1", PYTHONUNBUFFERED="1",
                         UPLOAD_DIR=str(self.folder / "uploads"), DEV_INBOX_DIR=str(self.mail_folder),
-                        PAYMENT_GATEWAY="sandbox")
+                        PAYMENT_GATEWAY="sandbox",
+                        # A Redis without AOF may host drops only where losing claims is the point.
+                        COUPON_REQUIRE_DURABLE_REDIS="1" if durable_redis else "0")
         self.env.update({k: str(v) for k, v in env.items()})
 
     # infrastructure
@@ -366,7 +375,8 @@ class Cluster:
                 cfg = dict(SECRET_KEY=SECRET_KEY, SQLALCHEMY_DATABASE_URI=self.database_url,
                            REDIS_URL=self.env["REDIS_URL"], MAIL_SERVER="127.0.0.1", MAIL_PORT=self.smtp_port,
                            RQ_QUEUE="default", SESSION_COOKIE_SECURE=False, UPLOAD_DIR=self.env["UPLOAD_DIR"],
-                           SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
+                           SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+                           COUPON_REQUIRE_DURABLE_REDIS=self.env["COUPON_REQUIRE_DURABLE_REDIS"] == "1")
                 cfg.update(overrides)
                 app = create_app(ProductionConfig, **cfg)
             finally:

@@ -13,7 +13,7 @@ from ..admin.audit import record
 from ..catalog.models import Tag
 from ..extensions import db
 from ..timeutil import SEOUL, to_seoul, utcnow
-from . import services
+from . import durability, services
 from .forms import EventForm
 from .models import Coupon, CouponEvent
 from .redis_state import keys
@@ -72,7 +72,7 @@ def admin_events():
         status = 400
     events = db.session.scalars(select(CouponEvent).order_by(CouponEvent.opens_at.desc())).all()
     return render_template("coupons/admin_events.html", form=form, rows=event_counts(events), now=utcnow(),
-                           action_form=EmptyForm()), status
+                           action_form=EmptyForm(), redis_problems=durability.problems(refresh=True)), status
 
 
 @bp.route("/admin/coupons/<int:event_id>", methods=["GET", "POST"])

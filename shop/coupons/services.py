@@ -28,6 +28,22 @@ class CouponError(DomainError):
         self.field = field
 
 
+class RedisNotDurable(CouponError):
+    """The coupon Redis could lose claims (coupons/durability.py): no drop may open on it."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("A drop can't open until the coupon Redis is durable: " + " ".join(problems))
+        self.problems = problems
+
+
+def _require_durable_redis():
+    from . import durability
+
+    found = durability.problems()
+    if found:
+        raise RedisNotDurable(found)
+
+
 @dataclass
 class EventInput:
     name: str
@@ -82,8 +98,10 @@ def issued_count(event_id: int) -> int:
 
 
 def create_event(data: EventInput) -> CouponEvent:
-    """Raises CouponError. Redis state is written after the row commits."""
+    """Raises CouponError (RedisNotDurable if the coupon Redis could lose claims). Redis
+    state is written after the row commits."""
     _check(data)
+    _require_durable_redis()
     event = CouponEvent(**data.__dict__)
     db.session.add(event)
     db.session.flush()
@@ -94,8 +112,12 @@ def create_event(data: EventInput) -> CouponEvent:
 
 
 def update_event(event: CouponEvent, data: EventInput) -> CouponEvent:
-    """Quantity may rise at any time but never drop below what was claimed. Raises CouponError."""
+    """Quantity may rise at any time but never drop below what was claimed. Raises
+    CouponError; RedisNotDurable for a change that offers more (a higher quantity, a later
+    close) while the coupon Redis could lose claims. Closing early is always allowed."""
     _check(data)
+    if data.quantity > event.quantity or data.closes_at > event.closes_at:
+        _require_durable_redis()
     claimed = max(issued_count(event.id), _redis_claimed(event.id))
     if data.quantity < claimed:
         raise CouponError(f"{claimed} coupons were already claimed; the quantity can't go below that.", "quantity")
