@@ -1,6 +1,7 @@
 """Admin: create and edit coupon events, close one now, reconcile Redis with the database.
 Every change writes an audit row in the same transaction."""
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timezone
 
 from flask import abort, flash, redirect, render_template, url_for
 from redis.exceptions import RedisError
@@ -72,7 +73,22 @@ def admin_events():
         status = 400
     events = db.session.scalars(select(CouponEvent).order_by(CouponEvent.opens_at.desc())).all()
     return render_template("coupons/admin_events.html", form=form, rows=event_counts(events), now=utcnow(),
-                           action_form=EmptyForm(), redis_problems=durability.problems(refresh=True)), status
+                           action_form=EmptyForm(), redis_problems=durability.problems(refresh=True),
+                           dead_letters=_dead_letters(events)), status
+
+
+def _dead_letters(events) -> list[tuple[CouponEvent, list[dict]]]:
+    """(event, its dead letters) for the events that have any; empty if Redis can't be read."""
+    try:
+        found = services.coupon_redis().dead_letters([e.id for e in events])
+    except RedisError:
+        return []
+    for letters in found.values():
+        for letter in letters:
+            stamp = letter.get("t", "")
+            letter["claimed_at"] = (datetime.fromtimestamp(int(stamp) / 1000, tz=timezone.utc)
+                                    if stamp.isascii() and stamp.isdigit() and len(stamp) < 16 else None)
+    return [(e, found[e.id]) for e in events if e.id in found]
 
 
 @bp.route("/admin/coupons/<int:event_id>", methods=["GET", "POST"])
@@ -209,4 +225,30 @@ def admin_reconcile(event_id):
            note=summary)
     db.session.commit()
     flash(f"Reconciled “{name}”: {summary}.", "success")
+    return redirect(url_for("coupons.admin_events"))
+
+
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+@bp.route("/admin/coupons/<int:event_id>/dead/<entry_id>/retry", methods=["POST"])
+@role_required("admin")
+def admin_retry_dead_letter(event_id, entry_id):
+    """Send a claim the consumer gave up on (coupons/consumer.py: MAX_DELIVERIES failures)
+    back to be persisted, once the cause is fixed."""
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    if not STREAM_ID.fullmatch(entry_id):
+        abort(404)
+    event = _event_or_404(event_id)
+    name = event.name
+    try:
+        user = services.retry_dead_letter(event_id, entry_id)
+    except services.DeadLetterGone as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("coupons.admin_events"))
+    record("coupon_event.retry_dead_letter", target_type="coupon_event", target_id=event_id, label=name,
+           after={"entry": entry_id, "user": user}, note=f"failed claim {entry_id} (user {user or '?'}) sent back")
+    db.session.commit()
+    flash(f"The failed claim of user {user or '?'} in “{name}” was sent back to be saved.", "success")
     return redirect(url_for("coupons.admin_events"))

@@ -5,6 +5,10 @@ so each Lua script touches one cluster slot and runs unchanged on Redis Cluster:
   coupon:{E}:stock    int   coupons left
   coupon:{E}:claimed  set   user ids that claimed
   coupon:{E}:issued   stream of {u: user id, t: claim time ms}; consumer group "persist"
+  coupon:{E}:dead     dead-letter stream: issued entries the consumer failed MAX_DELIVERIES times
+                      ({u, t, id: the original entry id, error, deliveries})
+  coupon:wake         stream the consumer blocks on with the events' streams; an entry
+                      ({e: event id}) when an event is created, changed or rebuilt
   coupon:{E}:rl:<uid> int   per-user attempt counter (1 s window), inside the same slot
   coupon:{E}:ip:<ip>  int   per-IP attempt counter (1 s window)
 
@@ -17,6 +21,7 @@ from datetime import datetime
 from redis.exceptions import ResponseError
 
 GROUP = "persist"
+WAKE = "coupon:wake"
 OUTCOMES = ("claimed", "already_claimed", "sold_out", "not_open", "closed", "not_ready", "rate_limited")
 
 CLAIM = """
@@ -56,11 +61,29 @@ redis.call('SET', KEYS[2], left)
 return left
 """
 
+# Put a dead letter back on the issued stream (a new entry: delivered afresh) and delete it
+# from the dead-letter stream, in one step. Returns its user field ('' if none), false if it is gone.
+RETRY_DEAD = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #found == 0 then return false end
+local fields, copy, user = found[1][2], {}, ''
+for i = 1, #fields, 2 do
+  if fields[i] == 'u' or fields[i] == 't' then
+    copy[#copy + 1] = fields[i]
+    copy[#copy + 1] = fields[i + 1]
+  end
+  if fields[i] == 'u' then user = fields[i + 1] end
+end
+redis.call('XADD', KEYS[2], '*', unpack(copy))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return user
+"""
+
 
 def keys(event_id: int) -> dict[str, str]:
     tag = f"coupon:{{{event_id}}}"
     return {"meta": f"{tag}:meta", "stock": f"{tag}:stock", "claimed": f"{tag}:claimed",
-            "stream": f"{tag}:issued"}
+            "stream": f"{tag}:issued", "dead": f"{tag}:dead"}
 
 
 def rate_key(event_id: int, user_id: int) -> str:
@@ -82,6 +105,7 @@ class CouponRedis:
         self.client = client
         self._claim = client.register_script(CLAIM)
         self._sync = client.register_script(SYNC)
+        self._retry_dead = client.register_script(RETRY_DEAD)
 
     def claim(self, event_id: int, user_id: int, ip: str = "-", user_per_second: int = 5,
               ip_per_second: int = 100, now_ms: int | None = None) -> str:
@@ -97,6 +121,8 @@ class CouponRedis:
         left = self._sync(keys=[k["meta"], k["stock"], k["claimed"]],
                           args=[epoch_ms(opens), epoch_ms(closes), quantity, *known_user_ids])
         self.ensure_group(event_id)
+        # Wake a consumer blocked on the other streams so it starts reading this one now.
+        self.client.xadd(WAKE, {"e": event_id}, maxlen=1000, approximate=True)
         return int(left)
 
     def ensure_group(self, event_id: int):
@@ -122,3 +148,33 @@ class CouponRedis:
     def drop(self, event_id: int):
         k = keys(event_id)
         self.client.delete(k["meta"], k["stock"], k["claimed"], k["stream"])
+
+    def dead_letters(self, event_ids, limit: int = 50) -> dict[int, list[dict]]:
+        """{event id: [{id, u, t, error, deliveries}, …]} for the events that have any
+        (oldest first, at most `limit` each), read in one pipeline."""
+        event_ids = list(event_ids)
+        if not event_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.xrange(keys(event_id)["dead"], count=limit)
+        found = {}
+        for event_id, entries in zip(event_ids, pipe.execute()):
+            if entries:
+                found[event_id] = [{**_text_fields(fields), "entry": _text(entry_id)} for entry_id, fields in entries]
+        return found
+
+    def retry_dead(self, event_id: int, entry_id: str) -> str | None:
+        """Move one dead letter back to the issued stream; its user field as written, None
+        if it is gone."""
+        k = keys(event_id)
+        user = self._retry_dead(keys=[k["dead"], k["stream"]], args=[entry_id])
+        return None if user is None else _text(user)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _text_fields(fields) -> dict:
+    return {_text(k): _text(v) for k, v in (fields or {}).items()}

@@ -334,3 +334,21 @@ def reconcile(event_id: int | None = None) -> list[dict]:
 def event_summary(event: CouponEvent) -> dict:
     return {"id": event.id, "name": event.name, "state": event.window_state(), "remaining": remaining(event),
             "quantity": event.quantity, "opens_ms": epoch_ms(event.opens_at), "closes_ms": epoch_ms(event.closes_at)}
+
+
+# --- dead letters ------------------------------------------------------------------------
+
+class DeadLetterGone(DomainError):
+    """The dead letter was already retried (or the event's Redis state was lost)."""
+
+    message = "That failed claim is no longer waiting: it was already retried."
+
+
+def retry_dead_letter(event_id: int, entry_id: str) -> str:
+    """Put a claim the consumer gave up on back into the event's stream, to be persisted
+    afresh (after whatever made it fail was fixed); returns its user field. Raises
+    DeadLetterGone."""
+    user_id = coupon_redis().retry_dead(event_id, entry_id)
+    if user_id is None:
+        raise DeadLetterGone()
+    return user_id
