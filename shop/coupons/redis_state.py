@@ -22,6 +22,9 @@ from redis.exceptions import ResponseError
 
 GROUP = "persist"
 WAKE = "coupon:wake"
+# Published (data: the event id) whenever an event's stock is set anew (created, edited,
+# rebuilt, reconciled): every process drops its sold-out flag for it (services.py).
+RESTOCKED = "broadcast:coupons:restocked"
 OUTCOMES = ("claimed", "already_claimed", "sold_out", "not_open", "closed", "not_ready", "rate_limited")
 
 CLAIM = """
@@ -123,6 +126,7 @@ class CouponRedis:
         self.ensure_group(event_id)
         # Wake a consumer blocked on the other streams so it starts reading this one now.
         self.client.xadd(WAKE, {"e": event_id}, maxlen=1000, approximate=True)
+        self.client.publish(RESTOCKED, str(event_id))
         return int(left)
 
     def ensure_group(self, event_id: int):

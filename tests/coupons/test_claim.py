@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import redis as redis_lib
 
 from shop.coupons import services
 from shop.coupons.consumer import drain_event
@@ -340,6 +341,34 @@ def test_raising_the_quantity_clears_the_sold_out_flag(app, open_event, make_use
         assert services.claim(event_id, users[1].id) == "claimed"
 
 
+def test_a_restock_by_another_process_clears_the_sold_out_flag_at_once(app, redis, open_event, make_users):
+    """Another process raises the quantity (its CouponRedis.sync publishes the restock):
+    this process's sold-out flag, good for 30 s here, is gone within 100 ms and the next
+    claim goes through. The flag is cached only while the process follows restocks."""
+    users = make_users(3)
+    event_id = open_event(quantity=1)
+    with app.app_context():
+        app.config["COUPON_SOLD_OUT_CACHE_SECONDS"] = 30
+        try:
+            assert services.claim(event_id, users[0].id) == "claimed"
+            assert services.claim(event_id, users[1].id) == "sold_out"
+            assert services.sold_out_cached(event_id)
+            from shop.coupons.models import CouponEvent
+            from shop.extensions import db
+
+            event = db.session.get(CouponEvent, event_id)
+            other_process = CouponRedis(redis_lib.Redis.from_url(app.config["REDIS_URL"], decode_responses=True))
+            other_process.sync(event_id, event.opens_at, event.closes_at, 3)
+            raised = time.monotonic()
+            while services.sold_out_cached(event_id) and time.monotonic() - raised < 2:
+                time.sleep(0.005)
+            assert time.monotonic() - raised < 0.1
+            assert services.claim(event_id, users[2].id) == "claimed"
+        finally:
+            app.config["COUPON_SOLD_OUT_CACHE_SECONDS"] = 2.0
+            other_process.client.close()
+
+
 # --- rate limits -------------------------------------------------------------------------------
 
 def test_per_user_rate_limit(app, open_event, make_users, redis):
@@ -380,7 +409,7 @@ def test_unknown_event_ids_are_remembered_briefly(app, make_users, monkeypatch):
     (user,) = make_users(1)
     reads = []
     original = services.rebuild
-    monkeypatch.setattr(services, "rebuild", lambda event_id: reads.append(event_id) or original(event_id))
+    monkeypatch.setattr(services, "rebuild", lambda event_id, *args: reads.append(event_id) or original(event_id, *args))
     with app.app_context():
         for _ in range(3):
             with pytest.raises(services.NoSuchEvent):
