@@ -183,6 +183,63 @@ def test_a_coupon_storm_over_both_nodes_issues_exactly_n(two_nodes):
     assert r.xpending(f"coupon:{{{event_id}}}:issued", "persist")["pending"] == 0
 
 
+def test_a_raised_quantity_clears_sold_out_on_both_nodes_within_100_ms(two_nodes):
+    """Both nodes have seen the drop sell out and answer "sold out" from their own flag
+    (proved: stock put back in Redis behind the app's back is not seen). An admin in a
+    third process raises the quantity: a claim sent to either node from 100 ms later on is
+    answered from Redis, i.e. both flags are gone (the restock is published; each node's
+    hub follows it). Before, the flags held for COUPON_SOLD_OUT_CACHE_SECONDS (2 s)."""
+    from datetime import timedelta
+
+    from shop.coupons import services
+    from shop.coupons.models import CouponEvent
+    from shop.extensions import db
+    from shop.timeutil import utcnow
+
+    app = two_nodes.app()
+    users = make_users(app, 4, prefix="restock")
+    a, b, c, d = visitors = [visitor(two_nodes) for _ in users]
+    for user, v in zip(users, visitors):
+        assert v.login(user.email, node=0).status_code == 302
+    now = utcnow()
+    with app.app_context():
+        event_id = services.create_event(services.EventInput(
+            name="Restocked drop", discount_type="fixed", discount_value=1000, quantity=1,
+            opens_at=now - timedelta(seconds=5), closes_at=now + timedelta(hours=1), valid_days=7)).id
+
+    def outcome(v, node):
+        res = v.post(f"/coupons/{event_id}/claim", node=node, headers={"Accept": "application/json"})
+        assert res.status_code == 200, (res.status_code, res.text[:200])
+        return res.json()["outcome"]
+
+    assert outcome(a, 0) == "claimed"
+    assert [outcome(b, 0), outcome(b, 1)] == ["sold_out", "sold_out"]
+    stock = f"coupon:{{{event_id}}}:stock"
+    r = two_nodes.redis.client()
+    r.set(stock, 1)  # no restock published: the nodes' flags must hide it
+    assert [outcome(c, 1), outcome(d, 0)] == ["sold_out", "sold_out"]
+    r.set(stock, 0)
+
+    with app.app_context():
+        event = db.session.get(CouponEvent, event_id)
+        data = {name: getattr(event, name) for name in services.EventInput.__dataclass_fields__}
+        services.update_event(event, services.EventInput(**{**data, "quantity": 3}))  # stock 2
+    raised = time.monotonic()
+
+    def until_claimed(pair):
+        v, node = pair
+        while True:
+            sent = time.monotonic() - raised
+            answer = outcome(v, node)
+            if answer != "sold_out" or sent > 1.0:
+                return answer, sent
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(until_claimed, [(c, 1), (d, 0)]))
+    assert [answer for answer, _ in results] == ["claimed", "claimed"], results
+    assert all(sent < 0.1 for _, sent in results), results
+
+
 def test_the_login_rate_limit_is_counted_across_nodes(two_nodes):
     """RATELIMIT_LOGIN is 10 per minute per email (and per client address). Ten wrong
     passwords spread over A and B, each from another address: the 11th attempt is 429
