@@ -123,7 +123,9 @@ class Bench:
         env.update(APP_ENV="production", SECRET_KEY=self.secret, DATABASE_URL=self.db_url,
                    REDIS_URL=self.redis_url, BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1",
                    COUPON_IP_PER_SECOND=str(self.args.ip_per_second),
-                   STORM_LOCK_SLEEP=str(self.args.lock_sleep), SESSION_COOKIE_SECURE="0")
+                   STORM_LOCK_SLEEP=str(self.args.lock_sleep), SESSION_COOKIE_SECURE="0",
+                   # the bench measures; whether its Redis is durable is the `aof` run's subject
+                   COUPON_REQUIRE_DURABLE_REDIS="0")
         if workers is not None:
             env["WEB_CONCURRENCY"] = str(workers)
         if worker_class:
@@ -155,7 +157,8 @@ class Bench:
 
     def make_app(self):
         os.environ.update({k: v for k, v in self.env().items() if k in (
-            "APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "COUPON_IP_PER_SECOND", "SESSION_COOKIE_SECURE")})
+            "APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "COUPON_IP_PER_SECOND", "SESSION_COOKIE_SECURE",
+            "COUPON_REQUIRE_DURABLE_REDIS")})
         from shop import create_app
 
         self.app = create_app()
@@ -541,6 +544,37 @@ class Bench:
             f"{ {k: round(v) for k, v in scores.items()} } -> WEB_CONCURRENCY={best}")
         return best
 
+    def set_aof(self, always: bool):
+        """Switch the (private) Redis between no AOF and appendonly yes + appendfsync
+        always with CONFIG SET, waiting for the AOF rewrite that turning it on starts."""
+        if always:
+            self.r.config_set("appendfsync", "always")
+            self.r.config_set("appendonly", "yes")
+            deadline = clock() + 120
+            while clock() < deadline:
+                info = self.r.info("persistence")
+                if info["aof_enabled"] and not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                    break
+                time.sleep(0.1)
+        else:
+            self.r.config_set("appendonly", "no")
+        got = self.r.config_get("appendonly")["appendonly"], self.r.config_get("appendfsync")["appendfsync"]
+        log(f"Redis persistence now appendonly={got[0]} appendfsync={got[1]}")
+        return got
+
+    def aof_runs(self, c):
+        """What the durable setting costs: the hot claim (every request runs the whole
+        script, so every request writes) with no AOF and with appendfsync always,
+        interleaved over --rounds rounds. Needs a Redis whose CONFIG SET is allowed."""
+        for i in range(1, self.args.rounds + 1):
+            for always in (False, True):
+                appendonly, appendfsync = self.set_aof(always)
+                name = "AOF always" if always else "no AOF"
+                res = self.run_ours(f"hot, {name} #{i}", c, quantity=HOT_QUANTITY)
+                res["approach"] = "aof-always" if always else "aof-off"
+                res["redis_persistence"] = {"appendonly": appendonly, "appendfsync": appendfsync}
+        self.set_aof(False)
+
     def kill_run(self):
         """Our claim at full concurrency; SIGKILL the consumer mid-batch, restart it."""
         info = {}
@@ -629,6 +663,8 @@ class Bench:
                 self.run_bench(approach, c)
         if want("hot"):
             self.run_ours("ours, never sells out", c, quantity=HOT_QUANTITY)
+        if only is not None and "aof" in only:
+            self.aof_runs(c)
         if want("low"):
             if want("empty"):
                 self.run_bare(lo, label=f"empty WSGI app c={lo}", approach="empty")
@@ -727,6 +763,12 @@ class Bench:
         not_sold = [r["label"] for r in ok if not r["check"]["sold_out"] and r["approach"] != "ours-hot"]
         if not_sold:
             targets["runs that did not sell out within their duration (info)"] = [not_sold, None]
+        aof_on, aof_off = of("aof-always"), of("aof-off")
+        if aof_on and aof_off:
+            on, off = median(r["rps"] for r in aof_on), median(r["rps"] for r in aof_off)
+            rounds = ", ".join(f"{a['rps']:.0f}/{b['rps']:.0f}" for a, b in zip(aof_on, aof_off))
+            targets["hot claim, appendfsync always vs no AOF (median req/s; info)"] = [
+                f"{on:.0f} vs {off:.0f} = {on / off:.2f} (rounds, always/none: {rounds})", None]
         kill = of("ours-kill")
         if kill:
             k = kill[0]
@@ -783,7 +825,8 @@ def main():
     p.add_argument("--calibration-duration", type=int, default=8)
     p.add_argument("--workers", default="1,2", help="WEB_CONCURRENCY candidates (comma list); best is kept")
     p.add_argument("--only", help="comma list of runs: bare,ours,cold,naive,rowlock,redislock,empty,hot,low,stock,kill "
-                                  "(default all)")
+                                  "(default all); and aof (only when named: no AOF vs appendfsync always, "
+                                  "switched with CONFIG SET on --redis-url)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved bare/ours rounds at --connections")
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--ip-per-second", type=int, default=1_000_000,

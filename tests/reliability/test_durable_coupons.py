@@ -3,6 +3,7 @@ runs as docs/operations.md requires (appendonly yes, appendfsync always, noevict
 private redis-server started here); two gunicorn nodes and the coupon consumer claim and
 persist for real. In mid-storm the redis-server is SIGKILLed and started again on the
 same port and AOF folder; the storm goes on throughout."""
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,8 @@ def durable():
     cluster = new_cluster("durable", durable_redis=True)
     try:
         cluster.start_nodes(2)
-        cluster.wait_consumer(cluster.start_consumer("coupons"))
+        cluster.consumer = cluster.start_consumer("coupons")
+        cluster.wait_consumer(cluster.consumer)
         yield cluster
     finally:
         cluster.stop()
@@ -38,7 +40,8 @@ def test_users_told_claimed_keep_their_coupon_when_redis_is_killed_mid_storm(dur
     """N=40, 100 users on 12 threads, each pressing Claim (alternating nodes) until the
     answer is final; 503s and dropped connections while Redis is down are pressed again.
     After the 15th "claimed" the redis-server gets SIGKILL and is restarted 1 s later.
-    Then: exactly N coupons; every user told "claimed" holds exactly one; anyone else
+    The consumer is paused (SIGSTOP) from before the storm until Redis is back, so at the
+    crash those 15 claims exist only in Redis, as when the consumer lags. Then: exactly N coupons; every user told "claimed" holds exactly one; anyone else
     holding one had their answer lost in the crash (an error, then "already claimed");
     Redis agrees with the database; and claims were answered after the restart too."""
     n = 40
@@ -81,7 +84,14 @@ def test_users_told_claimed_keep_their_coupon_when_redis_is_killed_mid_storm(dur
         durable.redis.start()  # same port, same --dir: the AOF is replayed
         restarted.set()
 
-    crasher = threading.Thread(target=crash)
+    def crash_then_resume():
+        try:
+            crash()
+        finally:
+            durable.consumer.kill(signal.SIGCONT)
+
+    durable.consumer.kill(signal.SIGSTOP)
+    crasher = threading.Thread(target=crash_then_resume)
     crasher.start()
     with ThreadPoolExecutor(12) as pool:
         results = dict(pool.map(press, enumerate(visitors)))
