@@ -151,7 +151,7 @@ class CouponRedis:
 
     def drop(self, event_id: int):
         k = keys(event_id)
-        self.client.delete(k["meta"], k["stock"], k["claimed"], k["stream"])
+        self.client.delete(k["meta"], k["stock"], k["claimed"], k["stream"], k["dead"])
 
     def dead_letters(self, event_ids, limit: int = 50) -> dict[int, list[dict]]:
         """{event id: [{id, u, t, error, deliveries}, …]} for the events that have any
