@@ -189,6 +189,9 @@ def _forget_sold_out(event_id: int):
 _restock_follower_pid = 0
 _restock_lock = threading.Lock()
 HUB_READY_WAIT_SECONDS = 1.0
+# When the follower last heard of a restock, per event (None: every event, a resync), so a
+# sold-out answer that a restock overtook on its way back is not cached.
+_restocked_at: dict[int | None, float] = {}
 
 
 def _following_restocks() -> bool:
@@ -219,9 +222,19 @@ def _follow_restocks(subscription):
         except queue.Empty:
             continue
         if item is RESYNC:
+            _restocked_at[None] = time.monotonic()
             _sold_out.clear()
-        elif isinstance(item, tuple) and item[1].isdigit():
-            _sold_out.pop(int(item[1]), None)
+        elif isinstance(item, tuple) and item[1].isascii() and item[1].isdigit() and len(item[1]) < 19:
+            event_id = int(item[1])
+            _restocked_at[event_id] = time.monotonic()
+            _sold_out.pop(event_id, None)
+
+
+def _may_cache_sold_out(event_id: int, asked_at: float) -> bool:
+    """True if a sold-out answer Redis gave to a question asked at `asked_at` may be
+    cached: this process follows restocks, and none arrived since the question."""
+    return (_following_restocks() and _restocked_at.get(event_id, 0.0) < asked_at
+            and _restocked_at.get(None, 0.0) < asked_at)
 
 
 def _fresh(flags: dict[int, float], event_id: int) -> bool:
@@ -251,6 +264,7 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
         raise NoSuchEvent()
     cfg = current_app.config
     state = coupon_redis()
+    asked_at = time.monotonic()
     outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
     deadline = time.monotonic() + REBUILD_WAIT_SECONDS
     while outcome == "not_ready":
@@ -266,8 +280,9 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
             raise NoSuchEvent()
         if result == "busy":
             time.sleep(0.02)
+        asked_at = time.monotonic()
         outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
-    if outcome == "sold_out" and _following_restocks():
+    if outcome == "sold_out" and _may_cache_sold_out(event_id, asked_at):
         _sold_out[event_id] = time.monotonic() + cfg["COUPON_SOLD_OUT_CACHE_SECONDS"]
     return outcome
 

@@ -275,7 +275,9 @@ def test_a_consumer_killed_mid_batch_is_finished_by_another(faults):
     try:
         blocker.execute("SELECT id FROM coupon_events WHERE id = %s FOR UPDATE", (event_id,))
         assert [o for _, o in claim_all(visitors, event_id)] == ["claimed"] * 10
-        wait_for(lambda: r.xpending(stream, "persist")["pending"] == 10, "the batch read by the consumer",
+        # The consumer's blocking read hands it entries as they arrive: its batch is the
+        # first 1 to 10 claims, the rest wait unread behind the lock.
+        wait_for(lambda: r.xpending(stream, "persist")["pending"] >= 1, "a batch read by the consumer",
                  timeout=20)
         wait_for(lambda: lock_waiters(faults) >= 1, "the consumer's transaction waiting", timeout=10)
         (victim,) = r.xpending(stream, "persist")["consumers"]
@@ -287,7 +289,7 @@ def test_a_consumer_killed_mid_batch_is_finished_by_another(faults):
     finally:
         blocker.rollback()
         blocker.close()
-    assert victim["name"].endswith(f"-{killed}") and victim["pending"] == 10
+    assert victim["name"].endswith(f"-{killed}") and 1 <= victim["pending"] <= 10
     assert coupon_users(faults, event_id) == []
     faults.consumer = faults.start_consumer("coupons-second", DATABASE_URL=faults.proxied_db_url)
     wait_for(lambda: len(coupon_users(faults, event_id)) == 10, "the batch taken over", timeout=45, interval=0.5)
