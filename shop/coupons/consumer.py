@@ -249,8 +249,13 @@ def run_forever(app, block_ms: int = BLOCK_MS, refresh_seconds: float = REFRESH_
                 sweep_seconds: float = SWEEP_SECONDS, stop=None):
     """The persistence loop. Runs until `stop` (a threading.Event) is set, if one is given
     (it is looked at between reads, so stopping takes up to `block_ms`)."""
+    from .durability import read_problems
+
     consumer = consumer_name()
     log.info("coupon consumer %s started", consumer)
+    with app.app_context():
+        for problem in read_problems(redis_clients.store):
+            log.warning("%s", problem)  # the admin page says it too; here it reaches the operator's logs
     event_ids, refreshed, swept, counts = [], float("-inf"), float("-inf"), {}
     pause = stop.wait if stop is not None else time.sleep
     while stop is None or not stop.is_set():
