@@ -1,7 +1,5 @@
 """Coupon events: admin operations, the claim path, rebuild and reconciliation."""
 import logging
-import os
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +15,8 @@ from ..extensions import db, redis_clients
 from ..jobs import call_after_commit
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
-from .redis_state import RESTOCKED, CouponRedis, epoch_ms
+from . import restocks
+from .redis_state import CouponRedis, epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -181,62 +180,6 @@ def _forget_sold_out(event_id: int):
     _sold_out.pop(event_id, None)
 
 
-# --- sold-out flags follow every process's restocks ---------------------------------------
-# A process caches "sold out" only while it is subscribed to RESTOCKED (through the
-# notifications hub's one pub/sub connection), so a raised quantity reaches it in
-# milliseconds. If the hub loses Redis it tells us to resync: every flag is dropped, as a
-# restock may have been missed.
-_restock_follower_pid = 0
-_restock_lock = threading.Lock()
-HUB_READY_WAIT_SECONDS = 1.0
-# When the follower last heard of a restock, per event (None: every event, a resync), so a
-# sold-out answer that a restock overtook on its way back is not cached.
-_restocked_at: dict[int | None, float] = {}
-
-
-def _following_restocks() -> bool:
-    """Start this process's restock follower (once per process, after any fork); True
-    once its subscription is live, i.e. a sold-out flag may be cached."""
-    global _restock_follower_pid
-    from ..notifications.hub import get_hub
-
-    hub = get_hub(current_app.config["REDIS_URL"])
-    wait = 0.0  # not a moment on the claim path once following (down: just don't cache)
-    if _restock_follower_pid != os.getpid():
-        with _restock_lock:
-            if _restock_follower_pid != os.getpid():
-                subscription = hub.subscribe(RESTOCKED)
-                threading.Thread(target=_follow_restocks, args=(subscription,), name="coupon-restocks",
-                                 daemon=True).start()
-                _restock_follower_pid = os.getpid()
-                wait = HUB_READY_WAIT_SECONDS  # the first sold-out of the process waits for the subscription
-    return hub.wait_ready(wait)
-
-
-def _follow_restocks(subscription):
-    from ..notifications.hub import RESYNC
-
-    while True:
-        try:
-            item = subscription.get(timeout=3600)
-        except queue.Empty:
-            continue
-        if item is RESYNC:
-            _restocked_at[None] = time.monotonic()
-            _sold_out.clear()
-        elif isinstance(item, tuple) and item[1].isascii() and item[1].isdigit() and len(item[1]) < 19:
-            event_id = int(item[1])
-            _restocked_at[event_id] = time.monotonic()
-            _sold_out.pop(event_id, None)
-
-
-def _may_cache_sold_out(event_id: int, asked_at: float) -> bool:
-    """True if a sold-out answer Redis gave to a question asked at `asked_at` may be
-    cached: this process follows restocks, and none arrived since the question."""
-    return (_following_restocks() and _restocked_at.get(event_id, 0.0) < asked_at
-            and _restocked_at.get(None, 0.0) < asked_at)
-
-
 def _fresh(flags: dict[int, float], event_id: int) -> bool:
     """True while `flags` holds an unexpired entry for the event; drops an expired one."""
     until = flags.get(event_id)
@@ -282,7 +225,7 @@ def claim(event_id: int, user_id: int, ip: str = "-") -> str:
             time.sleep(0.02)
         asked_at = time.monotonic()
         outcome = state.claim(event_id, user_id, ip, cfg["COUPON_USER_PER_SECOND"], cfg["COUPON_IP_PER_SECOND"])
-    if outcome == "sold_out" and _may_cache_sold_out(event_id, asked_at):
+    if outcome == "sold_out" and restocks.may_cache_sold_out(event_id, asked_at, _sold_out):
         _sold_out[event_id] = time.monotonic() + cfg["COUPON_SOLD_OUT_CACHE_SECONDS"]
     return outcome
 

@@ -122,6 +122,23 @@ def postgres_only(app):
                     "(SQLite has one writer and ignores SELECT … FOR UPDATE)")
 
 
+# --- admins and others at the admin pages ----------------------------------------------------
+
+def browser_as(app, make_user, role):
+    """A browser logged in as a new user of `role` ("anonymous": not logged in)."""
+    from ..orders.shopping import session_login
+
+    browser = Browser(app)
+    if role != "anonymous":
+        session_login(app, browser, make_user(role=role).id)
+    return browser
+
+
+@pytest.fixture
+def admin(app, make_user):
+    return browser_as(app, make_user, "admin")
+
+
 # --- people claiming ----------------------------------------------------------------------
 
 class Claimer:

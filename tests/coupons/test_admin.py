@@ -14,8 +14,7 @@ from shop.coupons.redis_state import keys
 from shop.extensions import db
 from shop.timeutil import to_seoul, utcnow
 
-from ..helpers import Browser
-from ..orders.shopping import session_login
+from .conftest import browser_as
 
 
 def form(**changes) -> dict:
@@ -25,18 +24,6 @@ def form(**changes) -> dict:
             "valid_until": "", "scope_tag_id": "0", "scope_publisher_id": "0"}
     data.update(changes)
     return data
-
-
-def browser_as(app, make_user, role):
-    browser = Browser(app)
-    if role != "anonymous":
-        session_login(app, browser, make_user(role=role).id)
-    return browser
-
-
-@pytest.fixture
-def admin(app, make_user):
-    return browser_as(app, make_user, "admin")
 
 
 def events(app) -> list[CouponEvent]:

@@ -20,7 +20,6 @@ from shop.coupons.redis_state import GROUP, keys
 from shop.extensions import db
 
 from .conftest import coupon_rows, event_input, purge
-from .test_admin import admin  # noqa: F401  (the admin fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,7 +175,7 @@ def dead_letter(redis, event_id, user_id) -> str:
                                                "error": "IntegrityError: violates foreign key", "deliveries": "5"})
 
 
-def test_the_admin_page_lists_dead_letters_and_retry_persists_them(app, admin, redis, open_event,  # noqa: F811
+def test_the_admin_page_lists_dead_letters_and_retry_persists_them(app, admin, redis, open_event,
                                                                    make_users):
     (user,) = make_users(1)
     event_id = open_event(name="Ghost drop")
@@ -201,7 +200,7 @@ def test_the_admin_page_lists_dead_letters_and_retry_persists_them(app, admin, r
 
 @pytest.mark.parametrize("role, status", [("publisher", 403), ("customer", 403), ("anonymous", 302)])
 def test_only_admins_may_retry_a_dead_letter(app, make_user, redis, open_event, make_users, role, status):
-    from .test_admin import browser_as
+    from .conftest import browser_as
 
     (user,) = make_users(1)
     event_id = open_event()
@@ -211,7 +210,7 @@ def test_only_admins_may_retry_a_dead_letter(app, make_user, redis, open_event, 
     assert redis.xlen(keys(event_id)["dead"]) == 1
 
 
-def test_retry_needs_the_csrf_token_and_a_real_entry(app, admin, redis, open_event, make_users):  # noqa: F811
+def test_retry_needs_the_csrf_token_and_a_real_entry(app, admin, redis, open_event, make_users):
     (user,) = make_users(1)
     event_id = open_event()
     entry = dead_letter(redis, event_id, user.id)

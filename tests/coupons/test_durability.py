@@ -11,7 +11,7 @@ from shop.coupons import durability, services
 from shop.coupons.redis_state import CouponRedis
 
 from .conftest import event_input
-from .test_admin import admin, events, field_error, form  # noqa: F401  (the admin fixture)
+from .test_admin import events, field_error, form
 
 DURABLE = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
 LOSSY = {"appendonly": "no", "appendfsync": "everysec", "maxmemory-policy": "allkeys-lru"}
@@ -72,7 +72,7 @@ def test_unreachable_redis_is_a_problem_not_a_crash():
     assert durability.read_problems(dead) == [durability.UNREACHABLE]
 
 
-def test_without_a_durable_redis_an_admin_cannot_open_a_drop_and_sees_why(app, admin, coupon_redis_is):  # noqa: F811
+def test_without_a_durable_redis_an_admin_cannot_open_a_drop_and_sees_why(app, admin, coupon_redis_is):
     coupon_redis_is(LOSSY)
     page = unescape(admin.get("/admin/coupons").get_data(as_text=True))
     assert 'id="coupon-redis-problems"' in page and "No drop can open or grow until this is fixed." in page
