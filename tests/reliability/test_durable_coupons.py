@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .cluster import make_users, wait_for
+from bench.harness.cluster import make_users, wait_for
 from .conftest import new_cluster
 from .test_faults import coupon_users, logged_in, open_event
 
