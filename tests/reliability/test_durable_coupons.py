@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bench.harness.cluster import make_users, wait_for
+
 from .conftest import new_cluster
 from .test_faults import coupon_users, logged_in, open_event
 
