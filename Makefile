@@ -45,7 +45,7 @@ browser-deps:
 	  else echo "warning: chromium missing and apt-get unavailable; browser tests will be skipped"; fi; }
 
 run: install assets
-	$(BIN)/python -m shop.devserver
+	$(BIN)/python -m shop.dev.server
 
 test: install-dev assets browser-deps
 	$(BIN)/python -m tests.run $(ARGS)

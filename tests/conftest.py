@@ -15,7 +15,7 @@ import redis as redis_lib
 
 from shop import create_app
 from shop.config import TestingConfig
-from shop.devmail import read_messages, start_sink
+from shop.dev.mail import read_messages, start_sink
 from shop.extensions import db
 
 from .helpers import Browser, Outbox
@@ -31,7 +31,7 @@ def _redis_url() -> str:
         redis_lib.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
         return "redis://127.0.0.1:6379/13"
     except redis_lib.RedisError:
-        from shop.embedded_redis import EmbeddedRedis
+        from shop.dev.embedded_redis import EmbeddedRedis
 
         server = EmbeddedRedis(_TMP / "redis", persist=False)
         import atexit

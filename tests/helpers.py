@@ -3,7 +3,7 @@ import re
 import shutil
 from pathlib import Path
 
-from shop.devmail import read_messages
+from shop.dev.mail import read_messages
 
 TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 CODE_RE = re.compile(r"\b(\d{6})\b")

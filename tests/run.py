@@ -25,7 +25,7 @@ def _redis_url(stack) -> str:
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
         return "redis://127.0.0.1:6379/13"
     except redis.RedisError:
-        from shop.embedded_redis import EmbeddedRedis
+        from shop.dev.embedded_redis import EmbeddedRedis
 
         server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="playcation-redis-")), persist=False)
         stack.append(server)

@@ -1,6 +1,6 @@
 """Real processes for the bench scripts and the reliability tests: a private
 redis-server, a fresh PostgreSQL database migrated with `flask db upgrade`, the SMTP
-sink of shop/devmail.py, and any number of gunicorn nodes (gevent, as in
+sink of shop/dev/mail.py, and any number of gunicorn nodes (gevent, as in
 gunicorn.conf.py), RQ workers (`worker.py`) and coupon consumers
 (`worker.py --coupons`), all configured through the environment as in production.
 
@@ -271,7 +271,7 @@ class Cluster:
 
     # infrastructure
     def start_infrastructure(self):
-        from shop.devmail import start_sink
+        from shop.dev.mail import start_sink
 
         self.redis.start()
         self.env["REDIS_URL"] = self.redis.url
@@ -404,7 +404,7 @@ class Cluster:
         self.wait_workers(2)
 
     def mail_to(self, address: str) -> list[dict]:
-        from shop.devmail import read_messages
+        from shop.dev.mail import read_messages
 
         return [m for m in read_messages(self.mail_folder) if address in m["to"]]
 

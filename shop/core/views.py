@@ -59,14 +59,14 @@ dev_bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 @dev_bp.route("/inbox")
 def inbox():
-    from ..devmail import read_messages
+    from ..dev.mail import read_messages
 
     return render_template("dev/inbox.html", messages=read_messages(current_app.config["DEV_INBOX_DIR"])[:100])
 
 
 @dev_bp.route("/inbox/<message_id>")
 def inbox_message(message_id):
-    from ..devmail import read_messages
+    from ..dev.mail import read_messages
 
     for msg in read_messages(current_app.config["DEV_INBOX_DIR"]):
         if msg["id"] == message_id:

@@ -1,6 +1,6 @@
 """Browser harness: the store as `make run` starts it, driven by Debian's chromium.
 
-`launched_store` (session scope) runs the README's launcher, `python -m shop.devserver`,
+`launched_store` (session scope) runs the README's launcher, `python -m shop.dev.server`,
 in a temp instance folder on a free port (tests/support/launcher.py): in the SQLite
 pass the embedded redis-server on its unix socket and SQLite, in the PostgreSQL pass
 PostgreSQL and a redis-server over TCP; in both the SMTP sink, gunicorn with the

@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from shop.embedded_redis import EmbeddedRedis
+from shop.dev.embedded_redis import EmbeddedRedis
 
 from ..conftest import free_port
 from ..support.launcher import clean_env
@@ -36,7 +36,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
     instance = tmp_path / "instance"
     cli_env = clean_env(INSTANCE_DIR=str(instance))  # what a new user's shell has: nothing set
     env = dict(cli_env, PORT=str(port), WEB_CONCURRENCY="1", DEMO_GAMES="3")
-    proc = subprocess.Popen([sys.executable, "-m", "shop.devserver"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "shop.dev.server"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     tree: list[psutil.Process] = []
     try:
@@ -57,7 +57,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         tree[:] = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "gunicorn" in names and "worker.py" in names and "--scheduler" in names
-        assert "shop.devmail" in names  # redis-server daemonizes, so it is checked by pid below
+        assert "shop.dev.mail" in names  # redis-server daemonizes, so it is checked by pid below
 
         # The README's commands work as printed right after `make run`, in another shell
         # with nothing set: they read the .env it wrote and reach its embedded Redis.
@@ -119,7 +119,7 @@ def test_cron_entries_register_once(app):
 
 
 def test_the_generated_env_is_written_once(tmp_path):
-    from shop.devserver import ensure_dev_env
+    from shop.dev.server import ensure_dev_env
 
     first = ensure_dev_env(tmp_path).read_text()
     assert "APP_ENV=development" in first and "SECRET_KEY=" in first
@@ -128,7 +128,7 @@ def test_the_generated_env_is_written_once(tmp_path):
 
 
 def test_site_url_follows_port_and_bind():
-    from shop.devserver import site_url
+    from shop.dev.server import site_url
 
     assert site_url({}) == "http://127.0.0.1:5000"
     assert site_url({"PORT": "5101"}) == "http://127.0.0.1:5101"

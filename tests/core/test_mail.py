@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select
 
-from shop.devmail import FolderHandler
+from shop.dev.mail import FolderHandler
 from shop.extensions import db
 from shop.mail import (SUBJECTS, EmailLog, deliver_email, queue_email, relay_emails, relay_queued_emails,
                        requeue_stale_emails)

@@ -103,7 +103,7 @@ def test_an_open_drop_can_close_but_not_grow_on_a_lossy_redis(app, coupon_redis_
 
 
 def test_the_embedded_development_redis_is_durable(tmp_path):
-    from shop.embedded_redis import EmbeddedRedis
+    from shop.dev.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path)
     try:

@@ -17,7 +17,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from shop.devmail import FolderHandler
+from shop.dev.mail import FolderHandler
 
 from ..orders.toss_server import TossFake
 from bench.harness.cluster import TcpProxy, Visitor, free_port, make_game, make_users, wait_for

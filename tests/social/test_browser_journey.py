@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from shop.devmail import start_sink
+from shop.dev.mail import start_sink
 
 from ..browser.conftest import (DESKTOP, ROOT, PageProblems, _healthy, _Processes,
                                 _start_private_redis, _wait_until, skip_reason)

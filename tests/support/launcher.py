@@ -1,6 +1,6 @@
 """The store as `make run` starts it, for the tests that drive it from outside.
 
-`LaunchedStore` runs the README's launcher, `python -m shop.devserver`, with nothing
+`LaunchedStore` runs the README's launcher, `python -m shop.dev.server`, with nothing
 changed but where it keeps its files (INSTANCE_DIR, a temp folder) and its port. So
 the tests get what a new user gets: the embedded redis-server on a unix socket, SQLite
 under the instance folder, the SMTP sink and /dev/inbox, gunicorn with the production
@@ -65,7 +65,7 @@ def _redis_server_binary() -> str | None:
 
 
 class LaunchedStore:
-    """`python -m shop.devserver` in a temp instance folder, on a free port."""
+    """`python -m shop.dev.server` in a temp instance folder, on a free port."""
 
     def __init__(self, name: str, stack: str = "embedded", postgres_url: str | None = None, **settings: str):
         self.name = name
@@ -108,7 +108,7 @@ class LaunchedStore:
 
     # --- lifecycle ---
     def start(self) -> "LaunchedStore":
-        self.proc = subprocess.Popen([sys.executable, "-m", "shop.devserver"], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "shop.dev.server"], cwd=ROOT, env=self.env,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from honcho.manager import Manager
 
-from .config import INSTANCE, ROOT, RUN_ENV, running_stack
+from ..config import INSTANCE, ROOT, RUN_ENV, running_stack
 
 DEMO_GAMES = 200
 
@@ -88,7 +88,7 @@ def main() -> int:
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
         env.setdefault("DEV_INBOX_DIR", str(INSTANCE / "devmail"))
         run_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), DEV_INBOX_DIR=env["DEV_INBOX_DIR"])
-        processes["mail"] = f"{sys.executable} -m shop.devmail"
+        processes["mail"] = f"{sys.executable} -m shop.dev.mail"
         print(f"* SMTP sink on 127.0.0.1:{port}; read mail at {base}/dev/inbox", flush=True)
 
     run_file = INSTANCE / RUN_ENV

@@ -1,0 +1,1 @@
+"""Development-only pieces: the `make run` launcher, the SMTP sink, the embedded Redis and demo data."""
