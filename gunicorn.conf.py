@@ -5,9 +5,9 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:" + os.environ.get("PORT", "5000"))
 # gunicorn's gevent worker, but yielding between keep-alive requests so one busy
-# connection cannot hold a process (shop/serving.py): the coupon storm's p99 at 50
+# connection cannot hold a process (shop/infra/serving.py): the coupon storm's p99 at 50
 # connections went 524 → 25 ms (same run). WORKER_CLASS=gevent is gunicorn's own.
-worker_class = os.environ.get("WORKER_CLASS", "shop.serving.FairGeventWorker")
+worker_class = os.environ.get("WORKER_CLASS", "shop.infra.serving.FairGeventWorker")
 # Two gevent processes per core (at most 8): CPU-bound bursts in one process no longer
 # stall every connection it holds. On 2 cores an empty app's p99 at 50 connections went
 # 82 → 28 ms and the coupon storm's p99 at 200 connections 7.5 → 1.6 s (docs/benchmarks.md).
@@ -16,7 +16,7 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 10000))
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
-# The app's request log (shop/requestlog.py) already writes one line per request, with
+# The app's request log (shop/infra/requestlog.py) already writes one line per request, with
 # its request id, user and duration; gunicorn's access log repeated it at ~70 µs a request
 # (bench/coupon_storm.py, docs/benchmarks.md). ACCESS_LOG=- brings it back.
 accesslog = os.environ.get("ACCESS_LOG") or None

@@ -11,7 +11,7 @@ import time
 import redis
 
 from shop import create_app
-from shop.jobs import run_scheduler, run_worker
+from shop.infra.jobs import run_scheduler, run_worker
 
 log = logging.getLogger("worker")
 

@@ -672,7 +672,7 @@ class Bench:
             self.run_ours(f"ours c={lo}", lo)
         if want("stock"):
             # the same two runs under gunicorn's own gevent worker (the baseline for
-            # shop/serving.py's FairGeventWorker), then back to the configured one
+            # shop/infra/serving.py's FairGeventWorker), then back to the configured one
             self.start_gunicorn(best, worker_class="gevent")
             self.run_bare(lo, label=f"bare c={lo}, stock worker")["approach"] = "bare-stock"
             self.run_ours(f"ours c={lo}, stock worker", lo)["approach"] = "ours-stock"

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import DEFAULT_SECRET_KEY, INSTANCE, ROOT, config_from_env
 from .extensions import csrf, db, limiter, login_manager, migrate, redis_clients
 from .infra.redisconn import limiter_storage_uri
-from .extensions import mail as mail_ext  # `shop.mail` is the mail module
+from .extensions import mail as mail_ext  # `shop.infra.mail` is the mail module
 
 
 def create_app(config=None, **overrides) -> Flask:
@@ -16,7 +16,7 @@ def create_app(config=None, **overrides) -> Flask:
                 instance_path=str(INSTANCE))
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
-    from .core import numbers
+    from .web import numbers
 
     numbers.init_app(app)  # `<int:...>` is ASCII digits within the id columns' range, else 404
     if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] in (None, "", DEFAULT_SECRET_KEY):
@@ -33,7 +33,7 @@ def create_app(config=None, **overrides) -> Flask:
     if int(app.config.get("TRUSTED_PROXIES", 0) or 0):
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    from . import requestlog
+    from .infra import requestlog
 
     requestlog.init_app(app)
 
@@ -58,7 +58,7 @@ def create_app(config=None, **overrides) -> Flask:
 
     register_error_pages(app)
 
-    from . import security
+    from .web import security
 
     security.init_app(app)  # security headers (CSP) and input guards
 
@@ -67,7 +67,7 @@ def create_app(config=None, **overrides) -> Flask:
 
 def _register_models():
     from .accounts import models as _accounts  # noqa: F401
-    from . import mail as _mail  # noqa: F401
+    from .infra import mail as _mail  # noqa: F401
     from .catalog import models as _catalog  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .cart import models as _cart  # noqa: F401
@@ -169,7 +169,7 @@ def _register_templates(app):
 
     @app.context_processor
     def inject_site():
-        from .storage import get_storage
+        from .infra.storage import get_storage
 
         def media_url(key):
             return get_storage().url(key) if key else None

@@ -11,7 +11,7 @@ CODE_RE = re.compile(r"\b(\d{6})\b")
 
 def run_jobs(app) -> int:
     """Run every queued RQ job in this process (a burst worker), like worker.py would."""
-    from shop.jobs import make_worker
+    from shop.infra.jobs import make_worker
 
     worker = make_worker(app)
     worker.work(burst=True, with_scheduler=False)

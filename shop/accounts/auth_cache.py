@@ -97,7 +97,7 @@ def _forget_changed_users(session_, flush_context):
     changed += [obj.id for obj in session_.deleted if isinstance(obj, User)]
     if not changed:
         return
-    from ..jobs import call_after_commit
+    from ..infra.jobs import call_after_commit
 
     store = redis_clients.store
 

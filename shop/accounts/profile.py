@@ -7,9 +7,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..images import reencode_image
-from ..mail import EmailLog, queue_email
-from ..storage import get_storage
+from ..infra.images import reencode_image
+from ..infra.mail import EmailLog, queue_email
+from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from . import codes
 from .models import User

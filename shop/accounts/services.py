@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import queue_email
+from ..infra.mail import queue_email
 from ..timeutil import utcnow
 from . import codes
 from .models import User

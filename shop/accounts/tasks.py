@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import exists, select, update
 
 from ..extensions import db
-from ..mail import EmailLog
+from ..infra.mail import EmailLog
 from ..timeutil import utcnow
 from .models import User
 from .profile import _delete_quietly, purge_user, withdrawn_past_grace

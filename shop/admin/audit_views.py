@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from flask import render_template, request
 from sqlalchemy import select
 
-from ..core.numbers import paginate
+from ..web.numbers import paginate
 from ..timeutil import SEOUL
 from .blueprint import bp
 from .forms import AuditSearchForm

@@ -10,7 +10,7 @@ from ..coupons.models import Coupon, CouponEvent
 from ..coupons.redis_state import keys
 from ..coupons.services import coupon_redis
 from ..extensions import db
-from ..mail import EmailLog
+from ..infra.mail import EmailLog
 from ..notifications.hub import HEARTBEAT, RESYNC, get_hub, sse_response
 from ..timeutil import utcnow
 from . import stats

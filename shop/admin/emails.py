@@ -3,9 +3,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from ..accounts.forms import EmptyForm
-from ..core.numbers import page_number, paginate
+from ..web.numbers import page_number, paginate
 from ..extensions import db
-from ..mail import SUBJECTS, EmailLog, NotResendable, resend_email
+from ..infra.mail import SUBJECTS, EmailLog, NotResendable, resend_email
 from .audit import record
 from .blueprint import bp
 

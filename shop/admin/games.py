@@ -11,9 +11,9 @@ from sqlalchemy import or_, select
 from ..accounts.models import User
 from ..catalog import services as catalog
 from ..catalog.models import Game
-from ..core.numbers import paginate
+from ..web.numbers import paginate
 from ..extensions import db
-from ..mail import queue_email
+from ..infra.mail import queue_email
 from ..notifications.services import notify
 from ..timeutil import utcnow
 from . import audit

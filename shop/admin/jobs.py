@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry
 from ..accounts.forms import EmptyForm
 from ..core.jobs_admin import schedule
 from ..extensions import csrf, login_manager, redis_clients
-from ..jobs import CRON, enqueue, get_queue
+from ..infra.jobs import CRON, enqueue, get_queue
 from .audit import record
 from .blueprint import bp
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..accounts.models import User
-from ..core.numbers import paginate
+from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..orders import refunds

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..accounts.decorators import role_required
 from ..accounts.models import User
-from ..core.numbers import MAX_ID, parse_int
+from ..web.numbers import MAX_ID, parse_int
 from ..extensions import db
 from . import stats
 from .blueprint import publisher_bp

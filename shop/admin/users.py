@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from ..accounts.models import ROLES, User
-from ..core.numbers import MAX_ID, page_number, paginate, parse_int
+from ..web.numbers import MAX_ID, page_number, paginate, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from ..orders.models import Order

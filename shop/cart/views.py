@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 
 from ..accounts.views import safe_next
 from ..catalog.models import Game
-from ..htmx import wants_fragment
+from ..web.htmx import wants_fragment
 from ..extensions import db
 from ..orders.pricing import quote_games
 from . import services

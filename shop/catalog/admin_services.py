@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..core.numbers import paginate
+from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
-from ..jobs import enqueue_after_commit
+from ..infra.jobs import enqueue_after_commit
 from .models import Category, Game, Tag, game_tags
 from .services import search_text_for
 from .text import slugify, words

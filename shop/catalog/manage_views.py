@@ -7,7 +7,7 @@ from flask_login import current_user
 from ..accounts.decorators import role_required
 from ..accounts.forms import EmptyForm
 from ..accounts.views import safe_next
-from ..core.numbers import page_number
+from ..web.numbers import page_number
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow

@@ -4,7 +4,7 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 
-from ..core.numbers import page_number
+from ..web.numbers import page_number
 from ..extensions import db
 from ..timeutil import utcnow
 from .blueprint import bp

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from ..accounts.models import User
 from ..extensions import db
-from ..storage import get_storage
+from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from . import seed_words as w
 from .models import Category, Game, Tag, game_tags

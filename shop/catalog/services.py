@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from ..errors import DomainError
 from ..extensions import db
-from ..images import reencode_image
-from ..jobs import enqueue_after_commit
-from ..storage import get_storage
+from ..infra.images import reencode_image
+from ..infra.jobs import enqueue_after_commit
+from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from .models import Category, Game, GameSlug, Screenshot, Tag
 from .text import slugify, words

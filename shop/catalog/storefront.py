@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Float, and_, case, cast, false, func, select, true
 
-from ..core.numbers import page_number
+from ..web.numbers import page_number
 from ..extensions import db
 from ..timeutil import to_seoul, utcnow
 from . import rankings

@@ -5,7 +5,7 @@ import click
 from croniter import croniter
 from flask.cli import AppGroup
 
-from ..jobs import CRON
+from ..infra.jobs import CRON
 from ..timeutil import format_seoul
 
 jobs_cli = AppGroup("jobs", help="The cron schedule.")

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, render_
 from sqlalchemy import text
 
 from ..extensions import db, limiter, redis_clients
-from ..storage import LocalStorage, get_storage
+from ..infra.storage import LocalStorage, get_storage
 
 bp = Blueprint("core", __name__)
 

@@ -42,8 +42,8 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
 
-from ..requestlog import REQUEST_ID_HEADER, log_request, request_id_from
-from ..security import BASE_HEADERS
+from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
+from ..web.security import BASE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,12 @@ CSRF_MARK = "__fastlane_csrf_token__"   # stands for csrf_token() in the rate-li
 
 # The hooks this lane reproduces (or knows to be no-ops for the claim). Anything else
 # registered on the app turns the lane off.
-KNOWN_BEFORE = {"shop.requestlog.init_app.<locals>._start", "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect",
+KNOWN_BEFORE = {"shop.infra.requestlog.init_app.<locals>._start", "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect",
                 "flask_limiter._extension.Limiter._check_request_limit",
-                "shop.security.init_app.<locals>.refuse_nul_bytes"}
-KNOWN_AFTER = {"shop.requestlog.init_app.<locals>._finish",
+                "shop.web.security.init_app.<locals>.refuse_nul_bytes"}
+KNOWN_AFTER = {"shop.infra.requestlog.init_app.<locals>._finish",
                "flask_login.login_manager.LoginManager._update_remember_cookie",
-               "Limiter.__inject_headers", "shop.security.init_app.<locals>.security_headers"}
+               "Limiter.__inject_headers", "shop.web.security.init_app.<locals>.security_headers"}
 KNOWN_TEARDOWN = {"Limiter.__release_context"}
 
 
@@ -131,7 +131,7 @@ class ClaimFastLane:
         from flask import jsonify, render_template
 
         from ..accounts import auth_cache
-        from ..security import content_security_policy
+        from ..web.security import content_security_policy
         from . import services, views
 
         self.services, self.auth_cache = services, auth_cache

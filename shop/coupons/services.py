@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
 from ..extensions import db, redis_clients
-from ..jobs import call_after_commit
+from ..infra.jobs import call_after_commit
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
 from . import restocks

@@ -2,7 +2,7 @@
 (never read-then-write), so one coupon can never serve two orders."""
 from sqlalchemy import select, update
 
-from ..core.numbers import MAX_ID, parse_int
+from ..web.numbers import MAX_ID, parse_int
 from ..extensions import db
 from ..orders import hooks
 from ..orders.pricing import DISCOUNT_PROVIDERS, Discount

@@ -1,1 +1,1 @@
-"""Infrastructure shared by every domain: connections to Redis and other outside services."""
+"""Infrastructure shared by every domain: Redis connections, jobs, mail, files, images, request logs, the gunicorn worker."""

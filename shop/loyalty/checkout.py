@@ -2,7 +2,7 @@
 refund). Registered once from create_app."""
 from flask import current_app
 
-from ..core.numbers import parse_int
+from ..web.numbers import parse_int
 from ..orders import hooks
 from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
 from . import points

@@ -12,7 +12,7 @@
      congratulation for a grade-up, a kind word for a grade-down, nothing for an
      unchanged grade. After commit the notifications are published live and one
      relay job enqueues the emails' deliveries; if Redis is down then, the email
-     sweeper sends them later (see shop/mail.py).
+     sweeper sends them later (see shop/infra/mail.py).
 Rows carry the run's `batch` id, so a rerun finds nothing new to add or announce.
 """
 import uuid
@@ -185,7 +185,7 @@ def _pair_case(name: str, make, params: dict) -> str:
 def _announce_changes(label: str, params: dict, now_param) -> tuple[int, int]:
     """Notifications and email rows for this run's changed grades, in the caller's
     transaction; published and relayed after commit. Returns (ups, downs)."""
-    from ..mail import SUBJECTS, json_object_sql, queue_emails_from
+    from ..infra.mail import SUBJECTS, json_object_sql, queue_emails_from
     from ..notifications.services import publish_after_commit
 
     rank = {g: i for i, g in enumerate(GRADES)}

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import func, insert, literal, select, update
 
 from ..extensions import db, redis_clients
-from ..jobs import call_after_commit
+from ..infra.jobs import call_after_commit
 from ..timeutil import UTCDateTime, utcnow
 from .hub import user_channel
 from .models import Notification

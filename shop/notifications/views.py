@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
 from ..accounts.forms import EmptyForm
-from ..core.numbers import MAX_ID, parse_int
-from ..htmx import wants_fragment
+from ..web.numbers import MAX_ID, parse_int
+from ..web.htmx import wants_fragment
 from ..extensions import db
 from . import services
 from .hub import HEARTBEAT, RESYNC, get_hub, sse_response, user_channel

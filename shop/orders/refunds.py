@@ -80,7 +80,7 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
 
 def _tell_the_buyer(order: Order, refunded_at) -> None:
     """The refund's notification and email rows, in the refund's transaction."""
-    from ..mail import queue_email
+    from ..infra.mail import queue_email
     from ..notifications.services import notify
 
     notify(order.user_id, "order_refunded", f"Refunded: {order.order_name} (₩{order.total:,})",

@@ -259,8 +259,8 @@ def finalize_paid(order_id: int) -> bool:
     was already settled by someone else."""
     from ..cart.models import CartItem
     from ..catalog.models import Game
-    from ..jobs import enqueue_after_commit
-    from ..mail import queue_email
+    from ..infra.jobs import enqueue_after_commit
+    from ..infra.mail import queue_email
     from ..notifications.services import notify
     from .models import LibraryEntry
     from .tasks import after_order_paid

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..accounts.decorators import verified_required
 from ..accounts.forms import EmptyForm
 from ..cart.services import cart_games
-from ..core.numbers import MAX_ID, parse_int
+from ..web.numbers import MAX_ID, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from . import refunds, services

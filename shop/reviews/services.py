@@ -109,7 +109,7 @@ def delete_review(user, review: Review):
 
 def _adjust(game_id: int, rating_delta: int, count_delta: int):
     from ..catalog.tasks import after_game_change
-    from ..jobs import enqueue_after_commit
+    from ..infra.jobs import enqueue_after_commit
 
     enqueue_after_commit(after_game_change, game_id)  # the cached game page shows the rating
     db.session.execute(update(Game).where(Game.id == game_id).values(

@@ -8,9 +8,9 @@ from ..accounts.decorators import verified_required
 from ..accounts.forms import EmptyForm
 from ..catalog.models import Game
 from ..catalog.services import find_game
-from ..core.numbers import page_number, parse_int
+from ..web.numbers import page_number, parse_int
 from ..errors import DomainError
-from ..htmx import wants_fragment
+from ..web.htmx import wants_fragment
 from ..extensions import db
 from . import services
 from .models import Review

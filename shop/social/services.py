@@ -20,7 +20,7 @@ from ..accounts.services import (AccountSuspended, EmailTaken, WrongPassword, fi
                                  password_matches)
 from ..errors import DomainError
 from ..extensions import db
-from ..mail import queue_email
+from ..infra.mail import queue_email
 from ..timeutil import utcnow
 from .models import SocialAccount
 from .providers import PROVIDERS, SocialProfile

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.storage import get_storage
+from shop.infra.storage import get_storage
 
 MB = 1024 * 1024
 

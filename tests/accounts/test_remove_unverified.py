@@ -9,8 +9,8 @@ from shop.accounts.tasks import remove_never_verified
 from shop.cart.models import CartItem
 from shop.catalog.models import WishlistItem
 from shop.extensions import db
-from shop.jobs import CRON
-from shop.mail import EmailLog
+from shop.infra.jobs import CRON
+from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 from shop.timeutil import utcnow
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 
 
 def _user(app, email):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from shop.accounts.models import User
 from shop.accounts.tasks import purge_withdrawn
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.timeutil import utcnow
 
 

@@ -11,7 +11,7 @@ import pytest
 from shop.catalog.models import Game
 from shop.coupons import services as coupons
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.orders.models import Order, OrderLine
 from shop.timeutil import SEOUL, utcnow
 
@@ -165,7 +165,7 @@ def test_failed_email_and_job_counts(app, admin_browser, redis):
                                      context={}, attempts=3, last_error="SMTPServerDisconnected: gone"),
                             EmailLog(recipient="b@example.com", kind="receipt", subject="Receipt", status="sent")])
         db.session.commit()
-        job = Job.create("shop.mail.requeue_stale_emails", connection=redis_clients.raw, id="doomed")
+        job = Job.create("shop.infra.mail.requeue_stale_emails", connection=redis_clients.raw, id="doomed")
         job.save()
         FailedJobRegistry(app.config["RQ_QUEUE"], connection=redis_clients.raw).add(job, exc_string="Boom")
     html = admin_browser.page("/admin/")

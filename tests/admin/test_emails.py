@@ -7,7 +7,7 @@ import pytest
 from rq.registry import FailedJobRegistry
 
 from shop.extensions import db, redis_clients
-from shop.mail import EmailLog, queue_email
+from shop.infra.mail import EmailLog, queue_email
 
 from ..conftest import free_port
 from ..helpers import run_jobs

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from shop.catalog.models import Game
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 
 from ..helpers import run_jobs

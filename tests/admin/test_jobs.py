@@ -7,7 +7,7 @@ import pytest
 from rq.job import Job
 
 from shop.extensions import redis_clients
-from shop.jobs import CRON, get_queue
+from shop.infra.jobs import CRON, get_queue
 
 from ..helpers import run_jobs
 
@@ -87,7 +87,7 @@ def test_failed_jobs_are_counted_and_listed(app, admin_browser):
 
 def test_the_rq_dashboard_shows_our_queue(app, admin_browser):
     with app.app_context():
-        get_queue().enqueue("shop.mail.requeue_stale_emails")
+        get_queue().enqueue("shop.infra.mail.requeue_stale_emails")
     assert "RQ" in admin_browser.page("/admin/rq/")
     data = admin_browser.get("/admin/rq/0/data/queues.json").get_json()
     assert {"name": app.config["RQ_QUEUE"], "count": 1}.items() <= {

@@ -8,7 +8,7 @@ from shop.catalog import rankings
 from shop.catalog.models import GameDailyViews
 from shop.catalog.tasks import persist_daily_views
 from shop.extensions import db
-from shop.jobs import CRON
+from shop.infra.jobs import CRON
 
 from ..shop_factories import make_game
 

@@ -17,7 +17,7 @@ from shop.catalog.models import Category, Game, GameSlug, Screenshot, Tag
 from shop.catalog.search import search_ids
 from shop.catalog.text import render_markdown
 from shop.extensions import db
-from shop.storage import get_storage
+from shop.infra.storage import get_storage
 
 from ..helpers import Browser
 

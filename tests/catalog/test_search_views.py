@@ -96,7 +96,7 @@ def test_hostile_queries_get_a_normal_page(client, shelf, path, q):
 @pytest.mark.parametrize("q", ["\x00", "a\x00b"])
 @pytest.mark.parametrize("path", ["/search", "/search/live"])
 def test_nul_bytes_are_refused_with_a_clear_page(client, shelf, path, q):
-    # shop/security.py refuses NUL anywhere in the input (PostgreSQL cannot store it).
+    # shop/web/security.py refuses NUL anywhere in the input (PostgreSQL cannot store it).
     response = client.get(path, query_string={"q": q})
     assert response.status_code == 400
     assert "could not be understood" in response.get_data(as_text=True)

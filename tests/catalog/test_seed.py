@@ -14,7 +14,7 @@ from shop.catalog.search import search_ids
 from shop.catalog.seed import SEED_PUBLISHER, seed_games
 from shop.catalog.services import search_text_for
 from shop.extensions import db
-from shop.storage import get_storage
+from shop.infra.storage import get_storage
 
 from ..factories import make_user
 

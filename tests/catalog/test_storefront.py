@@ -353,7 +353,7 @@ def test_delisted_and_unknown_games_are_404(client, shop):
     hidden = shop.game("Delisted", listed=False)
     assert client.get(f"/games/{hidden.slug}").status_code == 404
     assert client.get("/games/never-existed").status_code == 404
-    assert client.get("/games/%00").status_code == 400  # NUL refused before routing (shop/security.py)
+    assert client.get("/games/%00").status_code == 400  # NUL refused before routing (shop/web/security.py)
     assert client.get("/games/" + "x" * 5000).status_code == 404
 
 

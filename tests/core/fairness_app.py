@@ -5,7 +5,7 @@ import itertools
 import os
 import time
 
-from shop.serving import FairGeventWorker
+from shop.infra.serving import FairGeventWorker
 
 
 class OneAcceptWorker(FairGeventWorker):

@@ -108,7 +108,7 @@ def test_cron_entries_register_once(app):
     from rq_scheduler import Scheduler
 
     from shop.extensions import redis_clients
-    from shop.jobs import CRON, register_cron
+    from shop.infra.jobs import CRON, register_cron
 
     with app.app_context():
         scheduler = Scheduler(queue_name=app.config["RQ_QUEUE"], connection=redis_clients.raw)

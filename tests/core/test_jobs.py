@@ -1,7 +1,7 @@
 """The cron schedule: listing, and admins running a job now."""
 import pytest
 
-from shop.jobs import CRON
+from shop.infra.jobs import CRON
 
 
 def test_jobs_list_shows_every_job_in_seoul_time(app):
@@ -30,7 +30,7 @@ def test_admin_runs_a_job_now(app, browser, make_user, redis):
     browser.login(make_user(role="admin").email)
     res = browser.post("/admin/jobs", {"job": "points-expire"})
     assert res.status_code == 302
-    from shop.jobs import get_queue
+    from shop.infra.jobs import get_queue
 
     with app.app_context():
         assert get_queue().count == 1
@@ -40,14 +40,14 @@ def test_admin_runs_a_job_now(app, browser, make_user, redis):
 
 def test_the_outbox_sweeper_is_on_the_schedule(app):
     result = app.test_cli_runner().invoke(args=["jobs", "list"])
-    [line] = [line for line in result.output.splitlines() if "shop.mail.requeue_stale_emails" in line]
+    [line] = [line for line in result.output.splitlines() if "shop.infra.mail.requeue_stale_emails" in line]
     assert "*/5 * * * *" in line
 
 
 def test_the_scheduler_puts_back_cron_entries_redis_lost(app, redis):
     """A Redis restarted without persistence has no schedule; without it the sweepers
     meant to recover from that very outage would never run again."""
-    from shop.jobs import make_scheduler
+    from shop.infra.jobs import make_scheduler
 
     scheduler = make_scheduler(app)
     assert "mail-requeue-stale" in scheduler

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from shop.dev.mail import FolderHandler
 from shop.extensions import db
-from shop.mail import (SUBJECTS, EmailLog, deliver_email, queue_email, relay_emails, relay_queued_emails,
+from shop.infra.mail import (SUBJECTS, EmailLog, deliver_email, queue_email, relay_emails, relay_queued_emails,
                        requeue_stale_emails)
 from shop.timeutil import utcnow
 
@@ -348,9 +348,9 @@ def test_redis_down_at_commit_keeps_the_row_for_the_sweeper(app, outbox, monkeyp
 
 
 def test_the_relay_enqueues_only_missing_jobs_chunk_by_chunk(app, outbox, monkeypatch):
-    import shop.mail
+    import shop.infra.mail
 
-    monkeypatch.setattr(shop.mail, "RELAY_CHUNK", 2)
+    monkeypatch.setattr(shop.infra.mail, "RELAY_CHUNK", 2)
     lost = [_insert_without_job(app, minutes_ago=0) for _ in range(5)]
     waiting = _queue(app, "waiting@example.com")  # its job is in Redis already
     with app.app_context():

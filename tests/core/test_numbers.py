@@ -1,9 +1,9 @@
-"""shop/core/numbers.py: what counts as a number from outside, and what the pages do with
+"""shop/web/numbers.py: what counts as a number from outside, and what the pages do with
 one that is not (the URL-map-wide sweep is tests/security/test_numbers.py)."""
 import pytest
 from sqlalchemy import select
 
-from shop.core.numbers import MAX_ID, MAX_PAGE, page_number, paginate, parse_int
+from shop.web.numbers import MAX_ID, MAX_PAGE, page_number, paginate, parse_int
 from shop.extensions import db
 
 from ..shop_factories import make_game
@@ -77,4 +77,4 @@ def test_no_view_parses_request_numbers_by_hand():
     found = [f"{path.relative_to(Path(shop.__file__).parent)}:{n}" for path in Path(shop.__file__).parent.rglob("*.py")
              for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)
              and "click." not in line]  # CLI options are typed by click, not read from a request
-    assert not found, f"use shop.core.numbers.parse_int: {found}"
+    assert not found, f"use shop.web.numbers.parse_int: {found}"

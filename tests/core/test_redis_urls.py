@@ -90,7 +90,7 @@ def test_the_apps_clients_rq_and_rate_limits_work(redis_url, tmp_path):
         redis_clients.store.set("k", "v")
         assert redis_clients.store.get("k") == "v"
         assert redis_clients.raw.get("k") == b"v"
-        from shop.jobs import get_queue
+        from shop.infra.jobs import get_queue
 
         job = get_queue().enqueue("builtins.len", "abc")
         assert get_queue().fetch_job(job.id) is not None

@@ -2,7 +2,7 @@
 import json
 import logging
 
-from shop.requestlog import JsonFormatter, RequestIdFilter
+from shop.infra.requestlog import JsonFormatter, RequestIdFilter
 
 
 def _request_records(caplog):
@@ -64,7 +64,7 @@ def test_the_log_names_the_user_without_loading_it(app, browser, make_user, capl
 def test_user_id_comes_from_the_session_when_no_view_loaded_the_user(app, monkeypatch):
     from flask import session
 
-    from shop.requestlog import _user_id
+    from shop.infra.requestlog import _user_id
 
     def must_not_load(uid):
         raise AssertionError("the request log loaded the user")
@@ -81,7 +81,7 @@ def test_user_id_comes_from_the_session_when_no_view_loaded_the_user(app, monkey
 def test_log_lines_are_written_in_batches_but_warnings_at_once():
     import io
 
-    from shop.requestlog import BufferedStreamHandler
+    from shop.infra.requestlog import BufferedStreamHandler
 
     stream = io.StringIO()
     handler = BufferedStreamHandler(stream, interval=60)
@@ -110,7 +110,7 @@ def test_the_timer_writes_pending_lines():
     import io
     import time
 
-    from shop.requestlog import BufferedStreamHandler
+    from shop.infra.requestlog import BufferedStreamHandler
 
     handler = BufferedStreamHandler(io.StringIO(), interval=0.05)
     handler.setFormatter(logging.Formatter("%(message)s"))

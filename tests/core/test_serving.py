@@ -1,4 +1,4 @@
-"""The web nodes' gunicorn worker (shop/serving.py, gunicorn.conf.py) shares a process
+"""The web nodes' gunicorn worker (shop/infra/serving.py, gunicorn.conf.py) shares a process
 fairly between keep-alive connections.
 
 gunicorn's stock gevent worker reads a keep-alive connection's next request without
@@ -61,7 +61,7 @@ def _running(worker_class):
         proc.wait()
 
 
-@pytest.fixture(params=["shop.serving.FairGeventWorker", "gevent"])
+@pytest.fixture(params=["shop.infra.serving.FairGeventWorker", "gevent"])
 def server(request):
     yield from _running(request.param)
 
@@ -125,7 +125,7 @@ def test_a_busy_keep_alive_connection_does_not_starve_another(server):
 def test_a_graceful_stop_finishes_the_response_in_flight_and_exits_cleanly():
     """SIGTERM while a connection has requests queued: the worker stops yielding and
     reading, closes that connection after the response it is writing, and exits 0."""
-    proc, port = _start("shop.serving.FairGeventWorker")
+    proc, port = _start("shop.infra.serving.FairGeventWorker")
     try:
         with socket.create_connection(("127.0.0.1", port)) as conn:
             conn.sendall(REQUEST)
@@ -155,7 +155,7 @@ def test_a_graceful_stop_finishes_the_response_in_flight_and_exits_cleanly():
             proc.wait()
 
 
-@pytest.fixture(params=["shop.serving.FairGeventWorker", "tests.core.fairness_app.OneAcceptWorker"])
+@pytest.fixture(params=["shop.infra.serving.FairGeventWorker", "tests.core.fairness_app.OneAcceptWorker"])
 def one_busy_worker(request):
     yield from _running(request.param)
 

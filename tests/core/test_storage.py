@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.storage import LocalStorage, S3Storage, get_storage
+from shop.infra.storage import LocalStorage, S3Storage, get_storage
 
 BUCKET = "playcation-media"
 REGION = "ap-northeast-2"

@@ -17,7 +17,7 @@ from shop.coupons.consumer import drain_event, publish_counts, run_forever
 from shop.coupons.models import Coupon
 from shop.coupons.redis_state import GROUP, keys
 from shop.extensions import db
-from shop.jobs import CRON, enqueue
+from shop.infra.jobs import CRON, enqueue
 
 from ..helpers import run_jobs
 from .conftest import coupon_rows, drop_event_keys, purge, stampede

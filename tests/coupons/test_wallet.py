@@ -15,7 +15,7 @@ from shop.coupons import services, wallet
 from shop.coupons.consumer import drain_event
 from shop.coupons.models import Coupon
 from shop.extensions import db
-from shop.jobs import CRON, enqueue
+from shop.infra.jobs import CRON, enqueue
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.timeutil import utcnow

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.loyalty.grades import grade_month
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.notifications.hub import user_channel
 from shop.notifications.models import Notification
 from shop.orders.models import Order

@@ -4,7 +4,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.jobs import CRON
+from shop.infra.jobs import CRON
 from shop.notifications.models import Notification
 from shop.notifications.tasks import delete_old_read_notifications
 from shop.timeutil import utcnow

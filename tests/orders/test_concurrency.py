@@ -14,7 +14,7 @@ from shop.accounts.models import User
 from shop.cart.models import CartItem
 from shop.catalog.models import Game
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 from shop.orders.models import LibraryEntry, Order, OrderLine, PaymentEvent
 

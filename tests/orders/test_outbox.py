@@ -4,7 +4,7 @@ is lost; once Redis is back the sweeper and the worker deliver each message once
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.mail import EmailLog
+from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 
 from ..helpers import run_jobs

@@ -221,7 +221,7 @@ def test_the_reconciler_fails_orders_toss_aborted_and_waits_when_toss_is_down(ap
 
 
 def test_the_reconciler_runs_as_an_rq_job(app, checked_out, toss):
-    from shop.jobs import get_queue
+    from shop.infra.jobs import get_queue
     from shop.orders.tasks import reconcile_payments
 
     from ..helpers import run_jobs

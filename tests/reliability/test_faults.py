@@ -327,7 +327,7 @@ def test_a_worker_killed_mid_email_is_rerun_by_another_and_sends_once(faults, tm
     from rq.scheduler import RQScheduler
 
     from shop.extensions import db
-    from shop.mail import queue_email
+    from shop.infra.mail import queue_email
 
     slow = SlowHandler(faults.mail_folder, delay=30)
     controller = Controller(slow, hostname="127.0.0.1", port=free_port())
@@ -377,7 +377,7 @@ def test_smtp_down_retries_then_fails_visibly_and_an_admin_resend_delivers(fault
     error on the admin email log; once SMTP is back an admin's resend (POST
     /admin/emails/<id>/resend on any node) delivers it through a worker."""
     from shop.extensions import db
-    from shop.mail import queue_email
+    from shop.infra.mail import queue_email
 
     from ..helpers import run_jobs
 

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import pytest
 
 from shop.config import ROOT
-from shop.security import content_security_policy
+from shop.web.security import content_security_policy
 
 TEMPLATES = ROOT / "templates"
 

@@ -1,4 +1,4 @@
-"""Odd numbers from outside, generated from the URL map (shop/core/numbers.py is the rule).
+"""Odd numbers from outside, generated from the URL map (shop/web/numbers.py is the rule).
 
 Every integer path segment of every rule gets 2**31, 2**63, 10**20, "²", "١٢" and a
 5,000-digit value, as anonymous, a customer, a publisher and an admin, with each of the
@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from shop.core.numbers import MAX_ID, IdConverter
+from shop.web.numbers import MAX_ID, IdConverter
 
 from .conftest import parse_forms
 from .registry import rule_args

@@ -64,8 +64,8 @@ def sweep(app) -> int:
     from sqlalchemy import update
 
     from shop.extensions import db
-    from shop.jobs import get_queue
-    from shop.mail import EmailLog
+    from shop.infra.jobs import get_queue
+    from shop.infra.mail import EmailLog
     from shop.timeutil import utcnow
 
     from ..helpers import run_jobs
@@ -74,7 +74,7 @@ def sweep(app) -> int:
         db.session.execute(update(EmailLog).where(EmailLog.status.in_(("queued", "retrying")))
                            .values(created_at=utcnow() - timedelta(minutes=10)))
         db.session.commit()
-        job = get_queue().enqueue("shop.mail.requeue_stale_emails")
+        job = get_queue().enqueue("shop.infra.mail.requeue_stale_emails")
     run_jobs(app)
     with app.app_context():
         job.refresh()

@@ -5,7 +5,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import DomainError
+from ..errors import DomainError
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 MAX_PIXELS = 40_000_000  # ~ 8000 x 5000; anything larger is treated as a decompression bomb

@@ -11,7 +11,7 @@ from rq import Queue, Retry, SimpleWorker
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .extensions import db, redis_clients
+from ..extensions import db, redis_clients
 
 log = logging.getLogger(__name__)
 _PENDING = "playcation_after_commit"
@@ -121,7 +121,7 @@ CRON = [
     ("accounts-purge-withdrawn", "30 18 * * *", "shop.accounts.tasks.purge_withdrawn"),  # 03:30 KST
     ("accounts-remove-unverified", "50 18 * * *", "shop.accounts.tasks.remove_never_verified"),  # 03:50 KST
     ("notifications-purge-read", "40 18 * * *", "shop.notifications.tasks.delete_old_read_notifications"),  # 03:40
-    ("mail-requeue-stale", "*/5 * * * *", "shop.mail.requeue_stale_emails"),  # the outbox sweeper
+    ("mail-requeue-stale", "*/5 * * * *", "shop.infra.mail.requeue_stale_emails"),  # the outbox sweeper
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
     # 00:15 KST: yesterday's views are final; Redis keeps each day 8 days, so a missed run is caught up
     ("catalog-persist-views", "15 15 * * *", "shop.catalog.tasks.persist_daily_views"),

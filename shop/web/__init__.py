@@ -1,0 +1,1 @@
+"""Web plumbing shared by every domain: htmx helpers, security headers, forms, SSE."""
