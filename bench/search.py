@@ -83,7 +83,7 @@ def bench_database(name: str, url: str, args) -> dict:
 
     from shop import create_app
     from shop.catalog.models import Game
-    from shop.catalog.seed import seed_games
+    from shop.dev.seed_games import seed_games
     from shop.config import DevelopmentConfig
     from shop.extensions import db
 

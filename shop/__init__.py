@@ -200,8 +200,9 @@ def _register_templates(app):
 
 def _register_cli(app):
     from .accounts.cli import users_cli
-    from .catalog.cli import catalog_cli
-    from .cli import mail_cli, seed_cli
+    from .dev.catalog_cli import catalog_cli
+    from .dev.seed import seed_cli
+    from .infra.mail_cli import mail_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)

@@ -43,7 +43,7 @@ def test_seed_demo_is_idempotent(app):
 
 def test_demo_logins_work_through_the_login_form(app, browser):
     """The logins `make run` prints must pass the login form's own email validation."""
-    from shop.cli import DEMO_USERS
+    from shop.dev.seed import DEMO_USERS
 
     assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
     for _role, email, _nickname, password in DEMO_USERS:

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from shop.cli import DEMO_USERS
+from shop.dev.seed import DEMO_USERS
 
 from .conftest import DESKTOP, _new_page, shots_in
 

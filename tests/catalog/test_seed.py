@@ -7,11 +7,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from shop.accounts.models import User
-from shop.catalog import seed_words
-from shop.cli import DEMO_USERS
+from shop.dev import seed_words
+from shop.dev.seed import DEMO_USERS
 from shop.catalog.models import Category, Game, Tag
 from shop.catalog.search import search_ids
-from shop.catalog.seed import SEED_PUBLISHER, seed_games
+from shop.dev.seed_games import SEED_PUBLISHER, seed_games
 from shop.catalog.services import search_text_for
 from shop.extensions import db
 from shop.infra.storage import get_storage

@@ -11,9 +11,9 @@ from sqlalchemy import func, select, text, update
 from shop.accounts.models import User
 from shop.cart.models import CartItem
 from shop.catalog.models import Game
-from shop.catalog.seed import seed_games
-from shop.catalog.seed_reviews import PLAYER_EMAIL, plan
-from shop.cli import DEMO_USERS
+from shop.dev.seed_games import seed_games
+from shop.dev.seed_reviews import PLAYER_EMAIL, plan
+from shop.dev.seed import DEMO_USERS
 from shop.extensions import db
 from shop.orders.models import LibraryEntry, Order, OrderLine
 from shop.reviews.models import Review

@@ -19,7 +19,7 @@ catalog_cli = AppGroup("catalog", help="Catalog commands.")
 @click.option("--force", is_flag=True, help="Allow outside development.")
 def seed(n, covers, reviewed, batch_size, force):
     """Create demo games 1..N (deterministic; rerunning adds only what is missing)."""
-    from .seed import BATCH_SIZE, DEFAULT_COVERS, DEFAULT_REVIEWED, seed_games
+    from .seed_games import BATCH_SIZE, DEFAULT_COVERS, DEFAULT_REVIEWED, seed_games
 
     if current_app.config["ENV_NAME"] == "production" and not force:
         raise click.ClickException("Demo games are for development; pass --force to load them anyway.")

@@ -24,11 +24,11 @@ from ..extensions import db
 from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from . import seed_words as w
-from .models import Category, Game, Tag, game_tags
+from ..catalog.models import Category, Game, Tag, game_tags
 from .seed_covers import render_cover
 from .seed_reviews import seed_reviews
-from .services import search_text_for
-from .text import slugify
+from ..catalog.services import search_text_for
+from ..catalog.text import slugify
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _refresh_statistics(bulk: bool):
 
 def _publisher_id() -> int:
     """The demo publisher from `flask seed demo` when there is one, else our own."""
-    from ..cli import DEMO_USERS  # `flask seed demo`
+    from .seed import DEMO_USERS  # `flask seed demo`
 
     demo = [email for role, email, *_ in DEMO_USERS if role == "publisher"]
     for email in (*demo, SEED_PUBLISHER[0]):

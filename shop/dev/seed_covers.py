@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import seed_words as w
-from .services import COVER_BOX
+from ..catalog.services import COVER_BOX
 
 
 def render_cover(title: str, salt: int = 0) -> bytes:

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..reviews.models import Review
 from ..timeutil import utcnow
 from . import seed_words as w
-from .models import Game
+from ..catalog.models import Game
 
 log = logging.getLogger(__name__)
 
