@@ -20,7 +20,7 @@ def wait_for_redis(app, sleep=time.sleep, max_delay: float = 30.0):
     """Block until Redis answers. A worker started while Redis is down (a host reboot
     brings processes up in any order) waits with a clear log line instead of exiting
     with a traceback; once running, RQ rides out outages by itself."""
-    from shop.extensions import redis_clients
+    from shop.infra.redisconn import redis_clients
 
     delay = 0.5
     with app.app_context():

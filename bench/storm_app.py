@@ -36,7 +36,8 @@ from sqlalchemy import text
 from wsgi import app as flask_app
 from shop.accounts.auth_cache import session_user
 from shop.coupons.views import MESSAGES
-from shop.extensions import db, limiter, redis_clients
+from shop.extensions import db, limiter
+from shop.infra.redisconn import redis_clients
 
 bp = Blueprint("storm", __name__, url_prefix="/__storm")
 

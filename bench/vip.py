@@ -491,7 +491,8 @@ class Bench:
             if self.app is not None:
                 from rq import Queue
 
-                from shop.extensions import db, redis_clients
+                from shop.extensions import db
+                from shop.infra.redisconn import redis_clients
 
                 with self.app.app_context():
                     Queue(QUEUE, connection=redis_clients.raw).delete(delete_jobs=True)

@@ -6,7 +6,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import DEFAULT_SECRET_KEY, INSTANCE, ROOT, config_from_env
-from .extensions import csrf, db, limiter, login_manager, migrate, redis_clients
+from .extensions import csrf, db, limiter, login_manager, migrate
+from .infra.redisconn import redis_clients
 from .infra.redisconn import limiter_storage_uri
 from .extensions import mail as mail_ext  # `shop.infra.mail` is the mail module
 
@@ -134,7 +135,7 @@ def _register_login(app):
 
         from flask import flash, make_response, redirect, url_for
 
-        from .accounts.views import safe_next
+        from .web.urls import safe_next
 
         if request.method == "GET" and not request.headers.get("HX-Request"):
             target = request.full_path.rstrip("?")

@@ -11,7 +11,8 @@ from flask import session
 from sqlalchemy import Engine, bindparam, event, inspect, select
 from sqlalchemy.orm import Session
 
-from ..extensions import db, redis_clients
+from ..extensions import db
+from ..infra.redisconn import redis_clients
 from .models import User
 
 TTL = 3600

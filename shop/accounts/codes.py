@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..errors import DomainError
-from ..extensions import redis_clients
+from ..infra.redisconn import redis_clients
 
 
 class ResendCooldown(DomainError):

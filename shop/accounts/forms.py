@@ -51,10 +51,6 @@ class CodeForm(FlaskForm):
         DataRequired(), Regexp(r"^\s*\d{6}\s*$", message="The code is 6 digits.")])
 
 
-class EmptyForm(FlaskForm):
-    """For buttons that only need CSRF protection."""
-
-
 class ForgotForm(FlaskForm):
     email = email_field()
 

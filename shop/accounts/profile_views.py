@@ -5,8 +5,8 @@ from flask_login import current_user, login_required, logout_user
 from ..errors import DomainError
 from ..extensions import db, limiter
 from . import profile, services
-from .forms import (AvatarForm, CodeForm, EmailChangeForm, EmptyForm, PasswordChangeForm, ProfileForm,
-                    WithdrawForm)
+from .forms import AvatarForm, CodeForm, EmailChangeForm, PasswordChangeForm, ProfileForm, WithdrawForm
+from ..web.forms import EmptyForm
 from .views import _limit, bp
 
 

@@ -1,5 +1,4 @@
 """Sign-up, verification, log in/out and password reset."""
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -7,7 +6,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..errors import DomainError
 from ..extensions import limiter
 from . import services
-from .forms import CodeForm, EmptyForm, ForgotForm, LoginForm, ResetForm, SignupForm
+from .forms import CodeForm, ForgotForm, LoginForm, ResetForm, SignupForm
+from ..web.forms import EmptyForm
+from ..web.urls import safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -18,18 +19,6 @@ def _limit(name):
 
 def _email_key():
     return "email:" + services.normalize_email(request.form.get("email", ""))[:254]
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only our own absolute paths: no scheme, no host, no `//` or `/\\` tricks."""
-    if not target or len(target) > 512:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return default
-    if any(c in target for c in "\r\n\\"):
-        return default
-    return target
 
 
 @bp.route("/signup", methods=["GET", "POST"])

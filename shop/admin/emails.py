@@ -2,7 +2,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..web.numbers import page_number, paginate
 from ..extensions import db
 from ..infra.mail import SUBJECTS, EmailLog, NotResendable, resend_email

@@ -13,9 +13,10 @@ from flask_login import current_user
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..core.jobs_admin import schedule
-from ..extensions import csrf, login_manager, redis_clients
+from ..extensions import csrf, login_manager
+from ..infra.redisconn import redis_clients
 from ..infra.jobs import CRON, enqueue, get_queue
 from .audit import record
 from .blueprint import bp

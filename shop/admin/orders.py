@@ -14,7 +14,8 @@ from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..orders import refunds
-from ..orders.models import LibraryEntry, Order, PaymentEvent
+from ..orders.models import Order, PaymentEvent
+from ..library.models import LibraryEntry
 from . import audit
 from .blueprint import bp
 from .forms import OrderSearchForm, ReasonForm

@@ -54,7 +54,7 @@ def in_cart(user_id: int, game_id: int) -> bool:
 def cart_states(user, games) -> dict[int, str]:
     """The cart button state of each game for `user` (anonymous: buy), in two queries,
     for the game page and game lists: `{% include "cart/_button.html" %}` with `state`."""
-    from ..orders.services import owned_game_ids
+    from ..library.services import owned_game_ids
 
     games = list(games)
     ids = [g.id for g in games]
@@ -74,7 +74,7 @@ def cart_states(user, games) -> dict[int, str]:
 
 def add_to_cart(user, game: Game) -> CartItem:
     """Put `game` in the user's cart. Raises NotForSale, AlreadyOwned, AlreadyInCart, CartFull."""
-    from ..orders.services import owned_game_ids
+    from ..library.services import owned_game_ids
 
     if not game.is_listed:
         raise NotForSale(f"{game.title} is not for sale.")

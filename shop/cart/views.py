@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..accounts.views import safe_next
+from ..web.urls import safe_next
 from ..catalog.models import Game
 from ..web.htmx import wants_fragment
 from ..extensions import db

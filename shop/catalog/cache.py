@@ -6,7 +6,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from ..extensions import redis_clients
+from ..infra.redisconn import redis_clients
 
 log = logging.getLogger(__name__)
 PREFIX = "cache:"

@@ -5,8 +5,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.decorators import role_required
-from ..accounts.forms import EmptyForm
-from ..accounts.views import safe_next
+from ..web.forms import EmptyForm
+from ..web.urls import safe_next
 from ..web.numbers import page_number
 from ..errors import DomainError
 from ..extensions import db

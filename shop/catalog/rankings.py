@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
-from ..extensions import redis_clients
+from ..infra.redisconn import redis_clients
 from ..timeutil import to_seoul, utcnow
 
 log = logging.getLogger(__name__)

@@ -105,7 +105,7 @@ def _cart_state(game) -> str:
     if not current_user.is_authenticated:
         return "buy"  # the POST sends anonymous visitors to log in and back here
     from ..cart.services import in_cart
-    from ..orders.services import owned_game_ids
+    from ..library.services import owned_game_ids
 
     if owned_game_ids(current_user.id, [game.id]):
         return "owned"

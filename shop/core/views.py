@@ -4,7 +4,8 @@ import mimetypes
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template
 from sqlalchemy import text
 
-from ..extensions import db, limiter, redis_clients
+from ..extensions import db, limiter
+from ..infra.redisconn import redis_clients
 from ..infra.storage import LocalStorage, get_storage
 
 bp = Blueprint("core", __name__)

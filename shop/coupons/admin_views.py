@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import case, func, select
 
 from ..accounts.decorators import role_required
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..accounts.models import User
 from ..admin.audit import record
 from ..catalog.models import Tag

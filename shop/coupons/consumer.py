@@ -31,7 +31,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..extensions import db, redis_clients
+from ..extensions import db
+from ..infra.redisconn import redis_clients
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
 from .redis_state import GROUP, WAKE, keys

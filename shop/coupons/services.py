@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from ..errors import DomainError
-from ..extensions import db, redis_clients
+from ..extensions import db
+from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent

@@ -143,7 +143,7 @@ def _players() -> list[User]:
 
 
 def _buy_and_review(user: User, reviews: list[PlannedReview]) -> int:
-    from ..orders.services import owned_game_ids
+    from ..library.services import owned_game_ids
     from ..reviews.services import ReviewError, post_review
 
     games = {g.id: g for g in db.session.scalars(select(Game).where(Game.id.in_([r.game_id for r in reviews])))}
@@ -164,7 +164,7 @@ def _buy(user: User, games: list[Game]):
     """Buy `games` as a customer does: into the cart (in cartfuls), checkout, approve
     the payment on the sandbox gateway, confirm it."""
     from ..cart.services import MAX_ITEMS, AlreadyInCart, CartError, add_to_cart, cart_count
-    from ..orders.sandbox import SandboxGateway
+    from ..orders.gateways import SandboxGateway
     from ..orders.services import CheckoutError, confirm_payment, start_checkout
 
     pending = list(games)

@@ -11,7 +11,8 @@ from rq import Queue, Retry, SimpleWorker
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..extensions import db, redis_clients
+from ..extensions import db
+from .redisconn import redis_clients
 
 log = logging.getLogger(__name__)
 _PENDING = "playcation_after_commit"

@@ -21,7 +21,8 @@ from rq.job import Job
 from sqlalchemy import JSON, Integer, String, Text, bindparam, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db, redis_clients
+from ..extensions import db
+from .redisconn import redis_clients
 from .jobs import call_after_commit, enqueue, enqueue_after_commit, get_queue
 from ..timeutil import UTCDateTime, utcnow
 

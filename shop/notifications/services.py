@@ -5,7 +5,8 @@ import logging
 
 from sqlalchemy import func, insert, literal, select, update
 
-from ..extensions import db, redis_clients
+from ..extensions import db
+from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import UTCDateTime, utcnow
 from .hub import user_channel

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..web.numbers import MAX_ID, parse_int
 from ..web.htmx import wants_fragment
 from ..extensions import db

@@ -13,7 +13,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 from . import hooks
 from .gateways import get_gateway
-from .models import LibraryEntry, Order, PaymentEvent
+from .models import Order, PaymentEvent
+from ..library.models import LibraryEntry
 from .services import move_order, record_call
 
 

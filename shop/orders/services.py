@@ -148,7 +148,7 @@ def start_checkout(user, options: dict | None = None) -> Order:
 
 
 def owned_game_ids(user_id: int, game_ids: list[int]) -> set[int]:
-    from .models import LibraryEntry
+    from ..library.models import LibraryEntry
 
     if not game_ids:
         return set()
@@ -262,7 +262,7 @@ def finalize_paid(order_id: int) -> bool:
     from ..infra.jobs import enqueue_after_commit
     from ..infra.mail import queue_email
     from ..notifications.services import notify
-    from .models import LibraryEntry
+    from ..library.models import LibraryEntry
     from .tasks import after_order_paid
 
     now = utcnow()

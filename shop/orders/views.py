@@ -4,13 +4,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..accounts.decorators import verified_required
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..cart.services import cart_games
 from ..web.numbers import MAX_ID, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from . import refunds, services
-from .models import LibraryEntry, Order
+from .models import Order
+from ..library.models import LibraryEntry
 from .pricing import quote_games
 
 bp = Blueprint("orders", __name__)

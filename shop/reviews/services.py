@@ -7,7 +7,7 @@ from ..catalog.models import Game
 from ..errors import DomainError
 from ..extensions import db
 from ..notifications.services import notify
-from ..orders.models import LibraryEntry
+from ..library.models import LibraryEntry
 from ..timeutil import utcnow
 from .models import Review, ReviewLike
 

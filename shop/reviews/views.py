@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from ..accounts.decorators import verified_required
-from ..accounts.forms import EmptyForm
+from ..web.forms import EmptyForm
 from ..catalog.models import Game
 from ..catalog.services import find_game
 from ..web.numbers import page_number, parse_int

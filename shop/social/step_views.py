@@ -4,7 +4,8 @@ from functools import wraps
 
 from flask import current_app, flash, redirect, render_template, url_for
 
-from ..accounts.forms import CodeForm, EmptyForm
+from ..accounts.forms import CodeForm
+from ..web.forms import EmptyForm
 from ..accounts.models import User
 from ..accounts.services import normalize_email
 from ..errors import DomainError

@@ -3,8 +3,8 @@ account page. The extra sign-in steps (prove, nickname, email) are in step_views
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from ..accounts.forms import EmptyForm
-from ..accounts.views import safe_next
+from ..web.forms import EmptyForm
+from ..web.urls import safe_next
 from ..errors import DomainError
 from . import pending, providers, services
 from .providers import SocialLoginFailed

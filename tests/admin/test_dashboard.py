@@ -158,7 +158,7 @@ def test_failed_email_and_job_counts(app, admin_browser, redis):
     from rq.job import Job
     from rq.registry import FailedJobRegistry
 
-    from shop.extensions import redis_clients
+    from shop.infra.redisconn import redis_clients
 
     with app.app_context():
         db.session.add_all([EmailLog(recipient="a@example.com", kind="receipt", subject="Receipt", status="failed",

@@ -6,7 +6,8 @@ from html import unescape
 import pytest
 from rq.registry import FailedJobRegistry
 
-from shop.extensions import db, redis_clients
+from shop.extensions import db
+from shop.infra.redisconn import redis_clients
 from shop.infra.mail import EmailLog, queue_email
 
 from ..conftest import free_port

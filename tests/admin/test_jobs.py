@@ -6,7 +6,7 @@ from html import unescape
 import pytest
 from rq.job import Job
 
-from shop.extensions import redis_clients
+from shop.infra.redisconn import redis_clients
 from shop.infra.jobs import CRON, get_queue
 
 from ..helpers import run_jobs

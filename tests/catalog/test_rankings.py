@@ -94,7 +94,7 @@ def test_game_page_views_feed_trending_once_per_visitor(app, client, make_game):
     with app.app_context():
         assert rankings.trending(5) == [popular.id, quiet.id]
         key = rankings.day_key(utcnow())
-        from shop.extensions import redis_clients
+        from shop.infra.redisconn import redis_clients
 
         assert redis_clients.store.zscore(key, str(popular.id)) == 3
 

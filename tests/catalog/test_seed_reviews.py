@@ -15,7 +15,8 @@ from shop.dev.seed_games import seed_games
 from shop.dev.seed_reviews import PLAYER_EMAIL, plan
 from shop.dev.seed import DEMO_USERS
 from shop.extensions import db
-from shop.orders.models import LibraryEntry, Order, OrderLine
+from shop.orders.models import Order, OrderLine
+from shop.library.models import LibraryEntry
 from shop.reviews.models import Review
 from shop.reviews.services import post_review
 from shop.timeutil import utcnow

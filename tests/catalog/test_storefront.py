@@ -66,7 +66,8 @@ def shop(app):
         def _review(game_id, rating):
             """A review through the reviews service, by a new player who owns the game."""
             from shop.accounts.models import User
-            from shop.orders.models import LibraryEntry, Order
+            from shop.orders.models import Order
+            from shop.library.models import LibraryEntry
             from shop.reviews.services import post_review
 
             owner = db.session.get(User, make_user().id)

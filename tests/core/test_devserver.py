@@ -107,7 +107,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
 def test_cron_entries_register_once(app):
     from rq_scheduler import Scheduler
 
-    from shop.extensions import redis_clients
+    from shop.infra.redisconn import redis_clients
     from shop.infra.jobs import CRON, register_cron
 
     with app.app_context():

@@ -15,7 +15,7 @@ import redis as redis_lib
 
 from shop import create_app
 from shop.config import TestingConfig
-from shop.extensions import redis_clients
+from shop.infra.redisconn import redis_clients
 from shop.infra import redisconn
 from shop.notifications.hub import Hub, user_channel
 

@@ -89,7 +89,8 @@ def purge(app, user_ids=(), event_ids=()):
     """Clean-up for @pytest.mark.no_db_isolation tests, whose commits are real."""
     from shop.cart.models import CartItem
     from shop.catalog.models import Game
-    from shop.orders.models import LibraryEntry, Order, SandboxPayment
+    from shop.orders.models import Order, SandboxPayment
+    from shop.library.models import LibraryEntry
 
     with app.app_context():
         user_ids, event_ids = list(user_ids), list(event_ids)

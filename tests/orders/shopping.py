@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import func, select
 
 from shop.extensions import db
-from shop.orders.models import LibraryEntry, Order, PaymentEvent
+from shop.orders.models import Order, PaymentEvent
+from shop.library.models import LibraryEntry
 
 from ..helpers import TOKEN_RE, Browser
 from ..shop_factories import make_game

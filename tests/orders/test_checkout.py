@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from shop.catalog.models import Game
 from shop.extensions import db
 from shop.orders import hooks, pricing, services
-from shop.orders.models import LibraryEntry, SandboxPayment
+from shop.orders.models import SandboxPayment
+from shop.library.models import LibraryEntry
 from shop.orders.pricing import Discount
 from shop.timeutil import utcnow
 

@@ -16,7 +16,8 @@ from shop.catalog.models import Game
 from shop.extensions import db
 from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
-from shop.orders.models import LibraryEntry, Order, OrderLine, PaymentEvent
+from shop.orders.models import Order, OrderLine, PaymentEvent
+from shop.library.models import LibraryEntry
 
 from ..conftest import DATABASE_URL
 from ..shop_factories import make_game

@@ -2,7 +2,8 @@
 
 from sqlalchemy import select
 
-from shop.orders.models import LibraryEntry, Order
+from shop.orders.models import Order
+from shop.library.models import LibraryEntry
 
 from ..helpers import run_jobs
 from ..shop_factories import make_game

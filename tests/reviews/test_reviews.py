@@ -5,7 +5,8 @@ from sqlalchemy import select
 from shop.catalog.models import Game
 from shop.extensions import db
 from shop.notifications.models import Notification
-from shop.orders.models import LibraryEntry, Order
+from shop.orders.models import Order
+from shop.library.models import LibraryEntry
 from shop.reviews.models import Review
 from shop.timeutil import utcnow
 

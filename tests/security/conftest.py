@@ -94,7 +94,8 @@ def build_world(app) -> SimpleNamespace:
     from shop.catalog.models import Game
     from shop.coupons import services as coupons
     from shop.notifications.services import notify
-    from shop.orders.models import LibraryEntry, Order, OrderLine, SandboxPayment
+    from shop.orders.models import Order, OrderLine, SandboxPayment
+    from shop.library.models import LibraryEntry
     from shop.reviews import services as reviews
     from shop.timeutil import utcnow
 
