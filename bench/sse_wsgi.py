@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from wsgi import app as flask_app
 from shop.extensions import db
-from shop.notifications.hub import get_hub
+from shop.web.sse import get_hub
 
 
 # --- diagnostics: GC pauses (gc.callbacks) and event-loop lag (a greenlet that asks

@@ -2,7 +2,7 @@
 coupon drops (remaining stock over SSE), failed jobs and recent mail."""
 import logging
 
-from flask import current_app, render_template
+from flask import render_template
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -11,7 +11,7 @@ from ..coupons.redis_state import keys
 from ..coupons.services import coupon_redis
 from ..extensions import db
 from ..infra.mail import EmailLog
-from ..notifications.hub import HEARTBEAT, RESYNC, get_hub, sse_response
+from ..web import sse
 from ..timeutil import utcnow
 from . import stats
 from .blueprint import bp
@@ -87,32 +87,13 @@ def coupon_stream():
     """SSE for the dashboard: `remaining-<event id>` events for every live coupon drop, over
     one connection (one per event would exhaust the browser's six connections per host).
     Fed by the same broadcast channels as the public event pages."""
-    app = current_app._get_current_object()
     ids = [row["event"].id for row in live_events()]
-    first = _stocks(ids)
-    db.session.remove()  # hold no database connection while the stream is open
-    subscription = get_hub(app.config["REDIS_URL"]).subscribe(*[f"broadcast:coupon:{i}" for i in ids])
-    beat = app.config.get("SSE_HEARTBEAT_SECONDS", 15)
 
-    def frames(values: dict):
-        return "".join(f"event: remaining-{i}\ndata: {v}\n\n" for i, v in values.items() if v is not None)
+    def counts():
+        return "".join(sse.frame(v, f"remaining-{i}") for i, v in _stocks(ids).items() if v is not None)
 
-    def events():
-        try:
-            yield "retry: 3000\n\n" + frames(first)
-            for item in subscription.messages(beat):
-                if item is HEARTBEAT:
-                    yield item
-                    continue
-                if item is RESYNC:  # the hub reconnected: messages may have been missed
-                    with app.app_context():
-                        yield frames(_stocks(ids))
-                    continue
-                channel, data = item
-                if data.isdigit():
-                    yield f"event: remaining-{channel.rsplit(':', 1)[1]}\ndata: {data}\n\n"
-        finally:
-            subscription.close()
+    def render(channel, data):
+        return sse.frame(data, f"remaining-{channel.rsplit(':', 1)[1]}") if data.isdigit() else ""
 
-    return sse_response(events(), subscription)
+    return sse.stream([sse.coupon_channel(i) for i in ids], render, first=counts, on_resync=counts)
 

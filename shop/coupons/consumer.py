@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..timeutil import utcnow
+from ..web.sse import coupon_channel
 from .models import Coupon, CouponEvent
 from .redis_state import GROUP, WAKE, keys
 
@@ -202,7 +203,7 @@ def publish_counts(event_ids, last: dict) -> None:
     for event_id in event_ids:
         left = r.get(keys(event_id)["stock"])
         if left is not None and last.get(event_id) != left:
-            r.publish(f"broadcast:coupon:{event_id}", left)
+            r.publish(coupon_channel(event_id), left)
             last[event_id] = left
 
 

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import utcnow
+from ..web.sse import coupon_channel
 from .models import Coupon, CouponEvent
 from . import restocks
 from .redis_state import CouponRedis, epoch_ms
@@ -299,7 +300,7 @@ def remaining(event: CouponEvent) -> int:
 def publish_remaining(event_id: int, left: int):
     """Broadcast the live counter to every open event page (SSE)."""
     try:
-        redis_clients.store.publish(f"broadcast:coupon:{event_id}", str(left))
+        redis_clients.store.publish(coupon_channel(event_id), str(left))
     except Exception:
         log.debug("could not publish remaining count", exc_info=True)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..accounts.auth_cache import remember, session_ids, session_user
 from ..extensions import db, limiter
-from ..notifications.hub import HEARTBEAT, get_hub, sse_response
+from ..web import sse
 from ..timeutil import utcnow
 from . import services, wallet
 from .models import CouponEvent
@@ -129,24 +129,9 @@ def remaining_stream(event_id):
     event = db.session.get(CouponEvent, event_id)
     if event is None:
         abort(404)
-    app = current_app._get_current_object()
-    first = services.remaining(event)
-    db.session.remove()
-    subscription = get_hub(app.config["REDIS_URL"]).subscribe(f"broadcast:coupon:{event_id}")
-    beat = app.config.get("SSE_HEARTBEAT_SECONDS", 15)
-
-    def events():
-        try:
-            yield f"retry: 3000\nevent: remaining\ndata: {first}\n\n"
-            for item in subscription.messages(beat):
-                if item is HEARTBEAT:
-                    yield item
-                elif isinstance(item, tuple) and item[1].isdigit():
-                    yield f"event: remaining\ndata: {item[1]}\n\n"
-        finally:
-            subscription.close()
-
-    return sse_response(events(), subscription)
+    return sse.stream([sse.coupon_channel(event_id)],
+                      lambda _channel, data: sse.frame(data, "remaining") if data.isdigit() else "",
+                      first=lambda: sse.frame(services.remaining(event), "remaining"))
 
 
 @bp.route("/coupons/mine")

@@ -13,7 +13,7 @@ def mail_status(limit):
     """Counts per status, and the latest failures with their last error."""
     from sqlalchemy import func, select
 
-    from ..infra.mail import EmailLog
+    from .mail import EmailLog
 
     counts = db.session.execute(select(EmailLog.status, func.count()).group_by(EmailLog.status)).all()
     click.echo("  ".join(f"{status}={n}" for status, n in sorted(counts)) or "no mail yet")
@@ -27,8 +27,8 @@ def mail_status(limit):
 @click.argument("log_id", type=int)
 def mail_retry(log_id):
     """Send a failed email again (after fixing SMTP)."""
-    from ..infra.jobs import enqueue
-    from ..infra.mail import EmailLog, deliver_email
+    from .jobs import enqueue
+    from .mail import EmailLog, deliver_email
 
     entry = db.session.get(EmailLog, log_id)
     if entry is None or entry.status != "failed":

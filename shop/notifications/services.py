@@ -9,7 +9,7 @@ from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import UTCDateTime, utcnow
-from .hub import user_channel
+from ..web.sse import user_channel
 from .models import Notification
 
 log = logging.getLogger(__name__)

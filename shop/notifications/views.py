@@ -1,6 +1,6 @@
 """Notifications page, read marks (htmx) and the live SSE stream."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
@@ -9,13 +9,11 @@ from ..web.numbers import MAX_ID, parse_int
 from ..web.htmx import wants_fragment
 from ..extensions import db
 from . import services
-from .hub import HEARTBEAT, RESYNC, get_hub, sse_response, user_channel
+from ..web import sse
 from .models import Notification
 
 bp = Blueprint("notifications", __name__)
 
-HEARTBEAT_SECONDS = 15
-BROADCAST_CHANNEL = "broadcast:site"  # site-wide announcements: every open stream gets them
 
 # What a stream sends for each new notification: services.newer_than() plus
 # services.unread_count() (for the badge) as ONE statement, built once. Every open
@@ -69,21 +67,19 @@ def mark_all_read():
     return redirect(url_for("notifications.page"))
 
 
-def _replay(app, user_id: int, last_id: int) -> tuple[int, str]:
+def _replay(user_id: int, last_id: int) -> tuple[int, str]:
     """The user's rows newer than `last_id` as SSE `notification` events (a toast plus
     the badge, out of band) and the new last id. One short DB visit: one statement on a
     pooled connection that goes back to the pool before anything is rendered."""
-    with app.app_context():
-        rows = db.session.execute(_REPLAY, {"user_id": user_id, "last_id": last_id}).all()
-        db.session.remove()
-        if not rows:
-            return last_id, ""
-        chunks = []
-        for row in rows:
-            html = render_template("notifications/_toast.html", row=row, unread=row.unread)
-            data = "\n".join(f"data: {line}" for line in html.splitlines() if line.strip())
-            chunks.append(f"id: {row.id}\nevent: notification\n{data}\n\n")
-        return rows[-1].id, "".join(chunks)
+    rows = db.session.execute(_REPLAY, {"user_id": user_id, "last_id": last_id}).all()
+    db.session.remove()
+    if not rows:
+        return last_id, ""
+    chunks = []
+    for row in rows:
+        html = render_template("notifications/_toast.html", row=row, unread=row.unread)
+        chunks.append(sse.frame("\n".join(line for line in html.splitlines() if line.strip()), "notification", row.id))
+    return rows[-1].id, "".join(chunks)
 
 
 @bp.route("/notifications/stream")
@@ -92,49 +88,32 @@ def stream():
     """SSE: an initial event, a heartbeat comment every ~15 s, `id:` on every event,
     replay after `Last-Event-ID`. The channel comes from the session, never the URL,
     and no database connection is held while the stream idles."""
-    app = current_app._get_current_object()
     user_id = current_user.id
     last_id = parse_int(request.headers.get("Last-Event-ID"), 0, MAX_ID) or 0  # anything else: a fresh page
-    # Subscribe before reading the database: anything committed after the read below
-    # is published after this point, so it reaches the queue. A fresh page therefore
-    # needs no replay query; a reconnect replays what it missed after Last-Event-ID.
-    subscription = get_hub(app.config["REDIS_URL"]).subscribe(user_channel(user_id), BROADCAST_CHANNEL)
     replay = bool(last_id)
-    try:
-        if not last_id:
-            last_id = services.latest_id(user_id)  # a fresh page: only what happens from now on
-    except BaseException:
-        subscription.close()
-        raise
-    finally:
-        db.session.remove()  # release the request's connection before the long wait
+    state = {"last": last_id}
 
-    def events():
-        nonlocal last_id
-        try:
-            yield f"retry: 3000\nid: {last_id}\nevent: ready\ndata: connected\n\n"
-            if replay:
-                last_id, missed = _replay(app, user_id, last_id)
-                if missed:
-                    yield missed
-            beat = app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
-            for item in subscription.messages(beat):
-                if item is HEARTBEAT:
-                    yield item
-                    continue
-                if item is not RESYNC:
-                    channel, data = item
-                    if channel == BROADCAST_CHANNEL:
-                        # Broadcasts are transient (e.g. live counters): no id, no replay.
-                        payload = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
-                        yield f"event: broadcast\n{payload}\n\n"
-                        continue
-                    if not data.isdigit() or int(data) <= last_id:
-                        continue
-                last_id, chunk = _replay(app, user_id, last_id)
-                if chunk:
-                    yield chunk
-        finally:
-            subscription.close()
+    def first():
+        # Runs after subscribing: anything committed after this read is published after
+        # the subscription, so it reaches the stream. A fresh page needs no replay; a
+        # reconnect replays what it missed after Last-Event-ID.
+        if not replay:
+            state["last"] = services.latest_id(user_id)  # only what happens from now on
+        opening = sse.frame("connected", "ready", state["last"])
+        if replay:
+            state["last"], missed = _replay(user_id, state["last"])
+            opening += missed
+        return opening
 
-    return sse_response(events(), subscription)
+    def catch_up():
+        state["last"], chunk = _replay(user_id, state["last"])
+        return chunk
+
+    def render(channel, data):
+        if channel == sse.SITE_CHANNEL:  # transient (e.g. live counters): no id, no replay
+            return sse.frame(data, "broadcast")
+        if not data.isdigit() or int(data) <= state["last"]:
+            return ""
+        return catch_up()
+
+    return sse.stream([sse.user_channel(user_id), sse.SITE_CHANNEL], render, first=first, on_resync=catch_up)

@@ -179,7 +179,7 @@ def test_failed_email_and_job_counts(app, admin_browser, redis):
 
 def test_live_drops_show_remaining_and_update_over_sse(app, admin_browser, make_user):
     from shop.coupons.consumer import drain_event, publish_counts
-    from shop.notifications.hub import get_hub
+    from shop.web.sse import get_hub
 
     from ..conftest import REDIS_URL
 

@@ -17,7 +17,7 @@ from shop import create_app
 from shop.config import TestingConfig
 from shop.infra.redisconn import redis_clients
 from shop.infra import redisconn
-from shop.notifications.hub import Hub, user_channel
+from shop.web.sse import Hub, user_channel
 
 from ..conftest import DATABASE_URL, free_port
 

@@ -147,7 +147,7 @@ def test_event_page_shows_the_button_then_the_coupon(app, open_event, make_users
 def test_remaining_count_is_live_over_sse(app, client, open_event, make_users):
     """The event page's counter: an SSE stream on a broadcast channel, fed by the consumer."""
     from shop.coupons.consumer import publish_counts
-    from shop.notifications.hub import get_hub
+    from shop.web.sse import get_hub
 
     from ..conftest import REDIS_URL
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.loyalty.grades import grade_month
 from shop.infra.mail import EmailLog
-from shop.notifications.hub import user_channel
+from shop.web.sse import user_channel
 from shop.notifications.models import Notification
 from shop.orders.models import Order
 from shop.timeutil import SEOUL

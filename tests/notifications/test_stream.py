@@ -6,7 +6,7 @@ import pytest
 import redis as redis_lib
 
 from shop.extensions import db
-from shop.notifications.hub import get_hub
+from shop.web.sse import get_hub
 from shop.notifications.services import notify
 
 from ..conftest import REDIS_URL

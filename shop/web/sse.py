@@ -1,4 +1,6 @@
-"""One Redis pub/sub connection per web process, fanned out to every open stream.
+"""Server-sent events: the hub, the channel names, the frame format and `stream()`.
+
+One Redis pub/sub connection per web process, fanned out to every open stream.
 
 A browser's SSE stream registers a small queue for its channels; a single listener
 thread (a greenlet under gunicorn's gevent workers) pattern-subscribes to
@@ -31,8 +33,27 @@ IDLE_PING_SECONDS = 15
 DEAD_AFTER_SECONDS = 30
 
 
+SITE_CHANNEL = "broadcast:site"  # site-wide announcements: every open notification stream gets them
+
+
 def user_channel(user_id: int) -> str:
+    """A user's notifications: the id of each new row is published here after commit."""
     return f"notify:user:{user_id}"
+
+
+def coupon_channel(event_id: int) -> str:
+    """A coupon drop's remaining count, published as it changes."""
+    return f"broadcast:coupon:{event_id}"
+
+
+def frame(data, event: str | None = None, id=None) -> str:
+    """One SSE frame: `id:`, `event:`, then one `data:` line per line of `data`, ended
+    by a blank line (the order of fields does not matter to browsers)."""
+    lines = [] if id is None else [f"id: {id}"]
+    if event:
+        lines.append(f"event: {event}")
+    lines += [f"data: {line}" for line in str(data).splitlines() or [""]]
+    return "\n".join(lines) + "\n\n"
 
 
 class Subscription:
@@ -222,3 +243,45 @@ def sse_response(events, subscription):
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: don't buffer the stream
     return response
+
+
+def stream(channels, render, *, first=None, on_resync=None, retry_ms: int = 3000):
+    """A text/event-stream response fed by the hub.
+
+    Subscribes to `channels` first, then calls `first()` (in the request, so anything
+    committed after it reaches the subscription) for the opening frames, and releases
+    the request's database connection before the long wait. Each message becomes
+    `render(channel, data)` (frames, or "" to send nothing); after the hub lost Redis,
+    `on_resync()` sends what may have been missed. Both run in an app context. A
+    heartbeat comment goes out every SSE_HEARTBEAT_SECONDS so proxies keep the stream
+    open and dead clients are found."""
+    from flask import current_app
+
+    from ..extensions import db
+
+    app = current_app._get_current_object()
+    subscription = get_hub(app.config["REDIS_URL"]).subscribe(*channels)
+    try:
+        opening = first() if first else ""
+    except BaseException:
+        subscription.close()
+        raise
+    finally:
+        db.session.remove()  # hold no database connection while the stream idles
+    beat = app.config.get("SSE_HEARTBEAT_SECONDS", IDLE_PING_SECONDS)
+
+    def events():
+        try:
+            yield f"retry: {retry_ms}\n" + (opening or "\n")
+            for item in subscription.messages(beat):
+                if item is HEARTBEAT:
+                    yield item
+                    continue
+                with app.app_context():
+                    out = (on_resync() if on_resync else "") if item is RESYNC else render(*item)
+                if out:
+                    yield out
+        finally:
+            subscription.close()
+
+    return sse_response(events(), subscription)
