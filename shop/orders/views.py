@@ -131,7 +131,7 @@ def sandbox_page(public_id):
             flash("This payment window has expired.", "error")
             return redirect(url_for("orders.order_page", public_id=order.public_id))
         if action == "approve":
-            from .sandbox import SandboxGateway
+            from .gateways import SandboxGateway
 
             key = SandboxGateway().authorize(order.public_id, order.total)
             return redirect(url_for("orders.payment_success", paymentKey=key, orderId=order.public_id,

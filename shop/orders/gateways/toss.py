@@ -1,16 +1,11 @@
-"""Payment gateways behind one interface: `sandbox` (local, the default) and `toss`.
-
-Both follow Toss Payments' contract: the buyer is redirected to a success URL with
-`paymentKey, orderId, amount` or to a fail URL with `code, message, orderId`; the
-server then confirms, and can cancel or ask for a payment's status.
-"""
+"""Toss Payments: confirm, cancel and status over its REST API."""
 import base64
 import logging
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
-from flask import current_app
+
+from .result import GatewayResult
 
 log = logging.getLogger(__name__)
 
@@ -20,25 +15,6 @@ UNKNOWN_STATUSES = (408, 409, 429)
 UNKNOWN_CODES = ("IDEMPOTENT_REQUEST_PROCESSING", "FAILED_INTERNAL_SYSTEM_PROCESSING",
                  "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING", "UNKNOWN_PAYMENT_ERROR", "PROVIDER_ERROR")
 ALREADY_CODES = ("ALREADY_PROCESSED_PAYMENT", "ALREADY_CANCELED_PAYMENT")
-
-
-@dataclass
-class GatewayResult:
-    outcome: str                  # ok | declined | already | error | timeout
-    status: str | None = None     # the payment's status at the gateway (DONE, READY, CANCELED, ...)
-    amount: int | None = None
-    code: str | None = None
-    message: str | None = None
-    payload: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
-    @property
-    def unknown(self) -> bool:
-        """The gateway may or may not have acted: never treat as failure, ask again later."""
-        return self.outcome in ("error", "timeout")
 
 
 class TossGateway:
@@ -89,18 +65,3 @@ class TossGateway:
 
     def status(self, order_id: str) -> GatewayResult:
         return self._call("GET", f"/v1/payments/orders/{quote(order_id, safe='')}")
-
-
-def get_gateway(name: str | None = None):
-    cfg = current_app.config
-    name = name or cfg["PAYMENT_GATEWAY"]
-    if name == "toss":
-        if not cfg.get("TOSS_SECRET_KEY"):
-            raise RuntimeError("PAYMENT_GATEWAY=toss needs TOSS_SECRET_KEY")
-        return TossGateway(cfg["TOSS_SECRET_KEY"], cfg.get("TOSS_CLIENT_KEY"), cfg["TOSS_API_BASE"],
-                           cfg.get("TOSS_TIMEOUT", 10))
-    if name == "sandbox":
-        from .sandbox import SandboxGateway
-
-        return SandboxGateway()
-    raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}")

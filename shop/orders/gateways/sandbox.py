@@ -2,9 +2,9 @@
 confirm/cancel/status behave like a real, idempotent gateway."""
 from sqlalchemy import select, update
 
-from ..extensions import db
-from .gateways import GatewayResult
-from .models import SandboxPayment
+from ...extensions import db
+from ..models import SandboxPayment
+from .result import GatewayResult
 
 
 class SandboxGateway:
