@@ -9,6 +9,7 @@ app is built here, with only the options its scheme accepts.
 from urllib.parse import urlsplit
 
 import redis
+from flask import current_app
 
 SCHEMES = ("redis", "rediss", "unix")
 # Only meaningful on a TCP socket; UnixDomainSocketConnection raises TypeError for them.
@@ -51,3 +52,29 @@ def limiter_storage_uri(url: str) -> str:
     if scheme(url) == "unix":
         return "redis+unix://" + url[len("unix://"):]
     return url
+
+
+class RedisClients:
+    """Two clients on one URL: `store` decodes to str for our own keys; `raw`
+    keeps bytes, which RQ requires."""
+
+    def init_app(self, app):
+        url = app.config["REDIS_URL"]
+        opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30, socket_keepalive=True,
+                    blocking=True, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)), pool_timeout=5)
+        # A blocking pool: under gevent hundreds of greenlets may want a connection at
+        # once; redis-py's default pool raises "Too many connections" past its limit, this
+        # one makes them wait (up to 5 s) for one of max_connections per process.
+        app.extensions["redis_store"] = client(url, decode_responses=True, **opts)
+        app.extensions["redis_raw"] = client(url, **opts)
+
+    @property
+    def store(self) -> redis.Redis:
+        return current_app.extensions["redis_store"]
+
+    @property
+    def raw(self) -> redis.Redis:
+        return current_app.extensions["redis_raw"]
+
+
+redis_clients = RedisClients()
