@@ -86,7 +86,7 @@ def _register_blueprints(app):
     from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
     from .catalog.blueprint import bp as catalog_bp
     from .cart.views import bp as cart_bp
-    from .core.views import bp as core_bp, dev_bp
+    from .core.views import bp as core_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
     from .coupons import admin_views  # noqa: F401  (routes on coupons.bp)
@@ -116,6 +116,8 @@ def _register_blueprints(app):
 
     admin.register(app)
     if app.config.get("DEV_INBOX"):
+        from .dev.views import bp as dev_bp
+
         app.register_blueprint(dev_bp)
 
 

@@ -1,7 +1,7 @@
 """Home page, health check and locally stored media."""
 import mimetypes
 
-from flask import Blueprint, abort, current_app, jsonify, make_response, render_template
+from flask import Blueprint, abort, jsonify, make_response, render_template
 from sqlalchemy import text
 
 from ..extensions import db, limiter
@@ -53,23 +53,3 @@ def media(key):
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-dev_bp = Blueprint("dev", __name__, url_prefix="/dev")
-
-
-@dev_bp.route("/inbox")
-def inbox():
-    from ..dev.mail import read_messages
-
-    return render_template("dev/inbox.html", messages=read_messages(current_app.config["DEV_INBOX_DIR"])[:100])
-
-
-@dev_bp.route("/inbox/<message_id>")
-def inbox_message(message_id):
-    from ..dev.mail import read_messages
-
-    for msg in read_messages(current_app.config["DEV_INBOX_DIR"]):
-        if msg["id"] == message_id:
-            return render_template("dev/message.html", msg=msg)
-    abort(404)
