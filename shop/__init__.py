@@ -72,6 +72,7 @@ def _register_models():
     from .catalog import models as _catalog  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .cart import models as _cart  # noqa: F401
+    from .library import models as _library  # noqa: F401
     from .orders import models as _orders  # noqa: F401
     from .reviews import models as _reviews  # noqa: F401
     from .coupons import models as _coupons  # noqa: F401
@@ -98,6 +99,9 @@ def _register_blueprints(app):
     app.register_blueprint(catalog_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(orders_bp)
+    from .library.views import bp as library_bp
+
+    app.register_blueprint(library_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(coupons_bp)

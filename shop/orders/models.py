@@ -1,4 +1,4 @@
-"""Orders, their lines, payment records and the library of owned games.
+"""Orders, their lines and payment records.
 
 Order states:
   PENDING ─confirm claimed─▶ CONFIRMING ─gateway ok─▶ PAID ─refund─▶ REFUNDED
@@ -90,21 +90,6 @@ class PaymentEvent(db.Model):
     message: Mapped[str | None] = mapped_column(String(300))
     payload: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class LibraryEntry(db.Model):
-    """A game the user owns. Revoked (not deleted) on refund; a re-purchase re-grants."""
-    __tablename__ = "library_entries"
-    __table_args__ = (UniqueConstraint("user_id", "game_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    game_id: Mapped[int] = mapped_column(ForeignKey("games.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)  # refunds revoke by order
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    game = relationship("Game", lazy="joined")
 
 
 class SandboxPayment(db.Model):

@@ -13,8 +13,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 from . import hooks
 from .gateways import get_gateway
+from ..library import services as library
 from .models import Order, PaymentEvent
-from ..library.models import LibraryEntry
 from .services import move_order, record_call
 
 
@@ -66,9 +66,7 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
         db.session.rollback()
         db.session.refresh(order)
         return order
-    db.session.execute(update(LibraryEntry).where(
-        LibraryEntry.order_id == order_id, LibraryEntry.revoked_at.is_(None)).values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False))
+    library.revoke(order_id, refunded_at)
     db.session.execute(update(Game).where(Game.id.in_(game_ids), Game.sales_count > 0)
                        .values(sales_count=Game.sales_count - 1).execution_options(synchronize_session=False))
     db.session.refresh(order)  # hooks see the order as REFUNDED

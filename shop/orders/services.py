@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
+from ..library import services as library
+from ..library.services import owned_game_ids
 from ..timeutil import utcnow
 from . import hooks
 from .gateways import GatewayResult, get_gateway
@@ -147,15 +149,6 @@ def start_checkout(user, options: dict | None = None) -> Order:
     return order
 
 
-def owned_game_ids(user_id: int, game_ids: list[int]) -> set[int]:
-    from ..library.models import LibraryEntry
-
-    if not game_ids:
-        return set()
-    return set(db.session.scalars(select(LibraryEntry.game_id).where(
-        LibraryEntry.user_id == user_id, LibraryEntry.game_id.in_(game_ids), LibraryEntry.revoked_at.is_(None))))
-
-
 # --- confirm -------------------------------------------------------------------
 
 def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
@@ -262,7 +255,6 @@ def finalize_paid(order_id: int) -> bool:
     from ..infra.jobs import enqueue_after_commit
     from ..infra.mail import queue_email
     from ..notifications.services import notify
-    from ..library.models import LibraryEntry
     from .tasks import after_order_paid
 
     now = utcnow()
@@ -272,14 +264,7 @@ def finalize_paid(order_id: int) -> bool:
     order = db.session.get(Order, order_id)
     db.session.refresh(order)
     game_ids = [line.game_id for line in order.lines]
-    existing = {e.game_id: e for e in db.session.scalars(select(LibraryEntry).where(
-        LibraryEntry.user_id == order.user_id, LibraryEntry.game_id.in_(game_ids)))}
-    for game_id in game_ids:
-        entry = existing.get(game_id)
-        if entry is None:
-            db.session.add(LibraryEntry(user_id=order.user_id, game_id=game_id, order_id=order.id, granted_at=now))
-        elif entry.revoked_at is not None:
-            entry.revoked_at, entry.order_id, entry.granted_at = None, order.id, now
+    library.grant(order.user_id, order.id, game_ids, now)
     db.session.execute(update(Game).where(Game.id.in_(game_ids)).values(sales_count=Game.sales_count + 1)
                        .execution_options(synchronize_session=False))
     db.session.execute(CartItem.__table__.delete().where(CartItem.user_id == order.user_id,

@@ -1,4 +1,4 @@
-"""Checkout, the gateway redirects, orders, receipts, refunds and the library."""
+"""Checkout, the gateway redirects, orders, receipts and refunds."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -11,7 +11,6 @@ from ..errors import DomainError
 from ..extensions import db
 from . import refunds, services
 from .models import Order
-from ..library.models import LibraryEntry
 from .pricing import quote_games
 
 bp = Blueprint("orders", __name__)
@@ -175,12 +174,3 @@ def refund(public_id):
     else:
         flash("Refunded. The games were removed from your library.", "success")
     return redirect(url_for("orders.order_page", public_id=order.public_id))
-
-
-@bp.route("/library")
-@login_required
-def library():
-    entries = db.session.scalars(select(LibraryEntry).where(
-        LibraryEntry.user_id == current_user.id, LibraryEntry.revoked_at.is_(None))
-        .order_by(LibraryEntry.granted_at.desc())).all()
-    return render_template("orders/library.html", entries=entries)

@@ -7,7 +7,8 @@ from ..catalog.models import Game
 from ..errors import DomainError
 from ..extensions import db
 from ..notifications.services import notify
-from ..library.models import LibraryEntry
+from ..library import services as library
+from ..library.services import owns
 from ..timeutil import utcnow
 from .models import Review, ReviewLike
 
@@ -29,19 +30,9 @@ class NotAllowed(ReviewError):
     message = "Only players who own this game can review it."
 
 
-def owns(user_id: int, game_id: int) -> bool:
-    return db.session.scalar(select(LibraryEntry.id).where(
-        LibraryEntry.user_id == user_id, LibraryEntry.game_id == game_id,
-        LibraryEntry.revoked_at.is_(None))) is not None
-
-
 def refunded_reviewer_ids(game_id: int, user_ids: list[int]) -> set[int]:
     """Reviewers whose purchase of this game was refunded: their reviews stay, marked."""
-    if not user_ids:
-        return set()
-    return set(db.session.scalars(select(LibraryEntry.user_id).where(
-        LibraryEntry.game_id == game_id, LibraryEntry.user_id.in_(user_ids),
-        LibraryEntry.revoked_at.is_not(None))))
+    return library.revoked_owner_ids(game_id, user_ids)
 
 
 def user_review(user_id: int, game_id: int) -> Review | None:

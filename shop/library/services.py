@@ -1,0 +1,56 @@
+"""The one rule for ownership, and the only writers of it."""
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from .models import LibraryEntry
+
+
+def owns(user_id: int, game_id: int) -> bool:
+    """The user holds an unrevoked copy of the game."""
+    return bool(owned_game_ids(user_id, [game_id]))
+
+
+def owned_game_ids(user_id: int, game_ids: list[int]) -> set[int]:
+    """Which of `game_ids` the user owns (one query)."""
+    if not game_ids:
+        return set()
+    return set(db.session.scalars(select(LibraryEntry.game_id).where(
+        LibraryEntry.user_id == user_id, LibraryEntry.game_id.in_(game_ids), LibraryEntry.revoked_at.is_(None))))
+
+
+def revoked_owner_ids(game_id: int, user_ids: list[int]) -> set[int]:
+    """Which of `user_ids` bought the game and had the purchase refunded."""
+    if not user_ids:
+        return set()
+    return set(db.session.scalars(select(LibraryEntry.user_id).where(
+        LibraryEntry.game_id == game_id, LibraryEntry.user_id.in_(user_ids),
+        LibraryEntry.revoked_at.is_not(None))))
+
+
+def grant(user_id: int, order_id: int, game_ids: list[int], now: datetime):
+    """Give the user the games of a paid order, in the caller's transaction. A copy
+    revoked by an earlier refund is granted again (a re-purchase)."""
+    existing = {e.game_id: e for e in db.session.scalars(select(LibraryEntry).where(
+        LibraryEntry.user_id == user_id, LibraryEntry.game_id.in_(game_ids)))}
+    for game_id in game_ids:
+        entry = existing.get(game_id)
+        if entry is None:
+            db.session.add(LibraryEntry(user_id=user_id, game_id=game_id, order_id=order_id, granted_at=now))
+        elif entry.revoked_at is not None:
+            entry.revoked_at, entry.order_id, entry.granted_at = None, order_id, now
+
+
+def revoke(order_id: int, now: datetime):
+    """Take back what an order granted (a refund), in the caller's transaction."""
+    db.session.execute(update(LibraryEntry).where(
+        LibraryEntry.order_id == order_id, LibraryEntry.revoked_at.is_(None)).values(revoked_at=now)
+        .execution_options(synchronize_session=False))
+
+
+def entries(user_id: int) -> list[LibraryEntry]:
+    """The user's games, newest first."""
+    return db.session.scalars(select(LibraryEntry).where(
+        LibraryEntry.user_id == user_id, LibraryEntry.revoked_at.is_(None))
+        .order_by(LibraryEntry.granted_at.desc())).all()
