@@ -255,7 +255,6 @@ def finalize_paid(order_id: int) -> bool:
     from ..infra.jobs import enqueue_after_commit
     from ..infra.mail import queue_email
     from ..notifications.services import notify
-    from .tasks import after_order_paid
 
     now = utcnow()
     if not move_order(order_id, IN_FLIGHT, "PAID", paid_at=now):
@@ -276,7 +275,8 @@ def finalize_paid(order_id: int) -> bool:
                 order_name=order.order_name, total=order.total, subtotal=order.subtotal,
                 discount=order.discount, paid_at=now.isoformat(),
                 lines=[{"title": l.title, "price": l.price, "list_price": l.list_price} for l in order.lines])
-    enqueue_after_commit(after_order_paid, order.id)
+    # By name: tasks.py imports this module for its cron jobs.
+    enqueue_after_commit("shop.orders.tasks.after_order_paid", order.id)
     db.session.commit()
     return True
 
