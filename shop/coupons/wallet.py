@@ -1,11 +1,12 @@
 """Coupons in the wallet and at checkout. Every status change is a conditional UPDATE
 (never read-then-write), so one coupon can never serve two orders."""
+from flask import render_template
 from sqlalchemy import select, update
 
 from ..web.numbers import MAX_ID, parse_int
 from ..extensions import db
 from ..orders import hooks
-from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
+from ..orders.pricing import Discount
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
 
@@ -133,11 +134,12 @@ def expire_coupons() -> int:
     return changed
 
 
+def checkout_panel(user, options: dict):
+    """The coupon choice on the checkout page."""
+    return render_template("coupons/_checkout.html", coupons=usable_coupons(user.id), options=options)
+
+
 def register():
     """Plug coupons into checkout (called once from create_app)."""
-    if ("coupon", coupon_discount) not in DISCOUNT_PROVIDERS:
-        DISCOUNT_PROVIDERS.append(("coupon", coupon_discount))
-        hooks.ON_RESERVED.append(reserve)
-        hooks.ON_PAID.append(use)
-        hooks.ON_RELEASED.append(release)
-        hooks.ON_REFUNDED.append(refund)
+    hooks.register("coupon", discount=coupon_discount, reserved=reserve, paid=use, released=release,
+                   refunded=refund, panel=checkout_panel)

@@ -1,10 +1,10 @@
 """Points at checkout: a discount provider plus order hooks (hold, release, cashback,
 refund). Registered once from create_app."""
-from flask import current_app
+from flask import current_app, render_template
 
 from ..web.numbers import parse_int
 from ..orders import hooks
-from ..orders.pricing import DISCOUNT_PROVIDERS, Discount
+from ..orders.pricing import Discount
 from . import points
 from .grades import current_grade
 
@@ -56,10 +56,14 @@ def refund(order):
     points.reverse_earned(order.id)
 
 
+def checkout_panel(user, options: dict):
+    """The points field on the checkout page."""
+    return render_template("loyalty/_checkout.html", points_balance=points.balance(user.id),
+                           points_share=current_app.config["POINTS_MAX_SHARE_PERCENT"], options=options)
+
+
 def register():
-    if ("points", points_discount) not in DISCOUNT_PROVIDERS:
-        DISCOUNT_PROVIDERS.append(("points", points_discount))
-        hooks.ON_RESERVED.append(hold)
-        hooks.ON_PAID.append(cashback)
-        hooks.ON_RELEASED.append(release)
-        hooks.ON_REFUNDED.append(refund)
+    """Plug points into checkout (called once from create_app, after coupons: points
+    apply to what is left to pay)."""
+    hooks.register("points", discount=points_discount, reserved=hold, paid=cashback, released=release,
+                   refunded=refund, panel=checkout_panel)

@@ -11,6 +11,7 @@ from ..errors import DomainError
 from ..extensions import db
 from . import refunds, services
 from .models import Order
+from . import hooks
 from .pricing import quote_games
 
 bp = Blueprint("orders", __name__)
@@ -29,8 +30,8 @@ def _own_order(public_id: str, buyer_only: bool = False) -> Order:
 
 
 def _checkout_options() -> dict:
-    """What the buyer chose on the checkout page for the discount providers (coupon, points)."""
-    return {name: request.form[name] for name in ("coupon", "points") if request.form.get(name)}
+    """What the buyer chose on the checkout page for the plug-ins (coupon, points)."""
+    return hooks.options_from(request.form)
 
 
 @bp.route("/checkout")
@@ -40,10 +41,7 @@ def checkout():
     if not games:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.cart_page"))
-    from ..coupons.wallet import usable_coupons
-    from ..loyalty.points import balance
-
-    options = {name: request.args[name] for name in ("coupon", "points") if request.args.get(name)}
+    options = hooks.options_from(request.args)
     option_error = None
     try:
         quote = quote_games(games, current_user, options)
@@ -51,9 +49,7 @@ def checkout():
         option_error, options = exc.message, {}
         quote = quote_games(games, current_user)
     return render_template("orders/checkout.html", quote=quote, games=games, options=options,
-                           option_error=option_error, coupons=usable_coupons(current_user.id),
-                           points_balance=balance(current_user.id),
-                           points_share=current_app.config["POINTS_MAX_SHARE_PERCENT"],
+                           option_error=option_error, panels=hooks.panels(current_user, options),
                            form=EmptyForm(), gateway=current_app.config["PAYMENT_GATEWAY"])
 
 
