@@ -6,7 +6,7 @@ from ..web.urls import safe_next
 from ..catalog.models import Game
 from ..web.htmx import wants_fragment
 from ..extensions import db
-from ..orders.pricing import quote_games
+from .pricing import quote_games
 from . import services
 
 bp = Blueprint("cart", __name__)

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from ..web.numbers import MAX_ID, parse_int
 from ..extensions import db
 from ..orders import hooks
-from ..orders.pricing import Discount
+from ..cart.pricing import Discount
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
 

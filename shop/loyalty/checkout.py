@@ -4,7 +4,7 @@ from flask import current_app, render_template
 
 from ..web.numbers import parse_int
 from ..orders import hooks
-from ..orders.pricing import Discount
+from ..cart.pricing import Discount
 from . import points
 from .grades import current_grade
 

@@ -5,11 +5,11 @@ import the plug-ins, the plug-ins import orders. `name` is also the checkout for
 field the plug-in reads. Its callbacks run inside the order's transaction: `reserved`
 when an order is created, `paid` when it is paid, `released` when it ends unpaid
 (failed, cancelled, expired), `refunded` on refund. `discount(quote, user, options)`
-prices it (shop/orders/pricing.py); `panel(user, options)` renders its part of the
+prices it (shop/cart/pricing.py); `panel(user, options)` renders its part of the
 checkout page."""
 from markupsafe import Markup
 
-from .pricing import DISCOUNT_PROVIDERS
+from ..cart.pricing import DISCOUNT_PROVIDERS
 
 ON_RESERVED: list = []
 ON_PAID: list = []

@@ -21,7 +21,7 @@ from ..timeutil import utcnow
 from . import hooks
 from .gateways import GatewayResult, get_gateway
 from .models import Order, OrderLine, PaymentEvent
-from .pricing import quote_games
+from ..cart.pricing import quote_games
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from . import refunds, services
 from .models import Order
 from . import hooks
-from .pricing import quote_games
+from ..cart.pricing import quote_games
 
 bp = Blueprint("orders", __name__)
 

@@ -13,7 +13,7 @@ from shop.extensions import db
 from shop.orders import hooks, pricing, services
 from shop.orders.models import SandboxPayment
 from shop.library.models import LibraryEntry
-from shop.orders.pricing import Discount
+from shop.cart.pricing import Discount
 from shop.timeutil import utcnow
 
 from .shopping import (Shopper, count, grant, library_of, new_game, order_snapshot, orders_of, payment_events,
