@@ -3,6 +3,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user, login_required
 
 from ..web.urls import safe_next
+from ..catalog import card_states
 from ..catalog.models import Game
 from ..web.htmx import wants_fragment
 from ..extensions import db
@@ -11,6 +12,11 @@ from . import services
 
 bp = Blueprint("cart", __name__)
 
+
+@bp.record_once
+def _plug_into_the_catalog(_state):
+    """Game cards and pages show "In cart" / "In your library" from the cart's rule."""
+    card_states.register(services.cart_states)
 
 
 def _back() -> str:

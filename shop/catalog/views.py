@@ -5,7 +5,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..timeutil import utcnow
-from . import cache, rankings, storefront, wishlist
+from . import cache, card_states, rankings, storefront, wishlist
 from .blueprint import bp
 from .services import find_game
 from .text import render_markdown
@@ -60,10 +60,8 @@ def browse():
     query = storefront.BrowseQuery.from_args(request.args)
     result = storefront.browse(query, now)
     canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
-    from ..cart.services import cart_states
-
     context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now,
-                   cart_states=cart_states(current_user, result.games))
+                   cart_states=card_states.states(current_user, result.games))
     if is_partial():
         response = make_response(render_template("catalog/_game_list.html", **context))
         response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
@@ -96,20 +94,8 @@ def game_page(slug):
         for part in ("detail", "body")
     }
     rankings.record_view(game.id, _visitor())
-    return render_template("catalog/game.html", game=game, parts=parts, state=_cart_state(game),
+    return render_template("catalog/game.html", game=game, parts=parts, state=card_states.states(current_user, [game])[game.id],
                            wishlisted=wishlist.is_wishlisted(current_user, game.id))
-
-
-def _cart_state(game) -> str:
-    """What the viewer's "Add to cart" control shows: buy | in_cart | owned."""
-    if not current_user.is_authenticated:
-        return "buy"  # the POST sends anonymous visitors to log in and back here
-    from ..cart.services import in_cart
-    from ..library.services import owned_game_ids
-
-    if owned_game_ids(current_user.id, [game.id]):
-        return "owned"
-    return "in_cart" if in_cart(current_user.id, game.id) else "buy"
 
 
 def _visitor() -> str:
