@@ -115,6 +115,9 @@ def _register_blueprints(app):
     from .loyalty import checkout as loyalty_checkout
 
     loyalty_checkout.register()  # after coupons: points apply to what is left to pay
+    from .loyalty import account as loyalty_account
+
+    loyalty_account.register()
     from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
     from . import admin
 

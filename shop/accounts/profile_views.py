@@ -10,6 +10,16 @@ from ..web.forms import EmptyForm
 from .views import _limit, bp
 
 
+# What domains above accounts show on the account page (loyalty: grade and points):
+# each is `part(user) -> template variables`, registered from create_app.
+PAGE_PARTS: list = []
+
+
+def register_page_part(part):
+    if part not in PAGE_PARTS:
+        PAGE_PARTS.append(part)
+
+
 def _page(status=200, **forms):
     defaults = dict(
         profile_form=ProfileForm(formdata=None, nickname=current_user.nickname),
@@ -19,11 +29,8 @@ def _page(status=200, **forms):
         remove_avatar_form=EmptyForm(formdata=None),
     )
     defaults.update(forms)
-    from ..loyalty.grades import current_grade, month_progress
-    from ..loyalty.points import balance, history
-
-    defaults.update(grade=current_grade(current_user.id), points=balance(current_user.id),
-                    progress=month_progress(current_user.id), point_history=history(current_user.id, 10))
+    for part in PAGE_PARTS:
+        defaults.update(part(current_user))
     return render_template("accounts/profile.html", **defaults), status
 
 
