@@ -99,8 +99,3 @@ def check_code(purpose: str, user_id: int, code: str) -> str:
     if status == -1:
         raise CodeLocked()
     raise CodeWrong(int(payload))
-
-
-def cancel_cooldown(purpose: str, user_id: int):
-    """Let the user ask again at once (used when sending failed before anything went out)."""
-    redis_clients.store.delete(_key(purpose, user_id) + ":cooldown")

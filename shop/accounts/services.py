@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
@@ -218,8 +218,3 @@ def set_role(email: str, role: str) -> User:
     user.role = role
     db.session.commit()
     return user
-
-
-def count_users_by_role() -> dict[str, int]:
-    rows = db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
-    return {role: n for role, n in rows}

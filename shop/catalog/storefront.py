@@ -4,7 +4,7 @@ Only listed games ever leave this module. Prices are compared with
 `Game.effective_price(now)`, so a sale counts exactly inside its window.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Float, and_, case, cast, false, func, select, true
 
@@ -283,9 +283,3 @@ def _price(raw) -> int | None:
 
 def _flag(raw) -> bool:
     return (raw or "").strip().lower() in ("1", "true", "on", "yes")
-
-
-def is_new(game: Game, now: datetime) -> bool:
-    today = to_seoul(now).date()
-    return game.release_date is not None and today - timedelta(days=14) <= game.release_date <= today
-

@@ -15,10 +15,9 @@ from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import utcnow
-from ..web.sse import coupon_channel
 from .models import Coupon, CouponEvent
 from . import restocks
-from .redis_state import CouponRedis, epoch_ms
+from .redis_state import CouponRedis
 
 log = logging.getLogger(__name__)
 
@@ -297,14 +296,6 @@ def remaining(event: CouponEvent) -> int:
     return stock
 
 
-def publish_remaining(event_id: int, left: int):
-    """Broadcast the live counter to every open event page (SSE)."""
-    try:
-        redis_clients.store.publish(coupon_channel(event_id), str(left))
-    except Exception:
-        log.debug("could not publish remaining count", exc_info=True)
-
-
 # --- reconciliation ------------------------------------------------------------------
 
 def reconcile(event_id: int | None = None) -> list[dict]:
@@ -334,11 +325,6 @@ def reconcile(event_id: int | None = None) -> list[dict]:
                    repaired_claimers=len(missing))
         report.append(row)
     return report
-
-
-def event_summary(event: CouponEvent) -> dict:
-    return {"id": event.id, "name": event.name, "state": event.window_state(), "remaining": remaining(event),
-            "quantity": event.quantity, "opens_ms": epoch_ms(event.opens_at), "closes_ms": epoch_ms(event.closes_at)}
 
 
 # --- dead letters ------------------------------------------------------------------------
