@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from shop.catalog.models import Game
 from shop.extensions import db
-from shop.orders import hooks, pricing, services
+from shop.cart import pricing
+from shop.orders import hooks, services
 from shop.orders.models import SandboxPayment
 from shop.library.models import LibraryEntry
 from shop.cart.pricing import Discount
