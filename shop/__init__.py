@@ -82,46 +82,13 @@ def _register_models():
 
 
 def _register_blueprints(app):
-    from .accounts import profile_views  # noqa: F401  (routes on accounts.bp)
-    from .accounts.views import bp as accounts_bp
-    from .catalog import manage_views, search_views, views, wishlist_views  # noqa: F401  (routes on catalog.bp)
-    from .catalog.blueprint import bp as catalog_bp
-    from .cart.views import bp as cart_bp
-    from .core.views import bp as core_bp
-    from .notifications.views import bp as notifications_bp
-    from .orders.views import bp as orders_bp
-    from .coupons import admin_views  # noqa: F401  (routes on coupons.bp)
-    from .coupons.views import bp as coupons_bp
-    from .reviews.views import bp as reviews_bp
+    """Each domain registers its blueprint and plug-ins, from the bottom layer up
+    (plug-ins apply in this order: coupons before points)."""
+    from . import accounts, admin, cart, catalog, core, coupons, library, loyalty, notifications, orders, reviews, social
 
-    app.register_blueprint(core_bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(catalog_bp)
-    app.register_blueprint(cart_bp)
-    app.register_blueprint(orders_bp)
-    from .library.views import bp as library_bp
-
-    app.register_blueprint(library_bp)
-    app.register_blueprint(notifications_bp)
-    app.register_blueprint(reviews_bp)
-    app.register_blueprint(coupons_bp)
-    from .social import step_views  # noqa: F401  (routes on social.bp)
-    from .social.views import bp as social_bp
-
-    app.register_blueprint(social_bp)
-    from .coupons import wallet
-
-    wallet.register()
-    from .loyalty import checkout as loyalty_checkout
-
-    loyalty_checkout.register()  # after coupons: points apply to what is left to pay
-    from .loyalty import account as loyalty_account
-
-    loyalty_account.register()
-    from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
-    from . import admin
-
-    admin.register(app)
+    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, reviews,
+                   admin):
+        domain.register(app)
     if app.config.get("DEV_INBOX"):
         from .dev.views import bp as dev_bp
 
