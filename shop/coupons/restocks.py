@@ -29,7 +29,7 @@ def following(flags: dict) -> bool:
     entries of `flags` (event id -> expiry) on a restock; True once its subscription is
     live, i.e. a sold-out flag may be cached."""
     global _follower_pid
-    from ..notifications.hub import get_hub
+    from ..web.sse import get_hub
 
     hub = get_hub(current_app.config["REDIS_URL"])
     wait = 0.0  # not a moment on the claim path once following (hub down: just don't cache)
@@ -52,7 +52,7 @@ def may_cache_sold_out(event_id: int, asked_at: float, flags: dict) -> bool:
 
 
 def _follow(subscription, flags: dict):
-    from ..notifications.hub import RESYNC
+    from ..web.sse import RESYNC
 
     while True:
         try:
