@@ -1,5 +1,5 @@
 """A Browser whose requests come from a given client IP."""
-from .helpers import Browser
+from .support.browser import Browser
 
 
 class _IPBrowser(Browser):

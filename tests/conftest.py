@@ -18,37 +18,8 @@ from shop.config import TestingConfig
 from shop.dev.mail import read_messages, start_sink
 from shop.extensions import db
 
-from .helpers import Browser, Outbox
-
-_TMP = Path(tempfile.mkdtemp(prefix="playcation-tests-"))
-
-
-def _redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL")
-    if url:
-        return url
-    try:
-        redis_lib.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
-        return "redis://127.0.0.1:6379/13"
-    except redis_lib.RedisError:
-        from shop.dev.embedded_redis import EmbeddedRedis
-
-        server = EmbeddedRedis(_TMP / "redis", persist=False)
-        import atexit
-
-        atexit.register(server.stop)
-        return server.url
-
-
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
-REDIS_URL = _redis_url()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from .support.browser import Browser, Outbox
+from .support.env import _TMP, DATABASE_URL, REDIS_URL, free_port
 
 @pytest.fixture(scope="session")
 def smtp_sink():
@@ -155,7 +126,7 @@ def redis(app):
 
 @pytest.fixture
 def make_user(app):
-    from .factories import make_user as factory
+    from .support.accounts import make_user as factory
 
     def make(**kwargs):
         with app.app_context():

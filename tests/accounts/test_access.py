@@ -6,8 +6,8 @@ from shop import create_app
 from shop.accounts.decorators import role_required, verified_required
 from shop.config import TestingConfig
 
-from ..conftest import DATABASE_URL, REDIS_URL
-from ..helpers import Browser
+from tests.support.env import DATABASE_URL, REDIS_URL
+from ..support.browser import Browser
 
 LOGIN_REQUIRED = [
     ("GET", "/account"),

@@ -15,7 +15,7 @@ from shop.notifications.models import Notification
 from shop.timeutil import utcnow
 
 from ..admin.test_dashboard import add_order
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 
 
 def age(app, user_id, days, **fields):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from shop.admin.models import AuditLog
 from shop.extensions import db
 
-from ..orders.shopping import ShopBrowser, session_login
+from ..support.orders import ShopBrowser, session_login
 
 ROLES = ("anonymous", "customer", "publisher", "admin")
 

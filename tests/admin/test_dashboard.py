@@ -16,7 +16,7 @@ from shop.orders.models import Order, OrderLine
 from shop.timeutil import SEOUL, utcnow
 
 from ..coupons.conftest import event_input
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 
 
 def kst(day, hour, minute=0) -> datetime:
@@ -181,7 +181,7 @@ def test_live_drops_show_remaining_and_update_over_sse(app, admin_browser, make_
     from shop.coupons.consumer import drain_event, publish_counts
     from shop.web.sse import get_hub
 
-    from ..conftest import REDIS_URL
+    from tests.support.env import REDIS_URL
 
     users = [make_user(), make_user()]
     with app.app_context():

@@ -10,8 +10,8 @@ from shop.extensions import db
 from shop.infra.redisconn import redis_clients
 from shop.infra.mail import EmailLog, queue_email
 
-from ..conftest import free_port
-from ..helpers import run_jobs
+from tests.support.env import free_port
+from ..support.browser import run_jobs
 
 
 def add_emails(app, *rows) -> list[int]:

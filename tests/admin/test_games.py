@@ -10,8 +10,8 @@ from shop.extensions import db
 from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 
-from ..helpers import run_jobs
-from ..orders.shopping import new_game
+from ..support.browser import run_jobs
+from ..support.orders import new_game
 
 REASON = "Uses artwork without a licence"
 

@@ -9,7 +9,7 @@ from rq.job import Job
 from shop.infra.redisconn import redis_clients
 from shop.infra.jobs import CRON, get_queue
 
-from ..helpers import run_jobs
+from ..support.browser import run_jobs
 
 
 def fail_a_job(app, job_id="doomed", text="{not json"):

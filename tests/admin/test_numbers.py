@@ -1,6 +1,6 @@
 """Page numbers and ids from outside on the admin and publisher lists: a page past the
 last shows the last page, odd digits in a search are no id (shop/web/numbers.py)."""
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 from .test_emails import add_emails, listed
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from shop.catalog.models import Game
 from shop.orders.models import Order, SandboxPayment
 
-from ..orders.shopping import (Shopper, library_of, new_game, order_snapshot, paid_order, payment_events, scalar,
+from ..support.orders import (Shopper, library_of, new_game, order_snapshot, paid_order, payment_events, scalar,
                                set_order)
 
 REASON = "Duplicate purchase, buyer asked support"

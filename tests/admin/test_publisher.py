@@ -8,8 +8,8 @@ import pytest
 from shop.extensions import db
 from shop.reviews.models import Review
 
-from ..orders.shopping import session_login
-from ..shop_factories import make_game
+from ..support.orders import session_login
+from ..support.catalog import make_game
 from .conftest import AdminBrowser
 from .test_dashboard import add_order, chart_data, kst, today_kst
 

@@ -9,8 +9,8 @@ from shop.accounts.services import AccountSuspended
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..helpers import Browser
-from ..orders.shopping import new_game, paid_order
+from ..support.browser import Browser
+from ..support.orders import new_game, paid_order
 
 SUSPENDED = "This account is suspended. Contact support."
 REASON = "Chargeback fraud on three orders"

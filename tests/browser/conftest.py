@@ -31,7 +31,7 @@ import pytest
 import redis as redis_lib
 
 
-from ..conftest import REDIS_URL, free_port
+from tests.support.env import REDIS_URL, free_port
 from ..support.launcher import LaunchedStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from shop.catalog.models import Game
 from shop.extensions import db
 from shop.orders.models import Order
 
-from ..orders.shopping import ShopBrowser, Shopper, count, grant, new_game
+from ..support.orders import ShopBrowser, Shopper, count, grant, new_game
 
 
 def badge_count(html: str) -> int:

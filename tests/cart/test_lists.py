@@ -1,6 +1,6 @@
 """Adding to the cart straight from the /games list."""
-from ..helpers import run_jobs
-from ..shop_factories import make_game
+from ..support.browser import run_jobs
+from ..support.catalog import make_game
 
 
 def test_browse_list_has_cart_buttons_with_the_viewers_state(app, browser, make_user):

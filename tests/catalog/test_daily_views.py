@@ -10,7 +10,7 @@ from shop.catalog.tasks import persist_daily_views
 from shop.extensions import db
 from shop.infra.jobs import CRON
 
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 
 NOW = datetime(2026, 3, 10, 15, 20, tzinfo=timezone.utc)  # 00:20 on 11 March in Seoul, when the job runs
 TODAY = date(2026, 3, 11)
@@ -64,7 +64,7 @@ def test_redis_down_fails_the_job_visibly(app):
     from shop import create_app
     from shop.config import TestingConfig
 
-    from ..conftest import DATABASE_URL, free_port
+    from tests.support.env import DATABASE_URL, free_port
 
     broken = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=DATABASE_URL,
                         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")

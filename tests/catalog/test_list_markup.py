@@ -8,8 +8,8 @@ import pytest
 from shop.catalog.models import Tag
 from shop.extensions import db
 
-from ..factories import make_user
-from ..shop_factories import make_game
+from ..support.accounts import make_user
+from ..support.catalog import make_game
 
 
 class FormNesting(HTMLParser):

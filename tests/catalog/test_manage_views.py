@@ -19,7 +19,7 @@ from shop.catalog.text import render_markdown
 from shop.extensions import db
 from shop.infra.storage import get_storage
 
-from ..helpers import Browser
+from ..support.browser import Browser
 
 
 # --- helpers --------------------------------------------------------------------

@@ -12,8 +12,8 @@ from shop.config import TestingConfig
 from shop.extensions import db, limiter
 from shop.timeutil import utcnow
 
-from ..conftest import DATABASE_URL, free_port
-from ..factories import make_user
+from tests.support.env import DATABASE_URL, free_port
+from ..support.accounts import make_user
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from shop.catalog.search import MAX_RESULTS, search_ids
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..factories import make_user
+from ..support.accounts import make_user
 
 
 @pytest.fixture

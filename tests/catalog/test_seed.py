@@ -16,7 +16,7 @@ from shop.catalog.services import search_text_for
 from shop.extensions import db
 from shop.infra.storage import get_storage
 
-from ..factories import make_user
+from ..support.accounts import make_user
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from shop.reviews.models import Review
 from shop.reviews.services import post_review
 from shop.timeutil import utcnow
 
-from ..factories import make_user
-from ..shop_factories import make_game
+from ..support.accounts import make_user
+from ..support.catalog import make_game
 
 GAMES = 40
 PUBLISHER_EMAIL = next(email for role, email, *_ in DEMO_USERS if role == "publisher")

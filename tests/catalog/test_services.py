@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.notifications.models import Notification
 from shop.timeutil import utcnow
 
-from ..factories import make_user
+from ..support.accounts import make_user
 
 
 @pytest.fixture

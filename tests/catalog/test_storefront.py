@@ -10,8 +10,8 @@ from shop.catalog.models import Category, Game, Screenshot, Tag
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..factories import make_user
-from ..helpers import run_jobs
+from ..support.accounts import make_user
+from ..support.browser import run_jobs
 
 HX = {"HX-Request": "true"}
 TITLE_RE = re.compile(r'class="card-title">([^<]+)</h3>')

@@ -9,7 +9,7 @@ from shop.catalog import services
 from shop.catalog.models import WishlistItem
 from shop.extensions import db
 
-from ..factories import make_user
+from ..support.accounts import make_user
 
 HX = {"HX-Request": "true"}
 

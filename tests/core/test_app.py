@@ -4,7 +4,7 @@ import pytest
 from shop import create_app
 from shop.config import DEFAULT_SECRET_KEY, ProductionConfig
 
-from ..conftest import DATABASE_URL, REDIS_URL
+from tests.support.env import DATABASE_URL, REDIS_URL
 
 
 def test_production_refuses_the_default_secret_key():

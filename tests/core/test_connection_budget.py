@@ -7,7 +7,7 @@ from shop import create_app
 from shop.config import TestingConfig, connection_budget
 from shop.extensions import db
 
-from ..conftest import DATABASE_URL, REDIS_URL, free_port
+from tests.support.env import DATABASE_URL, REDIS_URL, free_port
 
 PG = "postgresql+psycopg://app@db:5432/playcation"
 
@@ -99,7 +99,7 @@ def test_pool_exhausted_waits_pool_timeout_then_gets_the_503_page():
 def test_error_page_shows_the_loaded_user_without_a_query(app, make_user):
     """A logged-in user's 404 page keeps their menu, from the User the view already
     loaded; the page itself sends no SQL (no cart or notification counts)."""
-    from ..helpers import Browser
+    from ..support.browser import Browser
 
     make_user(email="lost@example.com", nickname="Wanderer")
     browser = Browser(app)

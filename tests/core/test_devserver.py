@@ -14,7 +14,7 @@ import requests
 
 from shop.dev.embedded_redis import EmbeddedRedis
 
-from ..conftest import free_port
+from tests.support.env import free_port
 from ..support.launcher import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]

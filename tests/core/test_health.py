@@ -4,7 +4,7 @@ import pytest
 from shop import create_app
 from shop.config import TestingConfig
 
-from ..conftest import DATABASE_URL, REDIS_URL, free_port
+from tests.support.env import DATABASE_URL, REDIS_URL, free_port
 
 
 def test_healthz_reports_both_dependencies(client):
@@ -41,7 +41,7 @@ def test_healthz_503_when_database_is_down():
 def test_redis_down_during_signup_shows_503_page_and_writes_nothing(app):
     from shop.accounts.models import User
     from shop.extensions import db
-    from ..helpers import Browser
+    from ..support.browser import Browser
 
     broken = _app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RATELIMIT_ENABLED=False)
     browser = Browser(broken)
@@ -56,7 +56,7 @@ def test_redis_down_during_signup_shows_503_page_and_writes_nothing(app):
 @pytest.mark.no_db_isolation
 def test_database_down_shows_503_page():
     app = _app(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nope")
-    from ..helpers import Browser
+    from ..support.browser import Browser
 
     res = Browser(app).post("/login", {"email": "a@example.com", "password": "whatever pass"})
     assert res.status_code == 503

@@ -22,7 +22,8 @@ from shop.infra.mail import (SUBJECTS, EmailLog, deliver_email, queue_email, rel
                        requeue_stale_emails)
 from shop.timeutil import utcnow
 
-from ..helpers import run_jobs
+from ..support.browser import run_jobs
+from ..support.env import free_port
 
 # One context per kind: every value must show up in the message.
 CONTEXTS = {
@@ -48,12 +49,6 @@ SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "�
          "vip_downgrade": ["Mina", "SILVER", "VIP", "2026-10", "1,000", "₩300,000"],
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
          "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _queue(app, recipient="to@example.com", kind="password_changed", **context) -> int:
@@ -89,7 +84,7 @@ def retry_now(app, monkeypatch):
 
 @pytest.fixture
 def smtp_down(app, monkeypatch):
-    monkeypatch.setattr(app.extensions["mail"], "port", _free_port())  # nothing listens there
+    monkeypatch.setattr(app.extensions["mail"], "port", free_port())  # nothing listens there
 
 
 class FlakyHandler(FolderHandler):
@@ -110,7 +105,7 @@ class FlakyHandler(FolderHandler):
 @pytest.fixture
 def flaky_smtp(app, outbox, monkeypatch):
     handler = FlakyHandler(outbox.folder)
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setattr(app.extensions["mail"], "port", port)
@@ -333,7 +328,7 @@ def test_sweeper_leaves_fresh_sent_failed_and_enqueued_mail_alone(app, outbox):
 
 
 def test_redis_down_at_commit_keeps_the_row_for_the_sweeper(app, outbox, monkeypatch):
-    dead = redis_lib.Redis(host="127.0.0.1", port=_free_port(), socket_connect_timeout=0.5,
+    dead = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5,
                            retry=Retry(NoBackoff(), 0))
     with monkeypatch.context() as m:
         m.setitem(app.extensions, "redis_raw", dead)

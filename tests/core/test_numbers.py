@@ -6,7 +6,7 @@ from sqlalchemy import select
 from shop.web.numbers import MAX_ID, MAX_PAGE, page_number, paginate, parse_int
 from shop.extensions import db
 
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -19,7 +19,7 @@ from shop.infra.redisconn import redis_clients
 from shop.infra import redisconn
 from shop.web.sse import Hub, user_channel
 
-from ..conftest import DATABASE_URL, free_port
+from tests.support.env import DATABASE_URL, free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(not REDIS_SERVER, reason="redis-server is not on PATH")

@@ -17,19 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+from ..support.env import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINED = 100
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(worker_class, workers=1):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, WEB_CONCURRENCY=str(workers), BIND=f"127.0.0.1:{port}", WORKER_CLASS=worker_class,
                PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(

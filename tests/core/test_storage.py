@@ -14,15 +14,10 @@ from sqlalchemy import select
 from shop.accounts.models import User
 from shop.extensions import db
 from shop.infra.storage import LocalStorage, S3Storage, get_storage
+from ..support.env import free_port
 
 BUCKET = "playcation-media"
 REGION = "ap-northeast-2"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _png(size=(320, 200), color=(10, 120, 200)) -> bytes:
@@ -121,7 +116,7 @@ def s3():
             mp.delenv(name, raising=False)
         mp.setenv("AWS_CONFIG_FILE", os.devnull)
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        port = _free_port()
+        port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{port}"

@@ -10,7 +10,7 @@ from shop import create_app
 from shop.config import TestingConfig
 from worker import wait_for_redis
 
-from ..conftest import free_port
+from tests.support.env import free_port
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")

@@ -25,8 +25,8 @@ from shop.coupons.redis_state import keys
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..factories import _hash
-from ..helpers import TOKEN_RE, Browser
+from ..support.accounts import _hash
+from ..support.browser import TOKEN_RE, Browser
 
 _user_numbers = itertools.count(1)
 
@@ -127,7 +127,7 @@ def postgres_only(app):
 
 def browser_as(app, make_user, role):
     """A browser logged in as a new user of `role` ("anonymous": not logged in)."""
-    from ..orders.shopping import session_login
+    from ..support.orders import session_login
 
     browser = Browser(app)
     if role != "anonymous":

@@ -14,7 +14,7 @@ from shop.coupons.consumer import drain_event
 from shop.coupons.redis_state import CouponRedis, epoch_ms, keys
 from shop.timeutil import utcnow
 
-from ..helpers import Browser
+from ..support.browser import Browser
 from .conftest import Claimer, coupon_rows, ip_of, purge, stampede
 
 JSON = {"Accept": "application/json"}
@@ -149,7 +149,7 @@ def test_remaining_count_is_live_over_sse(app, client, open_event, make_users):
     from shop.coupons.consumer import publish_counts
     from shop.web.sse import get_hub
 
-    from ..conftest import REDIS_URL
+    from tests.support.env import REDIS_URL
 
     (user,) = make_users(1)
     event_id = open_event(quantity=5)

@@ -71,7 +71,7 @@ def test_an_idle_consumer_process_sleeps_in_redis(app, make_users, tmp_path):
     core (5 s of its own CPU time; the goal, and the 30 s figure in docs/benchmarks.md, is
     under 1 %). The old loop polled each event ten times a second (~10 %). It still
     persists a claim as soon as one arrives."""
-    from ..conftest import DATABASE_URL, REDIS_URL
+    from tests.support.env import DATABASE_URL, REDIS_URL
 
     (user,) = make_users(1)
     with app.app_context():

@@ -17,7 +17,7 @@ from shop.coupons.redis_state import keys
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..helpers import Browser
+from ..support.browser import Browser
 
 JSON = {"Accept": "application/json"}
 HTMX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/coupons"}

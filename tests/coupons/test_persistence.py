@@ -19,7 +19,7 @@ from shop.coupons.redis_state import GROUP, keys
 from shop.extensions import db
 from shop.infra.jobs import CRON, enqueue
 
-from ..helpers import run_jobs
+from ..support.browser import run_jobs
 from .conftest import coupon_rows, drop_event_keys, purge, stampede
 
 

@@ -9,8 +9,8 @@ from shop.coupons.models import Coupon
 from shop.extensions import db
 from shop.timeutil import utcnow
 
-from ..helpers import run_jobs
-from ..shop_factories import make_game
+from ..support.browser import run_jobs
+from ..support.catalog import make_game
 
 
 def _event(app, quantity=2, **kw):

@@ -20,8 +20,8 @@ from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.timeutil import utcnow
 
-from ..helpers import run_jobs
-from ..orders.shopping import Shopper, new_game, order_snapshot, set_order
+from ..support.browser import run_jobs
+from ..support.orders import Shopper, new_game, order_snapshot, set_order
 from .conftest import event_input, purge
 
 

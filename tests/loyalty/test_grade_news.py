@@ -16,7 +16,7 @@ from shop.notifications.models import Notification
 from shop.orders.models import Order
 from shop.timeutil import SEOUL
 
-from ..helpers import run_jobs
+from ..support.browser import run_jobs
 from ..support.redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
 
 

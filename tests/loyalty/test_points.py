@@ -12,8 +12,8 @@ from shop.loyalty.models import PointAllocation, PointBalance, PointEntry, VipGr
 from shop.orders.models import Order
 from shop.timeutil import utcnow
 
-from ..helpers import run_jobs
-from ..shop_factories import make_game
+from ..support.browser import run_jobs
+from ..support.catalog import make_game
 
 
 @pytest.fixture
@@ -114,12 +114,12 @@ def test_declined_payment_releases_held_points(app, browser, make_user):
 
 @pytest.mark.no_db_isolation
 def test_concurrent_spending_never_goes_negative(app, make_user):
-    from ..conftest import DATABASE_URL
+    from tests.support.env import DATABASE_URL
 
     if not DATABASE_URL.startswith("postgresql"):
         pytest.skip("real concurrent transactions need PostgreSQL (SQLite serialises writers)")
     with app.app_context():
-        from tests.factories import make_user as factory
+        from tests.support.accounts import make_user as factory
 
         u = factory()
         points.earn(u.id, 1_000, "earn_grade", f"t:conc:{u.id}")

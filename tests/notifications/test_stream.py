@@ -9,7 +9,7 @@ from shop.extensions import db
 from shop.web.sse import get_hub
 from shop.notifications.services import notify
 
-from ..conftest import REDIS_URL
+from tests.support.env import REDIS_URL
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from shop.library.models import LibraryEntry
 from shop.cart.pricing import Discount
 from shop.timeutil import utcnow
 
-from .shopping import (Shopper, count, grant, library_of, new_game, order_snapshot, orders_of, payment_events,
+from ..support.orders import (Shopper, count, grant, library_of, new_game, order_snapshot, orders_of, payment_events,
                        query_of, scalar, set_order, success_url)
 from .toss_server import toss  # noqa: F401  (fixture)
 

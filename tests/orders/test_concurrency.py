@@ -19,9 +19,9 @@ from shop.notifications.models import Notification
 from shop.orders.models import Order, OrderLine, PaymentEvent
 from shop.library.models import LibraryEntry
 
-from ..conftest import DATABASE_URL
-from ..shop_factories import make_game
-from .shopping import ShopBrowser, Shopper, count, library_of, orders_of, scalar, session_login, success_url
+from tests.support.env import DATABASE_URL
+from ..support.catalog import make_game
+from ..support.orders import ShopBrowser, Shopper, count, library_of, orders_of, scalar, session_login, success_url
 from .toss_server import toss  # noqa: F401  (fixture)
 
 pytestmark = [

@@ -12,8 +12,8 @@ from shop.catalog.models import Game
 from shop.notifications.models import Notification
 from shop.timeutil import utcnow
 
-from ..helpers import Browser, run_jobs
-from .shopping import (ShopBrowser, Shopper, count, library_of, new_game, order_snapshot, paid_order, scalar,
+from ..support.browser import Browser, run_jobs
+from ..support.orders import (ShopBrowser, Shopper, count, library_of, new_game, order_snapshot, paid_order, scalar,
                        set_order)
 
 

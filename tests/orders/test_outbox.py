@@ -7,9 +7,9 @@ from shop.extensions import db
 from shop.infra.mail import EmailLog
 from shop.notifications.models import Notification
 
-from ..helpers import run_jobs
+from ..support.browser import run_jobs
 from ..support.redis_outage import redis_outage, sweep  # noqa: F401  (fixture)
-from .shopping import Shopper, count, new_game, order_snapshot, paid_order
+from ..support.orders import Shopper, count, new_game, order_snapshot, paid_order
 
 
 def _emails(app, user_email) -> list[tuple[str, str]]:

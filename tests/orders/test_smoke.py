@@ -5,8 +5,8 @@ from sqlalchemy import select
 from shop.orders.models import Order
 from shop.library.models import LibraryEntry
 
-from ..helpers import run_jobs
-from ..shop_factories import make_game
+from ..support.browser import run_jobs
+from ..support.catalog import make_game
 
 
 def test_buy_a_game_with_the_sandbox(app, browser, make_user, outbox):

@@ -11,7 +11,7 @@ from shop.orders import services
 from shop.orders.gateways import TossGateway
 from shop.timeutil import utcnow
 
-from .shopping import Shopper, library_of, new_game, order_snapshot, payment_events, set_order
+from ..support.orders import Shopper, library_of, new_game, order_snapshot, payment_events, set_order
 from .toss_server import TOSS_TIMEOUT, toss  # noqa: F401  (fixture)
 
 CONFIRM = "/v1/payments/confirm"
@@ -224,7 +224,7 @@ def test_the_reconciler_runs_as_an_rq_job(app, checked_out, toss):
     from shop.infra.jobs import get_queue
     from shop.orders.tasks import reconcile_payments
 
-    from ..helpers import run_jobs
+    from ..support.browser import run_jobs
 
     shopper, public_id, payment_key, game_id = checked_out
     toss.scenario("server_error")

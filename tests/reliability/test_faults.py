@@ -379,7 +379,7 @@ def test_smtp_down_retries_then_fails_visibly_and_an_admin_resend_delivers(fault
     from shop.extensions import db
     from shop.infra.mail import queue_email
 
-    from ..helpers import run_jobs
+    from ..support.browser import run_jobs
 
     down = faults.app(RQ_QUEUE="smtp-down", MAIL_PORT=free_port(), MAIL_RETRY_INTERVALS=[0, 0])
     with down.app_context():

@@ -10,7 +10,7 @@ from shop.library.models import LibraryEntry
 from shop.reviews.models import Review
 from shop.timeutil import utcnow
 
-from ..shop_factories import make_game
+from ..support.catalog import make_game
 
 BODY = "A wonderful game.\nSecond line <script>alert(1)</script>"
 
@@ -175,7 +175,7 @@ def test_rolled_back_review_publishes_nothing(app, world):
 
     from shop.accounts.models import User
 
-    from ..conftest import REDIS_URL
+    from tests.support.env import REDIS_URL
 
     listener = redis_lib.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
     listener.subscribe(f"notify:user:{world['publisher'].id}")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 
-from ..factories import make_user
+from ..support.accounts import make_user
 
 _addresses = itertools.count(1)
 

@@ -22,7 +22,7 @@ from shop.dev.mail import start_sink
 
 from ..browser.conftest import (DESKTOP, ROOT, PageProblems, _healthy, _Processes,
                                 _start_private_redis, _wait_until, skip_reason)
-from ..conftest import free_port
+from tests.support.env import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots" / "social"

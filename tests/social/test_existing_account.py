@@ -78,7 +78,7 @@ def test_squatted_unverified_account_is_claimed_by_proving_the_address(social, b
     address by code: the squatter's password goes and their sessions end."""
     squatter = make_user(email="alex@example.com", nickname="Squatter", verified=False)
     local_provider.person.email = "alex@example.com"
-    from tests.helpers import Browser
+    from tests.support.browser import Browser
 
     squatter_browser = Browser(browser.app)
     squatter_browser.login(squatter.email)

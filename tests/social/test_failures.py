@@ -57,7 +57,7 @@ def test_forged_state(social, local_provider, nothing_happened):
 
 def test_attackers_callback_in_a_victims_browser(app, social, local_provider, nothing_happened):
     """The attacker starts a login in their own browser and sends the callback URL to the victim."""
-    from tests.helpers import Browser
+    from tests.support.browser import Browser
 
     attacker = type(social)(Browser(app), local_provider)
     callback = attacker.consent(attacker.start("google").headers["Location"])

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import requests
+from .env import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 180  # migrations, demo seed with covers, then five processes on a busy 2-core box
@@ -35,14 +36,6 @@ NOT_INHERITED = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SER
                  "UPLOAD_DIR", "EMBEDDED_REDIS_DIR", "INSTANCE_DIR", "PORT", "BIND", "RQ_QUEUE", "WEB_CONCURRENCY",
                  "SESSION_COOKIE_SECURE", "DEMO_GAMES")
 TRACEBACK = re.compile(r"^.*Traceback \(most recent call last\)", re.MULTILINE)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict:

@@ -68,7 +68,7 @@ def sweep(app) -> int:
     from shop.infra.mail import EmailLog
     from shop.timeutil import utcnow
 
-    from ..helpers import run_jobs
+    from .browser import run_jobs
 
     with app.app_context():
         db.session.execute(update(EmailLog).where(EmailLog.status.in_(("queued", "retrying")))

@@ -3,7 +3,7 @@ from shop.accounts.models import User
 from shop.catalog import services as catalog
 from shop.extensions import db
 
-from .factories import make_user
+from .accounts import make_user
 
 
 def make_game(title="Test Game", price=20000, publisher_id=None, **kw):

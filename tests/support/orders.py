@@ -12,8 +12,8 @@ from shop.extensions import db
 from shop.orders.models import Order, PaymentEvent
 from shop.library.models import LibraryEntry
 
-from ..helpers import TOKEN_RE, Browser
-from ..shop_factories import make_game
+from .browser import TOKEN_RE, Browser
+from .catalog import make_game
 
 ORDER_ID_RE = re.compile(r'"orderId": "([0-9a-f-]{36})"')
 
