@@ -5,10 +5,6 @@ schema is built by running the migrations. Each test runs inside one outer
 transaction that is rolled back at the end; the app's own commits become SAVEPOINT
 releases. Redis uses its own DB number (TEST_REDIS_URL), flushed before each test.
 """
-import os
-import socket
-import tempfile
-from pathlib import Path
 
 import pytest
 import redis as redis_lib

@@ -2,7 +2,6 @@
 upload end to end with the app configured for S3."""
 import io
 import os
-import socket
 import uuid
 from types import SimpleNamespace
 
