@@ -10,15 +10,15 @@ from sqlalchemy import case, func, select
 from ..accounts.decorators import role_required
 from ..web.forms import EmptyForm
 from ..accounts.models import User
-from ..admin.audit import record
+from .audit import record
 from ..catalog.models import Tag
 from ..extensions import db
 from ..timeutil import SEOUL, to_seoul, utcnow
-from . import durability, services
-from .forms import EventForm
-from .models import Coupon, CouponEvent
-from .redis_state import keys
-from .views import bp
+from ..coupons import durability, services
+from ..coupons.forms import EventForm
+from ..coupons.models import Coupon, CouponEvent
+from ..coupons.redis_state import keys
+from .blueprint import bp
 
 
 def _kst_to_utc(value):
@@ -49,9 +49,9 @@ def _input(form) -> services.EventInput:
         scope_tag_id=form.scope_tag_id.data or None, scope_publisher_id=form.scope_publisher_id.data or None)
 
 
-@bp.route("/admin/coupons", methods=["GET", "POST"])
+@bp.route("/coupons", methods=["GET", "POST"])
 @role_required("admin")
-def admin_events():
+def coupon_events():
     form = EventForm()
     _choices(form)
     status = 200
@@ -68,11 +68,11 @@ def admin_events():
             entry.target_id = str(event.id)
             db.session.commit()
             flash(f"Coupon event “{event.name}” created.", "success")
-            return redirect(url_for("coupons.admin_events"))
+            return redirect(url_for("admin.coupon_events"))
     elif form.is_submitted():
         status = 400
     events = db.session.scalars(select(CouponEvent).order_by(CouponEvent.opens_at.desc())).all()
-    return render_template("coupons/admin_events.html", form=form, rows=event_counts(events), now=utcnow(),
+    return render_template("admin/coupon_events.html", form=form, rows=event_counts(events), now=utcnow(),
                            action_form=EmptyForm(), redis_problems=durability.problems(refresh=True),
                            dead_letters=_dead_letters(events)), status
 
@@ -91,9 +91,9 @@ def _dead_letters(events) -> list[tuple[CouponEvent, list[dict]]]:
     return [(e, found[e.id]) for e in events if e.id in found]
 
 
-@bp.route("/admin/coupons/<int:event_id>", methods=["GET", "POST"])
+@bp.route("/coupons/<int:event_id>", methods=["GET", "POST"])
 @role_required("admin")
-def admin_edit(event_id):
+def coupon_edit(event_id):
     event = db.session.get(CouponEvent, event_id)
     if event is None:
         abort(404)
@@ -118,10 +118,10 @@ def admin_edit(event_id):
             status = 400
         else:
             flash("Saved.", "success")
-            return redirect(url_for("coupons.admin_events"))
+            return redirect(url_for("admin.coupon_events"))
     elif form.is_submitted():
         status = 400
-    return render_template("coupons/admin_edit.html", form=form, event=event,
+    return render_template("admin/coupon_edit.html", form=form, event=event,
                            issued=services.issued_count(event.id)), status
 
 
@@ -182,9 +182,9 @@ def _event_input(event: CouponEvent, **changes) -> services.EventInput:
     return services.EventInput(**fields)
 
 
-@bp.route("/admin/coupons/<int:event_id>/close", methods=["POST"])
+@bp.route("/coupons/<int:event_id>/close", methods=["POST"])
 @role_required("admin")
-def admin_close(event_id):
+def coupon_close(event_id):
     """End the claim window now (e.g. a drop announced by mistake); Redis follows after commit."""
     if not EmptyForm().validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
@@ -193,7 +193,7 @@ def admin_close(event_id):
     if state != "open":
         flash(f"“{event.name}” is {'already closed' if state == 'closed' else 'not open yet; edit its window instead'}.",
               "error")
-        return redirect(url_for("coupons.admin_events"))
+        return redirect(url_for("admin.coupon_events"))
     now = utcnow()
     record("coupon_event.close", event, target_type="coupon_event", before=_jsonable({"closes_at": event.closes_at}),
            after=_jsonable({"closes_at": now}))
@@ -204,12 +204,12 @@ def admin_close(event_id):
         flash(exc.message, "error")
     else:
         flash(f"“{event.name}” closed now.", "success")
-    return redirect(url_for("coupons.admin_events"))
+    return redirect(url_for("admin.coupon_events"))
 
 
-@bp.route("/admin/coupons/<int:event_id>/reconcile", methods=["POST"])
+@bp.route("/coupons/<int:event_id>/reconcile", methods=["POST"])
 @role_required("admin")
-def admin_reconcile(event_id):
+def coupon_reconcile(event_id):
     """Compare Redis with the database for this event and repair (what `flask coupons
     reconcile --event` does), then say what was found and fixed."""
     if not EmptyForm().validate_on_submit():
@@ -225,15 +225,15 @@ def admin_reconcile(event_id):
            note=summary)
     db.session.commit()
     flash(f"Reconciled “{name}”: {summary}.", "success")
-    return redirect(url_for("coupons.admin_events"))
+    return redirect(url_for("admin.coupon_events"))
 
 
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
-@bp.route("/admin/coupons/<int:event_id>/dead/<entry_id>/retry", methods=["POST"])
+@bp.route("/coupons/<int:event_id>/dead/<entry_id>/retry", methods=["POST"])
 @role_required("admin")
-def admin_retry_dead_letter(event_id, entry_id):
+def coupon_retry_dead_letter(event_id, entry_id):
     """Send a claim the consumer gave up on (coupons/consumer.py: MAX_DELIVERIES failures)
     back to be persisted, once the cause is fixed."""
     if not EmptyForm().validate_on_submit():
@@ -246,9 +246,9 @@ def admin_retry_dead_letter(event_id, entry_id):
         user = services.retry_dead_letter(event_id, entry_id)
     except services.DeadLetterGone as exc:
         flash(exc.message, "error")
-        return redirect(url_for("coupons.admin_events"))
+        return redirect(url_for("admin.coupon_events"))
     record("coupon_event.retry_dead_letter", target_type="coupon_event", target_id=event_id, label=name,
            after={"entry": entry_id, "user": user}, note=f"failed claim {entry_id} (user {user or '?'}) sent back")
     db.session.commit()
     flash(f"The failed claim of user {user or '?'} in “{name}” was sent back to be saved.", "success")
-    return redirect(url_for("coupons.admin_events"))
+    return redirect(url_for("admin.coupon_events"))
