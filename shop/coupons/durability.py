@@ -13,8 +13,6 @@ import time
 from flask import current_app
 from redis.exceptions import RedisError, ResponseError
 
-from ..infra.redisconn import redis_clients
-
 REQUIRED = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
 CACHE_SECONDS = 10.0
 
@@ -51,8 +49,10 @@ def problems(refresh: bool = False) -> list[str]:
         return []
     cached = current_app.extensions.get("coupon_durability")
     if refresh or cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
+        from .services import coupon_redis
+
         cached = current_app.extensions["coupon_durability"] = (time.monotonic(),
-                                                                 read_problems(redis_clients.store))
+                                                                 read_problems(coupon_redis().client))
     return cached[1]
 
 
