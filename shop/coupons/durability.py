@@ -13,6 +13,8 @@ import time
 from flask import current_app
 from redis.exceptions import RedisError, ResponseError
 
+from .redis_state import coupon_redis
+
 REQUIRED = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
 CACHE_SECONDS = 10.0
 
@@ -49,8 +51,6 @@ def problems(refresh: bool = False) -> list[str]:
         return []
     cached = current_app.extensions.get("coupon_durability")
     if refresh or cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-        from .services import coupon_redis
-
         cached = current_app.extensions["coupon_durability"] = (time.monotonic(),
                                                                  read_problems(coupon_redis().client))
     return cached[1]

@@ -18,7 +18,10 @@ node shares, not by the calling node's. redis-py's Script object re-sends the sc
 """
 from datetime import datetime
 
+from flask import current_app
 from redis.exceptions import ResponseError
+
+from ..infra.redisconn import redis_clients
 
 GROUP = "persist"
 WAKE = "coupon:wake"
@@ -182,3 +185,11 @@ def _text(value) -> str:
 
 def _text_fields(fields) -> dict:
     return {_text(k): _text(v) for k, v in (fields or {}).items()}
+
+
+def coupon_redis() -> CouponRedis:
+    """Scripts on the app's Redis (cached per app)."""
+    state = current_app.extensions.get("coupon_redis")
+    if state is None:
+        state = current_app.extensions["coupon_redis"] = CouponRedis(redis_clients.store)
+    return state

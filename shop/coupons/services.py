@@ -17,7 +17,7 @@ from ..infra.jobs import call_after_commit
 from ..timeutil import utcnow
 from .models import Coupon, CouponEvent
 from . import restocks
-from .redis_state import CouponRedis
+from .redis_state import CouponRedis, coupon_redis  # noqa: F401  (coupon_redis: callers use services.coupon_redis)
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ class EventInput:
     valid_until: datetime | None = None
     scope_tag_id: int | None = None
     scope_publisher_id: int | None = None
-
-
-def coupon_redis() -> CouponRedis:
-    """Scripts on the app's Redis (cached per app)."""
-    state = current_app.extensions.get("coupon_redis")
-    if state is None:
-        state = current_app.extensions["coupon_redis"] = CouponRedis(redis_clients.store)
-    return state
 
 
 def _check(data: EventInput):
