@@ -62,10 +62,11 @@ def browse():
     canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
     from ..cart.services import cart_states
 
-    context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now,
+    context = dict(result=result, query=query, canonical=canonical, now=now,
                    cart_states=cart_states(current_user, result.games))
     if is_partial():
-        response = make_response(render_template("catalog/_game_list.html", **context))
+        response = make_response(render_template("catalog/_game_list.html", **context)
+                                 + render_template("catalog/_sort.html", oob=True, **context))
         response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
     else:
         response = make_response(render_template(

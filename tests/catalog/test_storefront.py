@@ -194,6 +194,28 @@ def test_filter_form_reflects_the_url(client, shop):
     assert re.search(r'<option value="newest"\s+selected', page)
 
 
+def _sort_menu(page: str) -> list[tuple[str, str, bool]]:
+    menu = re.search(r'<select [^>]*id="browse-sort".*?</select>', page, re.S).group(0)
+    return [(value, label, bool(selected)) for value, selected, label in
+            re.findall(r'<option value="([^"]*)"( selected)?>([^<]+)</option>', menu)]
+
+
+def test_the_default_sort_is_labelled_with_what_it_sorts_by(client, shop):
+    shop.game("Space", sales_count=1)
+    without_query = _sort_menu(client.get("/games").get_data(as_text=True))
+    assert without_query[0] == ("", "Best selling", True)
+    assert [label for _, label, _ in without_query].count("Best selling") == 1
+    assert "Relevance" not in [label for _, label, _ in without_query]
+    assert _sort_menu(client.get("/games?sort=bestselling").get_data(as_text=True))[0] == ("", "Best selling", True)
+    with_query = _sort_menu(client.get("/games?q=space").get_data(as_text=True))
+    assert with_query[:2] == [("", "Relevance", True), ("bestselling", "Best selling", False)]
+    # A filter change (htmx) swaps the menu too, so typing a query brings "Relevance" back.
+    partial = client.get("/games?q=space", headers=HX).get_data(as_text=True)
+    assert '<select id="browse-sort" hx-swap-oob="innerHTML">' in partial
+    assert _sort_menu(partial)[0] == ("", "Relevance", True)
+    assert _sort_menu(client.get("/games?sort=newest").get_data(as_text=True))[1] == ("newest", "Newest", True)
+
+
 # --- /games: pages, htmx, hostile input ------------------------------------------------------
 
 def test_pages_of_24(client, shop):
