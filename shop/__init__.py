@@ -110,6 +110,9 @@ def _register_blueprints(app):
     from .loyalty import checkout as loyalty_checkout
 
     loyalty_checkout.register()  # after coupons: points apply to what is left to pay
+    from .loyalty.views import bp as loyalty_bp
+
+    app.register_blueprint(loyalty_bp)
     from .accounts import auth_cache  # noqa: F401  (keeps the Redis copy of sessions honest)
     from . import admin
 
