@@ -94,7 +94,7 @@ def game_page(slug):
     parts = {
         part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
             f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
-        for part in ("detail", "body")
+        for part in ("detail", "price", "body")
     }
     rankings.record_view(game.id, _visitor())
     return render_template("catalog/game.html", game=game, parts=parts, state=_cart_state(game),
