@@ -219,7 +219,7 @@ def _add_to_cart(page, title):
     """On a game page: "Add to cart" turns into "In cart" and the header badge says 1, in place."""
     expect(page.locator("h1.game-title")).to_have_text(title)
     _mark_page(page)
-    control = page.locator(".game-actions .cart-control")
+    control = page.locator(".purchase-box .cart-control")
     control.get_by_role("button", name="Add to cart").click()
     expect(control.get_by_role("button", name=re.compile("In cart"))).to_be_visible()  # a link styled as a button
     badge = page.get_by_role("banner").locator("#cart-badge")
@@ -551,7 +551,7 @@ def test_review_reaches_the_publisher_live(customer, publisher, journey, store_s
     expect(mine.locator(".stars")).to_have_attribute("aria-label", "4 out of 5")
     expect(mine).to_contain_text(nickname)
     expect(page.locator("#reviews")).to_contain_text("You reviewed this game.")
-    expect(page.locator("#rating-summary-top")).to_contain_text("(1)")
+    expect(page.locator("#game-rating-summary")).to_contain_text("(1 review)")
     _assert_same_document(page, "posting the review")
     store_shots(page, "review-posted")
 
