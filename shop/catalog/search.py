@@ -28,6 +28,10 @@ half the catalog) costs the same as a rare one:
   the words' frequencies in pg_stats (search_pg.py says why not by the planner).
   All indexes are partial on listed games.
 
+The /search page also says how many games match: when there is more than one page,
+it asks the same tiers for MAX_RESULTS + 1 ids (`count=True`), so that count costs what
+the last reachable page does; the live dropdown and /games do not count.
+
 The query is folded and split into words exactly like `games.search_text`
 (`text.words`), so hostile input (quotes, `%`, FTS operators, SQL, NUL bytes)
 never reaches an index as syntax: every term is a plain word used as a prefix.
