@@ -393,7 +393,7 @@ def test_customer_buys_a_game(customer, journey, store_shots):
     page.goto("/games")
     page.locator("#game-list .game-card").filter(has_text=game["title"]).get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/games/{re.escape(journey.slugs['full'])}$"))
-    _expect_image_loaded(page.locator(".summary-cover img"))
+    _expect_image_loaded(page.locator(".gallery-stage img"))  # the cover, when there are no screenshots
     expect(page.locator(".game-summary")).to_contain_text(USERS["publisher"]["nickname"])
     expect(page.locator(".summary-tags")).to_contain_text(TAG)
     store_shots(page, "game-page")
