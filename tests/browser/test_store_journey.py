@@ -530,7 +530,8 @@ def test_review_reaches_the_publisher_live(customer, publisher, journey, store_s
     # The publisher sits on their games list with the notification stream open.
     pub = publisher
     pub.goto("/publisher/games")
-    pub.wait_for_function("() => window.__sseOpen === true", timeout=TIMEOUT_MS)  # a function: an expression string is eval()ed, which the CSP refuses
+    # A function, not an expression string: Playwright eval()s those when it polls, which the CSP refuses.
+    pub.wait_for_function("() => window.__sseOpen === true", timeout=TIMEOUT_MS)
     _mark_page(pub)
     unread = _badge_count(pub)
     expect(pub.locator("#toasts .toast")).to_have_count(0)
