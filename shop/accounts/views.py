@@ -36,7 +36,7 @@ def signup():
             session.clear()
             login_user(user)
             flash(f"Welcome, {user.nickname}! We emailed a 6-digit code to {user.email}.", "success")
-            return redirect(url_for("accounts.verify", next=safe_next(request.args.get("next"), "")))
+            return redirect(_verify_url())
     return render_template("accounts/signup.html", form=form), 200 if not form.errors else 400
 
 
@@ -70,7 +70,12 @@ def resend_code():
             flash(exc.message, "error")
         else:
             flash(f"A new code is on its way to {current_user.email}.", "success")
-    return redirect(url_for("accounts.verify", next=safe_next(request.args.get("next"), "")))
+    return redirect(_verify_url())
+
+
+def _verify_url() -> str:
+    """/verify, carrying on a safe `next` when there is one (never an empty `?next=`)."""
+    return url_for("accounts.verify", next=safe_next(request.args.get("next"), "") or None)
 
 
 @bp.route("/login", methods=["GET", "POST"])

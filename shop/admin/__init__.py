@@ -3,6 +3,7 @@
 
 def register(app):
     from . import audit_views, coupons, dashboard, emails, games, jobs, orders, publisher, users  # noqa: F401  (routes)
+    from .audit import shown_changes
     from .blueprint import bp, publisher_bp
 
     app.register_blueprint(bp)
@@ -12,3 +13,5 @@ def register(app):
     def _admin_endpoints():
         # The admin nav links only the sections that exist (sections land one by one).
         return {"admin_endpoints": lambda: app.view_functions.keys()}
+
+    app.jinja_env.globals["audit_changes"] = shown_changes

@@ -1,9 +1,12 @@
 """Record admin actions in the caller's transaction, so the audit row and the change it
 describes commit (or roll back) together."""
+from datetime import datetime
+
 from flask import g, has_request_context, request
 from flask_login import current_user
 
 from ..extensions import db
+from ..timeutil import format_seoul
 from .models import AuditLog
 
 
@@ -43,3 +46,30 @@ def changes(obj, **new) -> tuple[dict, dict]:
             before[name], after[name] = old, value
             setattr(obj, name, value)
     return before, after
+
+
+def shown_changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
+    """(field, old, new) as the audit log shows them: instants in Korea time, missing
+    values as "none", and fields whose old and new read the same left out (a recorder
+    may store a whole record, e.g. a coupon event's settings, or a value that only
+    changed form)."""
+    before, after = before or {}, after or {}
+    out = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = _shown(before.get(name)), _shown(after.get(name))
+        if old != new:
+            out.append((name, old, new))
+    return out
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if instant.tzinfo is not None:  # a stored UTC instant; naive values are left as written
+            return format_seoul(instant, "%Y-%m-%d %H:%M:%S KST")
+    return str(value)

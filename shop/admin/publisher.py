@@ -1,6 +1,8 @@
 """The publisher dashboard (/publisher/): the logged-in publisher's sales per day, revenue,
 units, rating trend and latest reviews. Admins may look at any publisher with
 ?publisher_id=."""
+from dataclasses import dataclass
+
 from flask import abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,6 +13,47 @@ from ..web.numbers import MAX_ID, parse_int
 from ..extensions import db
 from . import stats
 from .blueprint import publisher_bp
+
+GAMES_PER_PAGE = 20
+
+
+@dataclass
+class GamesPage:
+    """One page of the games table, with what the shared pager macro reads."""
+    items: list
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def games_page(games: list, raw_page: str | None, per_page: int = GAMES_PER_PAGE) -> GamesPage:
+    """The page `raw_page` (any text from the query string) of `games`; anything that is
+    not a page number is page 1, and numbers past either end go to that end."""
+    pages = max(1, -(-len(games) // per_page))
+    raw_page = (raw_page or "1").strip()
+    try:
+        page = int(raw_page)
+    except ValueError:  # not a number, or more digits than int() reads (past the end)
+        page = pages if raw_page.isdigit() else 1
+    page = min(max(page, 1), pages)
+    start = (page - 1) * per_page
+    return GamesPage(games[start:start + per_page], page, pages, len(games))
 
 
 def _publisher() -> User:
@@ -64,6 +107,7 @@ def dashboard():
                     "axes": {"y": {"title": "Rating", "min": 0, "max": 5}, "y1": {"title": "Reviews"}}}
     return render_template("publisher/dashboard.html", publisher=publisher, days=days, games=games, trend=trend,
                            totals=totals, sales_chart=sales_chart, rating_chart=rating_chart,
+                           games_page=games_page(games, request.args.get("page", type=str)),
                            reviews=stats.publisher_latest_reviews(publisher.id),
                            viewing_other=publisher.id != current_user.id,
                            publishers=_publisher_choices() if current_user.is_admin else [])

@@ -28,6 +28,10 @@ half the catalog) costs the same as a rare one:
   the words' frequencies in pg_stats (search_pg.py says why not by the planner).
   All indexes are partial on listed games.
 
+The /search page also says how many games match: when there is more than one page,
+it asks the same tiers for MAX_RESULTS + 1 ids (`count=True`), so that count costs what
+the last reachable page does; the live dropdown and /games do not count.
+
 The query is folded and split into words exactly like `games.search_text`
 (`text.words`), so hostile input (quotes, `%`, FTS operators, SQL, NUL bytes)
 never reaches an index as syntax: every term is a plain word used as a prefix.
@@ -58,6 +62,7 @@ MAX_RESULTS = 1000
 class SearchHits:
     ids: list[int]          # listed games, best first
     has_more: bool
+    total: int = 0          # matches in all when counted, up to MAX_RESULTS + 1 (see _count)
 
 
 def query_terms(q: str | None) -> list[str]:
@@ -70,8 +75,10 @@ def query_terms(q: str | None) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def search_ids(q: str, limit: int = 20, offset: int = 0) -> SearchHits:
+def search_ids(q: str, limit: int = 20, offset: int = 0, count: bool = False) -> SearchHits:
     """Listed games matching every word of `q` as a prefix, best first (see module doc).
+    With `count`, `total` says how many match in all (see _count); without, it is
+    only the matches fetched.
 
     Never raises for odd input; at most MAX_RESULTS games are reachable."""
     terms = query_terms(q)
@@ -89,7 +96,22 @@ def search_ids(q: str, limit: int = 20, offset: int = 0) -> SearchHits:
         db.session.rollback()
         ids = []
     end = offset + limit
-    return SearchHits(ids[offset:end], len(ids) > end and end < MAX_RESULTS)
+    has_more = len(ids) > end and end < MAX_RESULTS
+    total = max(_count(first_ids, terms), len(ids)) if count and len(ids) > end else len(ids)
+    return SearchHits(ids[offset:end], has_more, total)
+
+
+def _count(first_ids, terms: list[str]) -> int:
+    """How many games match, up to MAX_RESULTS + 1 ("more than 1,000"): the same tiered
+    queries asked for that many ids, so the count is exactly the reachable result
+    list and costs what its last page costs. Only needed when the page asked for
+    is not the last one."""
+    try:
+        return len(first_ids(terms, MAX_RESULTS + 1))
+    except DBAPIError:
+        log.warning("search count failed for %r", terms, exc_info=True)
+        db.session.rollback()
+        return 0
 
 
 def _sqlite_first_ids(terms: list[str], need: int) -> list[int]:

@@ -44,11 +44,12 @@ def games_by_ids(ids: list[int]) -> list[Game]:
 @bp.route("/search")
 def search_page():
     q, page = _query(), _page()
-    hits = search_ids(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    if page > 1 and not hits.ids:  # past the last page: go to the last one
-        last = max(1, -(-len(search_ids(q, limit=MAX_RESULTS).ids) // PAGE_SIZE))
+    hits = search_ids(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
+    if page > 1 and not hits.ids:  # past the last page: go to the last one (the count is exact here)
+        last = max(1, -(-hits.total // PAGE_SIZE))
         return redirect(url_for("catalog.search_page", q=q, page=last if last > 1 else None))
-    context = dict(q=q, page=page, games=games_by_ids(hits.ids), has_more=hits.has_more,
+    context = dict(q=q, page=page, games=games_by_ids(hits.ids), has_more=hits.has_more, total=hits.total,
+                   max_results=MAX_RESULTS,
                    searchable=bool(query_terms(q)), first=(page - 1) * PAGE_SIZE + 1, now=utcnow())
     template = "catalog/_search_results.html" if is_partial() else "catalog/search.html"
     return render_template(template, **context)

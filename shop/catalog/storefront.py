@@ -162,6 +162,17 @@ class BrowseQuery:
         """Relevance only means something for a text query; otherwise best selling."""
         return "bestselling" if self.sort == "relevance" and not self.q else self.sort
 
+    def sort_choices(self) -> list[tuple[str, str, bool]]:
+        """(value, label, selected) for the sort menu. Its first choice is the default
+        (value "", the same as no `sort`), labelled with what it does: relevance for a
+        text query, best selling without one (where "Best selling" is not offered twice)."""
+        if self.q:
+            default, others = "Relevance", [k for k in SORTS if k != "relevance"]
+        else:
+            default, others = SORTS["bestselling"], [k for k in SORTS if k not in ("relevance", "bestselling")]
+        current = "" if self.effective_sort == ("relevance" if self.q else "bestselling") else self.sort
+        return [("", default, current == "")] + [(k, SORTS[k], current == k) for k in others]
+
     def to_args(self, **changes) -> dict:
         """Query-string arguments for this query (defaults left out), e.g. for links."""
         data = {"q": self.q or None, "category": self.category, "tag": self.tags or None,

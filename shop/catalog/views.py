@@ -60,10 +60,11 @@ def browse():
     query = storefront.BrowseQuery.from_args(request.args)
     result = storefront.browse(query, now)
     canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
-    context = dict(result=result, query=query, sorts=storefront.SORTS, canonical=canonical, now=now,
+    context = dict(result=result, query=query, canonical=canonical, now=now,
                    cart_states=card_states.states(current_user, result.games))
     if is_partial():
-        response = make_response(render_template("catalog/_game_list.html", **context))
+        response = make_response(render_template("catalog/_game_list.html", **context)
+                                 + render_template("catalog/_sort.html", oob=True, **context))
         response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
     else:
         response = make_response(render_template(
@@ -91,7 +92,7 @@ def game_page(slug):
     parts = {
         part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
             f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
-        for part in ("detail", "body")
+        for part in ("detail", "price", "body")
     }
     rankings.record_view(game.id, _visitor())
     return render_template("catalog/game.html", game=game, parts=parts, state=card_states.states(current_user, [game])[game.id],

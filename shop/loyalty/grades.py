@@ -239,6 +239,16 @@ def month_progress(user_id: int, now: datetime | None = None) -> dict:
             "percent": min(100, int(100 * total / nxt[1])) if nxt else 100}
 
 
+def grade_ladder() -> list[dict]:
+    """Every grade, lowest first, with what earns it and what it gives, from the app
+    config (VIP_THRESHOLDS, VIP_MONTHLY_BONUS, VIP_CASHBACK_PERCENT): for the page
+    that explains grades."""
+    config = current_app.config
+    return [{"grade": g, "spend": config["VIP_THRESHOLDS"].get(g, 0),
+             "bonus": int(config["VIP_MONTHLY_BONUS"].get(g, 0)),
+             "cashback": config["VIP_CASHBACK_PERCENT"].get(g, 0)} for g in GRADES]
+
+
 def grade_previous_month_if_due() -> GradeSummary:
     """Cron (daily 00:05 KST): grade last month. Idempotent, so it also catches up a
     missed 1st and does nothing on the other days."""

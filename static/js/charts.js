@@ -14,7 +14,7 @@
       type: "linear", position: position, beginAtZero: true, min: spec.min, max: spec.max,
       title: { display: !!spec.title, text: spec.title },
       grid: { drawOnChartArea: grid, color: "#263241" },
-      ticks: { precision: spec.money ? undefined : 0,
+      ticks: { precision: 0,  // counts and won: no fractions (an all-zero axis would repeat "₩0", "₩1")
                callback: function (v) { return spec.money ? won.format(v) : plain.format(v); } }
     };
   }

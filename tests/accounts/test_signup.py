@@ -115,3 +115,16 @@ def test_signup_without_csrf_is_refused(app, browser):
                                    "confirm": "a long passphrase 1"}, csrf=False)
     assert res.status_code == 400
     assert _user(app, "x@example.com") is None
+
+
+def test_signup_without_next_goes_to_plain_verify(browser):
+    res = browser.signup(email="plain@example.com")
+    assert res.status_code == 302 and res.headers["Location"] == "/verify"
+
+
+def test_signup_keeps_a_safe_next_and_drops_an_unsafe_one(browser):
+    res = browser.post("/signup?next=/games", {"email": "next@example.com", "nickname": "Next",
+                                                "password": "a long passphrase 1", "confirm": "a long passphrase 1"})
+    assert res.headers["Location"] == "/verify?next=/games"
+    res = browser.post("/verify/resend?next=//evil.example")
+    assert res.headers["Location"] == "/verify"

@@ -61,9 +61,24 @@ def test_newest_first_with_a_compact_diff(admin_browser, rows):
     page = admin_browser.page("/admin/audit")
     assert ids_on(page) == [refund, delist, suspend, role]
     assert "<span class=\"field\">role</span>: <del>customer</del> → <ins>publisher</ins>" in page
-    assert "<span class=\"field\">suspended_at</span>: <del>none</del> → <ins>2026-03-01T15:30:00+00:00</ins>" in page
+    assert "<span class=\"field\">suspended_at</span>: <del>none</del> → <ins>2026-03-02 00:30:00 KST</ins>" in page
     assert "2026-03-02 00:30:00" in page  # shown in Korea time
     assert 'href="/admin/orders/70"' in page and 'href="/admin/users/8"' in page
+
+
+def test_the_change_shows_korea_time_and_leaves_out_unchanged_fields(admin_browser, app):
+    (row,) = add_rows(app, (datetime(2026, 3, 3, 1, 0, tzinfo=UTC), "ann@admins.example", "coupon_event.update",
+                            "coupon_event", "4",
+                            {"name": "Spring drop", "quantity": 100, "opens_at": "2026-03-03T01:00:00+00:00",
+                             "closes_at": "2026-03-03T02:00:00+00:00", "valid_until": "2026-03-31"},
+                            {"name": "Spring drop", "quantity": 150, "opens_at": "2026-03-03T10:00:00+09:00",
+                             "closes_at": "2026-03-03T03:00:00Z", "valid_until": "2026-03-31"}))
+    page = admin_browser.page("/admin/audit")
+    diff = re.search(rf'<tr id="audit-{row}">.*?</tr>', page, re.S).group(0)
+    fields = re.findall(r'<span class="field">(\w+)</span>', diff)
+    assert fields == ["quantity", "closes_at"]  # same name, same instant, same date: not shown
+    assert "<del>2026-03-03 11:00:00 KST</del> → <ins>2026-03-03 12:00:00 KST</ins>" in diff
+    assert "+00:00" not in diff
 
 
 @pytest.mark.parametrize("query,expected", [

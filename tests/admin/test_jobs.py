@@ -94,6 +94,22 @@ def test_the_rq_dashboard_shows_our_queue(app, admin_browser):
         k: v for q in data["queues"] if q["name"] == app.config["RQ_QUEUE"] for k, v in q.items()}.items()
 
 
+@pytest.mark.parametrize("url", ["/admin/rq/", "/admin/rq/0/view/jobs", "/admin/rq/0/view/workers"])
+def test_rq_dashboard_pages_link_back_and_load_only_what_exists(admin_browser, url):
+    html = admin_browser.page(url)
+    assert re.search(r"<a href=\"/admin/\"[^>]*>← Playcation admin</a>", html)
+    # Every same-site address the page loads or links (its CSS, scripts and icon, rq-dashboard's
+    # own navigation) answers; rq-dashboard's stock icon is /static/favicon.ico, which we lack.
+    addresses = set(re.findall(r'(?:href|src)="(/[^"#]*)"', html))
+    assert any(a.endswith(".css") for a in addresses) and any(a.endswith(".js") for a in addresses)
+    icons = re.findall(r'<link rel="[^"]*icon[^"]*" href="([^"]+)"', html)
+    assert icons and set(icons) <= addresses
+    # Its action links (empty a queue, ...) are posted by its scripts: 405 to a GET, never 404.
+    broken = {a: status for a in sorted(addresses)
+              if (status := admin_browser.get(a, follow_redirects=True).status_code) >= 400 and status != 405}
+    assert broken == {}
+
+
 def test_rq_dashboard_actions_only_from_our_own_pages(app, admin_browser, login_as):
     job_id = fail_a_job(app)
     # No Origin/Referer (or another site's): refused, the job stays.

@@ -131,3 +131,50 @@ def test_admins_pick_any_publisher(app, make_user, login_as, shop):
     # A publisher can't look at another publisher this way: the parameter is ignored.
     own = browser_for(app, mine).page(f"/publisher/?publisher_id={rival.id}")
     assert "<h1>Moonworks</h1>" in own and "Rival Saga" not in own
+
+
+# --- the games table is paged ------------------------------------------------------------------
+
+def _table_games(html: str) -> list[int]:
+    table = re.search(r'id="pub-games">(.*?)</table>', html, re.S).group(1)
+    return [int(i) for i in re.findall(r'<tr data-game="(\d+)">', table)]
+
+
+@pytest.fixture
+def many_games(app, make_user):
+    """A publisher with 45 games, so the table has pages of 20, 20 and 5."""
+    publisher = make_user(role="publisher", nickname="Prolific")
+    with app.app_context():
+        ids = [make_game(f"Game {n:02d}", publisher_id=publisher.id) for n in range(45)]
+    return publisher, ids
+
+
+def test_the_games_table_is_paged_and_the_totals_count_every_game(app, many_games):
+    publisher, ids = many_games
+    browser = browser_for(app, publisher)
+    first = browser.page("/publisher/")
+    assert len(_table_games(first)) == 20 and "Page 1 of 3 · 45 in all" in first
+    assert 'href="/publisher/?page=2#games-heading"' in first and 'rel="prev"' not in first
+    # The rating trend and latest reviews come right after the table, not after every game.
+    assert first.index('id="rating-heading"') - first.index('id="pub-games"') < 20_000
+    last = browser.page("/publisher/?page=3")
+    assert len(_table_games(last)) == 5 and 'rel="next"' not in last
+    shown = set()
+    for page in (1, 2, 3):
+        shown |= set(_table_games(browser.page(f"/publisher/?page={page}")))
+    assert shown == set(ids)
+    assert re.search(r'<span class="label">Games</span><span class="figure">45</span>', first)
+
+
+@pytest.mark.parametrize("raw, page", [("abc", 1), ("-1", 1), ("0", 1), ("2.5", 1), ("", 1), ("1e9", 1),
+                                       (str(10**20), 3), ("9" * 5000, 3), ("99", 3), ("2", 2)])
+def test_any_page_argument_gives_a_page(app, many_games, raw, page):
+    publisher, _ = many_games
+    html = browser_for(app, publisher).page(f"/publisher/?page={raw}")
+    assert f"Page {page} of 3" in html
+
+
+def test_an_admin_pages_through_another_publishers_games(app, login_as, many_games):
+    publisher, _ = many_games
+    html = login_as("admin").page(f"/publisher/?publisher_id={publisher.id}&page=2")
+    assert "Page 2 of 3" in html and f'href="/publisher/?publisher_id={publisher.id}&amp;page=3#games-heading"' in html

@@ -219,7 +219,7 @@ def _add_to_cart(page, title):
     """On a game page: "Add to cart" turns into "In cart" and the header badge says 1, in place."""
     expect(page.locator("h1.game-title")).to_have_text(title)
     _mark_page(page)
-    control = page.locator(".game-actions .cart-control")
+    control = page.locator(".purchase-box .cart-control")
     control.get_by_role("button", name="Add to cart").click()
     expect(control.get_by_role("button", name=re.compile("In cart"))).to_be_visible()  # a link styled as a button
     badge = page.get_by_role("banner").locator("#cart-badge")
@@ -393,7 +393,7 @@ def test_customer_buys_a_game(customer, journey, store_shots):
     page.goto("/games")
     page.locator("#game-list .game-card").filter(has_text=game["title"]).get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/games/{re.escape(journey.slugs['full'])}$"))
-    _expect_image_loaded(page.locator(".summary-cover img"))
+    _expect_image_loaded(page.locator(".gallery-stage img"))  # the cover, when there are no screenshots
     expect(page.locator(".game-summary")).to_contain_text(USERS["publisher"]["nickname"])
     expect(page.locator(".summary-tags")).to_contain_text(TAG)
     store_shots(page, "game-page")
@@ -530,7 +530,8 @@ def test_review_reaches_the_publisher_live(customer, publisher, journey, store_s
     # The publisher sits on their games list with the notification stream open.
     pub = publisher
     pub.goto("/publisher/games")
-    pub.wait_for_function("window.__sseOpen === true", timeout=TIMEOUT_MS)
+    # A function, not an expression string: Playwright eval()s those when it polls, which the CSP refuses.
+    pub.wait_for_function("() => window.__sseOpen === true", timeout=TIMEOUT_MS)
     _mark_page(pub)
     unread = _badge_count(pub)
     expect(pub.locator("#toasts .toast")).to_have_count(0)
@@ -551,7 +552,7 @@ def test_review_reaches_the_publisher_live(customer, publisher, journey, store_s
     expect(mine.locator(".stars")).to_have_attribute("aria-label", "4 out of 5")
     expect(mine).to_contain_text(nickname)
     expect(page.locator("#reviews")).to_contain_text("You reviewed this game.")
-    expect(page.locator("#rating-summary-top")).to_contain_text("(1)")
+    expect(page.locator("#game-rating-summary")).to_contain_text("(1 review)")
     _assert_same_document(page, "posting the review")
     store_shots(page, "review-posted")
 

@@ -197,6 +197,33 @@ def test_results_are_paginated(client, shelf):
     assert nothing.status_code == 302 and nothing.location.endswith("/search?q=nomatch")
 
 
+def _total(page: str) -> str:
+    return re.search(r'<strong class="search-total">([^<]+)</strong>', page).group(1)
+
+
+def test_the_total_number_of_hits_is_shown_on_every_page(client, shelf):
+    for n in range(25):
+        shelf(f"Puzzle Box {n:02d}", sales=n)
+    shelf("Puzzling Tags", tags=["Cozy"])
+    shelf("Cozy Farm", tags=["Puzzle"])  # a tag match counts too
+    first = client.get("/search?q=puzzl").get_data(as_text=True)
+    assert _total(first) == "27 games" and "showing 1–20" in first
+    assert _total(client.get("/search?q=puzzl&page=2").get_data(as_text=True)) == "27 games"
+    assert _total(client.get("/search?q=cozy").get_data(as_text=True)) == "2 games"
+    one = client.get("/search?q=farm").get_data(as_text=True)
+    assert _total(one) == "1 game" and "showing" not in one
+
+
+def test_a_total_past_the_reachable_results_says_more_than(client, shelf, monkeypatch):
+    from shop.catalog import search, search_views
+
+    monkeypatch.setattr(search, "MAX_RESULTS", 10)  # 1,000 in the shop: too many games to make here
+    monkeypatch.setattr(search_views, "MAX_RESULTS", 10)
+    for n in range(12):
+        shelf(f"Puzzle Box {n:02d}", sales=n)
+    assert _total(client.get("/search?q=puzzle").get_data(as_text=True)) == "More than 10 games"
+
+
 def test_htmx_gets_only_the_results(client, shelf):
     shelf("Hollow Knight")
     partial = client.get("/search?q=hollow", headers={"HX-Request": "true"})

@@ -118,7 +118,10 @@ def test_game_pages_show_a_rating_exactly_when_there_are_reviews(app, client, se
         assert first == (count == 0), slug
         if count:
             average = round(total / count, 1)
-            assert f"<strong>{average}</strong>" in page and f"review{'s' if count != 1 else ''}" in page, slug
+            # The page states the rating once, in the summary beside the buy box.
+            summary = re.search(r'<dd id="game-rating-summary">(.*?)</dd>', page, re.S).group(1)
+            expected = rf"{average}\s*<span class=\"muted\">\({count:,} review{'s' if count != 1 else ''}\)</span>"
+            assert re.search(expected, summary), slug
             assert "No reviews yet" not in page, slug
         else:
             assert "No reviews yet" in page and 'class="stars"' not in page, slug

@@ -195,6 +195,28 @@ def test_filter_form_reflects_the_url(client, shop):
     assert re.search(r'<option value="newest"\s+selected', page)
 
 
+def _sort_menu(page: str) -> list[tuple[str, str, bool]]:
+    menu = re.search(r'<select [^>]*id="browse-sort".*?</select>', page, re.S).group(0)
+    return [(value, label, bool(selected)) for value, selected, label in
+            re.findall(r'<option value="([^"]*)"( selected)?>([^<]+)</option>', menu)]
+
+
+def test_the_default_sort_is_labelled_with_what_it_sorts_by(client, shop):
+    shop.game("Space", sales_count=1)
+    without_query = _sort_menu(client.get("/games").get_data(as_text=True))
+    assert without_query[0] == ("", "Best selling", True)
+    assert [label for _, label, _ in without_query].count("Best selling") == 1
+    assert "Relevance" not in [label for _, label, _ in without_query]
+    assert _sort_menu(client.get("/games?sort=bestselling").get_data(as_text=True))[0] == ("", "Best selling", True)
+    with_query = _sort_menu(client.get("/games?q=space").get_data(as_text=True))
+    assert with_query[:2] == [("", "Relevance", True), ("bestselling", "Best selling", False)]
+    # A filter change (htmx) swaps the menu too, so typing a query brings "Relevance" back.
+    partial = client.get("/games?q=space", headers=HX).get_data(as_text=True)
+    assert '<select id="browse-sort" hx-swap-oob="innerHTML">' in partial
+    assert _sort_menu(partial)[0] == ("", "Relevance", True)
+    assert _sort_menu(client.get("/games?sort=newest").get_data(as_text=True))[1] == ("newest", "Newest", True)
+
+
 # --- /games: pages, htmx, hostile input ------------------------------------------------------
 
 def test_pages_of_24(client, shop):
@@ -332,7 +354,7 @@ def test_game_page_shows_everything(client, app, shop):
     assert f"Offer ends {kst} KST" in page
     assert "No reviews yet" in page
     assert re.search(r'<button type="submit" class="add-to-cart">Add to cart</button>', page)  # wired by the cart
-    assert 'id="reviews"' in page and 'id="rating-summary-top"' in page
+    assert 'id="reviews"' in page and 'id="game-rating-summary"' in page
     assert "Add to your wishlist" in page
 
 
@@ -341,6 +363,26 @@ def test_rating_summary(client, shop):
     page = client.get(f"/games/{game.slug}").get_data(as_text=True)
     assert "4.3" in page and "(10 reviews)" in page and "No reviews yet" not in page
     assert "Be the first to review" not in page
+
+
+def _main(page: str) -> str:
+    return re.search(r"<main.*?</main>", page, re.S).group(0)
+
+
+def test_the_game_page_states_each_fact_once(client, shop):
+    action, rpg = shop.category("Action"), shop.tag("RPG")
+    game = shop.game("Hollow Knight", category_id=action, tag_ids=[rpg], rating_sum=43, rating_count=10,
+                     short_description="Descend into Hallownest.", release_date=date(2017, 2, 24))
+    main = _main(client.get(f"/games/{game.slug}").get_data(as_text=True))
+    assert main.count("(10 reviews)") == 1 and main.count('class="rating"') == 1
+    assert main.count(">2017-02-24<") == 1 and main.count(">Team Cherry<") == 1
+    assert main.count('href="/games?tag=rpg"') == 1 and main.count(">Descend into Hallownest.<") == 1
+    # The category is in the breadcrumbs; the buy box holds the price and the cart button.
+    assert main.count('href="/games?category=action"') == 1
+    buy = re.search(r'<section class="purchase-box".*?</section>', main, re.S).group(0)
+    assert "Add to cart" in buy and "₩" in buy and "Add to your wishlist" in buy
+    unrated = shop.game("Unrated")
+    assert _main(client.get(f"/games/{unrated.slug}").get_data(as_text=True)).count("No reviews yet") == 1
 
 
 def test_old_slug_redirects_permanently(client, shop):

@@ -71,10 +71,11 @@ class _InlineFinder(HTMLParser):
 
 def test_templates_have_nothing_the_policy_blocks():
     """No inline <script>, inline event handlers, hx-on (eval), javascript: URLs or <style>
-    in any page template (mail templates are not pages: they are exempt)."""
+    in any page template (mail templates are not pages: they are exempt; so is our copy of
+    rq-dashboard's base page, whose own scripts run under its own policy, shop/admin/jobs.py)."""
     problems = []
     for path in sorted(TEMPLATES.rglob("*.html")):
-        if path.relative_to(TEMPLATES).parts[0] == "email":
+        if path.relative_to(TEMPLATES).parts[0] in ("email", "rq_dashboard"):
             continue
         text = re.sub(r"\{#.*?#\}", "", path.read_text(), flags=re.S)  # Jinja comments
         finder = _InlineFinder()
