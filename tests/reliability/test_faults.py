@@ -74,12 +74,10 @@ def logged_in(cluster, users) -> list[Visitor]:
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    from shop.accounts.models import User
-    from shop.extensions import db
+    from ..helpers import login_id
 
     app = cluster.app()
-    with app.app_context():
-        ids = {u.id: u.get_id() for u in db.session.scalars(db.select(User).where(User.id.in_([u.id for u in users])))}
+    ids = {user.id: login_id(app, user.id) for user in users}
     signer = app.session_interface.get_signing_serializer(app)
     out = []
     with app.test_request_context():

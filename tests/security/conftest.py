@@ -56,10 +56,9 @@ class Actor:
         Cheap, so fuzzing can undo a logout or a password change after every request."""
         user_id = None
         if self.user is not None:
-            from shop.accounts.models import User
+            from ..helpers import login_id
 
-            with self.app.app_context():
-                user_id = db.session.get(User, self.user.id).get_id()
+            user_id = login_id(self.app, self.user.id)
         with self.client.session_transaction() as session:
             session.clear()
             session["csrf_token"] = self.raw_token
