@@ -297,6 +297,30 @@ def test_refused_sessions_are_left_to_flask(app, paths, open_event, make_users, 
     assert {int(u) for u in redis.smembers(keys(event_id)["claimed"])} == {a.user.id}
 
 
+def test_a_cookie_copy_taken_before_log_out_claims_nothing(app, paths, open_event, make_users, redis):
+    """The lane honours the login's record: once the owner logs out, a copy of the
+    session cookie is handed to Flask, which refuses it too; nothing is counted."""
+    a, b = logged_in(app, make_users)
+    event_id = open_event(quantity=5)
+    copies = []
+    for who in (a, b):
+        copy = Browser(app)
+        copy.client.set_cookie("session", who.browser.client.get_cookie("session").value)
+        copy.client.environ_base["REMOTE_ADDR"] = who.browser.client.environ_base["REMOTE_ADDR"]
+        copies.append(copy)
+        who.browser.logout()
+
+    def claim(copy, token):
+        return copy.client.post(f"/coupons/{event_id}/claim", data={"csrf_token": token},
+                                headers={**JSON, "X-Request-ID": REQUEST_ID})
+
+    fast = paths.handed(lambda: claim(copies[0], a.token))
+    same(fast, paths.flask(lambda: claim(copies[1], b.token)))
+    assert fast.status_code == 401 and fast.get_json()["outcome"] == "login_required"
+    k = keys(event_id)
+    assert redis.smembers(k["claimed"]) == set() and int(redis.get(k["stock"])) == 5
+
+
 def test_unusual_requests_are_left_to_flask(app, paths, open_event, make_users):
     a, b = logged_in(app, make_users)
     event_id = open_event(quantity=10)
