@@ -2,7 +2,7 @@
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..errors import DomainError
+from ..errors import DomainError, render_error
 from ..extensions import limiter
 from . import profile, services, sessions
 from .forms import (AvatarForm, CodeForm, EmailChangeForm, EmptyForm, PasswordChangeForm, ProfileForm,
@@ -143,7 +143,7 @@ def sign_out_everywhere():
 def end_login(sid):
     """"End this one" in the list of signed-in devices: that login's cookies, and every
     copy of them, stop working. Only the user's own logins can be named (the record is
-    looked up under their id), so another user's session id is "already ended"."""
+    looked up under their id): another user's session id is a 404, as an ended one is."""
     if not sessions.SESSION_ID.fullmatch(sid):
         abort(404)
     if not EmptyForm().validate_on_submit():
@@ -157,9 +157,10 @@ def end_login(sid):
         ended = sessions.end(current_user.id, sid)
     except sessions.StoreUnavailable:
         flash("Signed-in devices are unavailable for a moment. Try again in a minute.", "error")
-    else:
-        flash("That device is signed out." if ended else "That session had already ended.",
-              "success" if ended else "info")
+        return redirect(url_for("accounts.profile_page"))
+    if not ended:  # someone else's, or over already: the same answer for both
+        return render_error(404, "That session has already ended, or it is not one of yours.")
+    flash("That device is signed out.", "success")
     return redirect(url_for("accounts.profile_page"))
 
 

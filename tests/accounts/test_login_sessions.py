@@ -113,8 +113,8 @@ def test_only_your_own_logins_can_be_ended(app, redis, make_user):
     b.login(bob.email)
     bobs = this_login(app, b)
     res = a.post(f"/account/sessions/{bobs}/end")  # Alice names Bob's login
-    assert res.status_code == 302
-    assert "That session had already ended." in a.get("/account").get_data(as_text=True)
+    assert res.status_code == 404
+    assert "That session has already ended, or it is not one of yours." in res.get_data(as_text=True)
     assert b.current_nickname() == "Bobby" and records(redis, bob.id) == {bobs}
     assert bobs not in a.get("/account").get_data(as_text=True)  # nor does she see it
 

@@ -86,6 +86,7 @@ class Actor:
 # --- the world: one object of each kind, owned by user A --------------------------------
 
 def build_world(app) -> SimpleNamespace:
+    from shop.accounts import sessions as login_sessions
     from shop.accounts.models import User
     from shop.cart.services import add_to_cart
     from shop.catalog import admin_services, services as catalog
@@ -104,6 +105,7 @@ def build_world(app) -> SimpleNamespace:
             setattr(w, name, make_user(role=role, nickname=name.replace("_", "-")))
         pub_a, pub_b = db.session.get(User, w.publisher_a.id), db.session.get(User, w.publisher_b.id)
         cust_a = db.session.get(User, w.customer_a.id)
+        w.login_a = login_sessions.start(cust_a, user_agent="customer A's phone")  # a login of A's
         game_a = catalog.create_game(pub_a, catalog.GameInput(title="Alpha Quest", price=20000))
         game_b = catalog.create_game(pub_b, catalog.GameInput(title="Beta Rally", price=15000))
         game_c = catalog.create_game(pub_b, catalog.GameInput(title="Gamma Drift", price=9000))
