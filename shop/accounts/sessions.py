@@ -2,7 +2,7 @@
 
 The login cookie id is "<user id>:<session token>:<session id>" (User.get_id). A request
 is logged in only while the record of its session id exists and the token is the user's
-current one. So logging out (the record is deleted) ends every copy of that browser's
+current one (while Redis cannot be reached, the token alone decides: `check`). So logging out (the record is deleted) ends every copy of that browser's
 session and remember-me cookies while the user's other logins go on, and rotating the
 token (password change or reset, "Sign out of all devices", withdrawal) ends them all;
 their records are deleted after that commit.
@@ -146,22 +146,26 @@ def start(user: User, *, user_agent: str | None = None, remote_addr: str | None 
     return sid
 
 
-def _touch_script():
+def _touch(keys, args):
+    store = redis_clients.store
     script = current_app.extensions.get("login_session_touch")
     if script is None:  # EVALSHA from then on (redis-py loads the script when Redis lacks it)
-        script = current_app.extensions["login_session_touch"] = redis_clients.store.register_script(_TOUCH)
-    return script
+        script = current_app.extensions["login_session_touch"] = store.register_script(_TOUCH)
+    return script(keys=keys, args=args, client=store)
 
 
 def check(user_id: int, sid: str, remote_addr: str | None) -> bool:
-    """Whether the session is still alive; notes it was seen (one write a minute at most).
-    If Redis cannot be reached the session cannot be confirmed: False (see docs/accounts.md)."""
+    """Whether the login is still alive; notes it was seen (one write a minute at most).
+
+    If Redis cannot be reached, the record cannot be read: the login is taken as alive,
+    so the signed cookie and the user's session token (checked against the database by
+    the caller) decide, as they did before records existed. See docs/accounts.md."""
     try:
-        alive = _touch_script()(keys=[record_key(user_id, sid), index_key(user_id)],
-                                args=[int(time.time()), SEEN_EVERY, _ttl(), coarse_ip(remote_addr)])
+        alive = _touch([record_key(user_id, sid), index_key(user_id)],
+                       [int(time.time()), SEEN_EVERY, _ttl(), coarse_ip(remote_addr)])
     except redis.RedisError as exc:
-        log.warning("login session store unavailable; serving the request as anonymous: %s", exc)
-        return False
+        log.warning("login session store unavailable; trusting the signed cookie and its token: %s", exc)
+        return True
     return bool(alive)
 
 

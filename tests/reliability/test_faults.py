@@ -135,8 +135,7 @@ def run_job(cluster, dotted: str, timeout: float = 30.0):
 # --- Redis --------------------------------------------------------------------------------
 
 def test_redis_stopped_while_browsing_gives_503_pages_writes_nothing_half_and_recovers(faults):
-    """Rule: with Redis down, every page answers either normally (a page that needs a
-    login sends the visitor to log in: no login can be confirmed) or with the 503 page (no
+    """Rule: with Redis down, every page answers either normally or with the 503 page (no
     500, no traceback); /healthz says 503 and which dependency; an add-to-cart or
     checkout either happened completely (and said so) or not at all (and said 503); when
     Redis is back the same processes serve normally again, without a restart."""
@@ -155,27 +154,24 @@ def test_redis_stopped_while_browsing_gives_503_pages_writes_nothing_half_and_re
             assert health.json()["redis"].startswith("down") and health.json()["database"] == "ok"
             for path in ("/", "/games", f"/games/{game.slug}", "/search?q=redis", "/cart", "/coupons"):
                 res = v.get(path, node=node)
-                # /cart needs a login, which cannot be confirmed while Redis is down
-                assert res.status_code in (200, 503) or (
-                    res.status_code == 302 and res.headers["Location"].startswith("/login")), (path, res.status_code)
+                assert res.status_code in (200, 503), (path, res.status_code)
                 assert not any(marker in res.text for marker in NO_TRACEBACK), path
                 if res.status_code == 503:
                     assert "Temporarily unavailable" in res.text, path
-        # No login can be confirmed while Redis is down (login records live there,
-        # docs/accounts.md): the visitor is served as anonymous, so the add and the
-        # checkout are sent to log in (or get the 503 page) and write nothing.
         added = v.post(f"/cart/{game.id}", node=0, htmx=True)
         assert added.status_code in (200, 503) and not any(m in added.text for m in NO_TRACEBACK)
+        in_cart = faults.sql("SELECT game_id FROM cart_items WHERE user_id = %s", buyer.id)
+        assert in_cart == ([(game.id,)] if added.status_code == 200 else [])
         if added.status_code == 503:
             assert "Temporarily unavailable" in added.text
-        else:
-            assert added.headers["HX-Redirect"].startswith("/login")
-        in_cart = faults.sql("SELECT game_id FROM cart_items WHERE user_id = %s", buyer.id)
-        assert in_cart == []
         checkout = v.post("/checkout", node=1)
-        assert checkout.status_code in (302, 503) and not any(m in checkout.text for m in NO_TRACEBACK)
-        assert checkout.status_code == 503 or "/login" in checkout.headers["Location"]
-        assert faults.sql("SELECT id FROM orders WHERE user_id = %s", buyer.id) == []
+        assert checkout.status_code in (200, 302, 503) and not any(m in checkout.text for m in NO_TRACEBACK)
+        orders = faults.sql("SELECT status, total, (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) "
+                            "FROM orders o WHERE user_id = %s", buyer.id)
+        if checkout.status_code == 503:
+            assert orders == []
+        elif added.status_code == 200:
+            assert orders == [("PENDING", 12000, 1)]  # the whole order: amount snapshot and its line
     finally:
         faults.redis.start()
 
