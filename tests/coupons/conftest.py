@@ -187,8 +187,9 @@ def _logged_in_sessions(app, user_ids) -> list[tuple[str, str]]:
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    with app.app_context():
-        ids = {u.id: u.get_id() for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    from ..helpers import login_id
+
+    ids = {user_id: login_id(app, user_id) for user_id in user_ids}
     field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     signer = app.session_interface.get_signing_serializer(app)
     out = []
