@@ -96,8 +96,6 @@ def _register_blueprints(app):
 
 
 def _register_login(app):
-    from .accounts.models import User
-
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
@@ -127,15 +125,9 @@ def _register_login(app):
             return response
         return redirect(login_url)
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        uid, _, token = user_id.partition(":")
-        if not uid.isdigit() or not token:
-            return None
-        user = db.session.get(User, int(uid))
-        if user is None or user.session_token != token:
-            return None
-        return user
+    from .accounts.login import load_user
+
+    login_manager.user_loader(load_user)  # the login's record and the user's session token
 
 
 def _register_templates(app):

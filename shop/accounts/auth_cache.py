@@ -1,12 +1,15 @@
 """A Redis copy of what the hottest routes need to know about a logged-in user
 (session token, verified, active), so the coupon claim path checks a session without
-touching the database. Rows changing those fields drop their copy after commit.
+touching the database (and, in the same round trip, that its login record is alive:
+accounts/sessions.py). Rows changing those fields drop their copy after commit.
 
 A miss (the first claim of a user whose copy expired, i.e. most users at the start of
 a drop) reads three columns with one Core SELECT on a pooled connection, not an ORM
 load in the request's Session: about half the CPU, which matters when 20,000 users
 arrive at once. `remember(user)` writes the copy wherever the User is loaded anyway
 (the event page), so users waiting for a drop arrive warm."""
+import hmac
+
 from flask import session
 from sqlalchemy import Engine, bindparam, event, inspect, select
 from sqlalchemy.orm import Session
@@ -58,23 +61,36 @@ def remember(user: User) -> None:
         pass
 
 
-def session_ids() -> tuple[int, str] | None:
-    """(user id, session token) the signed session cookie carries, unchecked (no I/O)."""
-    raw = session.get("_user_id") or ""
-    uid, _, token = raw.partition(":")
-    if not uid.isdigit() or not token:
-        return None
-    return int(uid), token
+def session_ids() -> tuple[int, str, str] | None:
+    """(user id, session token, login session id) the signed session cookie carries,
+    unchecked (no I/O)."""
+    from .login import parse_login_id
+
+    return parse_login_id(session.get("_user_id"))
+
+
+def lookup(user_id: int, sid: str) -> tuple[str | None, bool]:
+    """(the user's Redis copy or None/TOMBSTONE, whether the login's record is alive),
+    in one round trip: the claim path's whole session check."""
+    from .sessions import record_key
+
+    with redis_clients.store.pipeline(transaction=False) as pipe:
+        pipe.get(_key(user_id))
+        pipe.exists(record_key(user_id, sid))
+        cached, alive = pipe.execute()
+    return cached, bool(alive)
 
 
 def session_user() -> tuple[int, bool] | None:
-    """(user id, verified) for the session's user if the session is valid, else None."""
+    """(user id, verified) for the session's user if the session is valid (its login
+    record alive, the token current, the user active), else None."""
     ids = session_ids()
     if ids is None:
         return None
-    uid, token = ids
-    r = redis_clients.store
-    cached = r.get(_key(uid))
+    uid, token, sid = ids
+    cached, alive = lookup(uid, sid)
+    if not alive:
+        return None
     if cached is None or cached == TOMBSTONE:
         fresh = _load(uid)
         if fresh is None:
@@ -83,10 +99,10 @@ def session_user() -> tuple[int, bool] | None:
             # NX: if the user changed while we read, the change left a tombstone and our
             # possibly stale read is not cached (it is still right for this one request
             # unless the change committed in between, the same as any read).
-            r.set(_key(uid), fresh, ex=TTL, nx=True)
+            redis_clients.store.set(_key(uid), fresh, ex=TTL, nx=True)
         cached = fresh
     stored_token, verified, active = cached.split("|")
-    if stored_token != token or active != "1":
+    if not hmac.compare_digest(stored_token, token) or active != "1":
         return None
     return uid, verified == "1"
 

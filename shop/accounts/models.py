@@ -33,7 +33,7 @@ class User(UserMixin, db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     avatar_key: Mapped[str | None] = mapped_column(String(255))
     # Part of the login cookie: rotating it logs out every session of the user
-    # (password change or reset, withdrawal).
+    # (password change or reset, "Sign out of all devices", withdrawal).
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -42,7 +42,15 @@ class User(UserMixin, db.Model):
     # Set by an admin: the account cannot log in and every session of it ends.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Not a column: the login (accounts/sessions.py record) this request's user came
+    # through, set by log-in and by the user loader.
+    login_session_id = None
+
     def get_id(self) -> str:
+        """The login cookie's id, "<id>:<session token>:<session id>". Without a login
+        session (accounts.login.log_in gives one) it is "<id>:<token>", which logs nobody in."""
+        if self.login_session_id:
+            return f"{self.id}:{self.session_token}:{self.login_session_id}"
         return f"{self.id}:{self.session_token}"
 
     @property

@@ -1,12 +1,13 @@
-"""The account page: nickname, avatar, email, password, withdrawal."""
-from flask import current_app, flash, redirect, render_template, session, url_for
-from flask_login import current_user, login_required, logout_user
+"""The account page: nickname, avatar, email, password, signed-in devices, withdrawal."""
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
 
-from ..errors import DomainError
-from ..extensions import db, limiter
-from . import profile, services
-from .forms import AvatarForm, CodeForm, EmailChangeForm, PasswordChangeForm, ProfileForm, WithdrawForm
+from ..errors import DomainError, render_error
+from ..extensions import limiter
 from ..web.forms import EmptyForm
+from . import profile, services, sessions
+from .forms import AvatarForm, CodeForm, EmailChangeForm, PasswordChangeForm, ProfileForm, WithdrawForm
+from .login import log_out
 from .views import _limit, bp
 
 
@@ -31,6 +32,11 @@ def _page(status=200, **forms):
     defaults.update(forms)
     for part in PAGE_PARTS:
         defaults.update(part(current_user))
+    try:
+        logins = sessions.active(current_user)
+    except sessions.StoreUnavailable:
+        logins = None  # the page says the list is unavailable
+    defaults.update(logins=logins)
     return render_template("accounts/profile.html", **defaults), status
 
 
@@ -119,8 +125,7 @@ def change_password():
     except DomainError as exc:
         form.current.errors.append(exc.message)
         return _page(400, password_form=form)
-    logout_user()
-    session.clear()
+    log_out()
     flash("Password changed. Every session was logged out; log in with the new password.", "success")
     return redirect(url_for("accounts.login"))
 
@@ -134,12 +139,36 @@ def sign_out_everywhere():
     if not EmptyForm().validate_on_submit():
         flash("That form expired; try again.", "error")
         return redirect(url_for("accounts.profile_page"))
-    current_user.rotate_session_token()
-    db.session.commit()
-    logout_user()
-    session.clear()
+    services.sign_out_everywhere(current_user)
+    log_out()
     flash("You were signed out on every device, this one included.", "success")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/sessions/<sid>/end", methods=["POST"])
+@login_required
+def end_login(sid):
+    """"End this one" in the list of signed-in devices: that login's cookies, and every
+    copy of them, stop working. Only the user's own logins can be named (the record is
+    looked up under their id): another user's session id is a 404, as an ended one is."""
+    if not sessions.SESSION_ID.fullmatch(sid):
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        flash("That form expired; try again.", "error")
+        return redirect(url_for("accounts.profile_page"))
+    if sid == current_user.login_session_id:
+        log_out()
+        flash("You have been logged out.", "info")
+        return redirect(url_for("accounts.login"))
+    try:
+        ended = sessions.end(current_user.id, sid)
+    except sessions.StoreUnavailable:
+        flash("Signed-in devices are unavailable for a moment. Try again in a minute.", "error")
+        return redirect(url_for("accounts.profile_page"))
+    if not ended:  # someone else's, or over already: the same answer for both
+        return render_error(404, "That session has already ended, or it is not one of yours.")
+    flash("That device is signed out.", "success")
+    return redirect(url_for("accounts.profile_page"))
 
 
 @bp.route("/account/withdraw", methods=["GET", "POST"])
@@ -153,8 +182,7 @@ def withdraw():
         except DomainError as exc:
             form.password.errors.append(exc.message)
         else:
-            logout_user()
-            session.clear()
+            log_out()
             days = current_app.config["WITHDRAWAL_GRACE_DAYS"]
             flash(f"Your account is closed. Log in within {days} days to restore it.", "info")
             return redirect(url_for("core.index"))

@@ -208,6 +208,25 @@ def change_password(user: User, current: str, new_password: str):
     db.session.commit()
 
 
+# --- sessions -----------------------------------------------------------------
+
+def sign_out_everywhere(user: User):
+    """End every login of the user: a new session token refuses every cookie, remember-me
+    ones included (their records are deleted after commit, accounts/sessions.py)."""
+    user.rotate_session_token()
+    db.session.commit()
+
+
+def end_every_login(user_id: int, token: str) -> bool:
+    """Sign the user out everywhere on behalf of a login holding `token` (the log-out
+    fallback when its own record cannot be deleted). A stale token changes nothing."""
+    user = db.session.get(User, user_id)
+    if user is None or user.session_token != token:
+        return False
+    sign_out_everywhere(user)
+    return True
+
+
 # --- roles --------------------------------------------------------------------
 
 def set_role(email: str, role: str) -> User:

@@ -1,14 +1,15 @@
 """Sign-up, verification, log in/out and password reset."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from ..errors import DomainError
 from ..extensions import limiter
-from . import services
-from .forms import CodeForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from ..web.forms import EmptyForm
 from ..web.urls import safe_next
+from . import services, sessions
+from .forms import CodeForm, ForgotForm, LoginForm, ResetForm, SignupForm
+from .login import log_in, log_out
 
 bp = Blueprint("accounts", __name__)
 
@@ -33,8 +34,12 @@ def signup():
         except DomainError as exc:
             form.email.errors.append(exc.message)
         else:
-            session.clear()
-            login_user(user)
+            try:
+                log_in(user)
+            except sessions.StoreUnavailable:
+                flash("Your account is ready. Logging in is unavailable for a moment: log in again in a minute.",
+                      "info")
+                return redirect(url_for("accounts.login"))
             flash(f"Welcome, {user.nickname}! We emailed a 6-digit code to {user.email}.", "success")
             return redirect(_verify_url())
     return render_template("accounts/signup.html", form=form), 200 if not form.errors else 400
@@ -92,8 +97,11 @@ def login():
         except DomainError as exc:
             form.password.errors.append(exc.message)
         else:
-            session.clear()  # a fresh session on login: no fixation
-            login_user(user, remember=form.remember.data)
+            try:
+                log_in(user, remember=form.remember.data)
+            except sessions.StoreUnavailable as exc:
+                form.password.errors.append(exc.message)
+                return render_template("accounts/login.html", form=form, next=next_url), 503
             if restored:
                 flash("Welcome back! Your account has been restored.", "success")
             else:
@@ -108,9 +116,10 @@ def login():
 def logout():
     form = EmptyForm()
     if form.validate_on_submit():
-        logout_user()
-        session.clear()
-        flash("You have been logged out.", "info")
+        if log_out():
+            flash("You have been logged out.", "info")
+        else:
+            flash("You have been logged out, on every device: we could not reach the session store.", "info")
     return redirect(url_for("core.index"))
 
 
@@ -143,8 +152,7 @@ def reset_password(token):
             services.reset_password(token, form.password.data)
         except DomainError:
             return render_template("accounts/reset_invalid.html"), 400
-        logout_user()
-        session.clear()
+        log_out()
         flash("Your password was changed. Log in with the new one.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form), 200 if not form.errors else 400

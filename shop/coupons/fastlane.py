@@ -9,12 +9,14 @@ the User row from the database). The answer itself is a sold-out flag or one Lua
 What it answers, with exactly the view's responses (tests/coupons/test_fastlane.py
 compares them byte for byte, headers included):
   a session cookie signed by this app (Flask's own serializer) whose `_user_id` is
-  "<id>:<session token>"; a valid CSRF token (flask_wtf.csrf.validate_csrf's rules:
+  "<id>:<session token>:<login session id>"; a valid CSRF token (flask_wtf.csrf.validate_csrf's rules:
   the form field, else the X-CSRFToken header, signed with the app secret and matching
   session["csrf_token"], within WTF_CSRF_TIME_LIMIT; the referrer check on HTTPS);
   Flask-Login's session protection satisfied; then the local sold-out flag, else the
-  Redis copy of the session (auth_cache: token, verified, active — a suspended user is
-  not active; on a miss one read of the row, as auth_cache does) and services.claim()
+  login's record (accounts/sessions.py: gone after "Log out", so no copy of a logged-out
+  cookie claims) and the Redis copy of the session (auth_cache: token, verified, active —
+  a suspended user is not active; on a miss one read of the row, as auth_cache does),
+  both in one pipelined round trip, and services.claim()
   (one Lua call, the per-user and per-IP limits counted inside it).
   JSON for `Accept: application/json`, else the coupons/_outcome.html fragment
   (rendered once per outcome when the lane starts; the rate-limited one carries a
@@ -23,7 +25,7 @@ compares them byte for byte, headers included):
 Everything else goes to Flask untouched, before any side effect: no or a bad cookie,
 a session Flask-Login or Flask would rewrite (remember-me, permanent, protection
 mismatch), a missing/wrong/expired CSRF token, a query string, a body other than
-`csrf_token=<token>`, a session the user's row or its Redis copy refuses, an event
+`csrf_token=<token>`, a login that ended, a session the user's row or its Redis copy refuses, an event
 whose Redis state is gone or that doesn't exist, any error. If the app has a
 before/after-request hook this lane doesn't know about, the lane switches itself off
 (and says so in the log) rather than skip it.
@@ -131,10 +133,13 @@ class ClaimFastLane:
         from flask import jsonify, render_template
 
         from ..accounts import auth_cache
+        from ..accounts.login import parse_login_id
+        from ..accounts.sessions import record_key
         from ..web.security import content_security_policy
         from . import services, views
 
         self.services, self.auth_cache = services, auth_cache
+        self.parse_login_id, self.record_key = parse_login_id, record_key
         self.session_serializer = _reuse_signers(app.session_interface.get_signing_serializer(app))
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
         cfg = app.config
@@ -205,18 +210,19 @@ class ClaimFastLane:
             return None
         if not isinstance(session, dict) or "_remember" in session or "_permanent" in session:
             return None  # Flask-Login or Flask would write the cookie: let them
-        uid, _, token = str(session.get("_user_id") or "").partition(":")
-        if not uid.isdigit() or not token:
+        ids = self.parse_login_id(session.get("_user_id"))
+        if ids is None:
             return None
+        user_id, token, sid = ids
         if not self._csrf_ok(environ, session, form_token, cfg) or not self._identity_ok(environ, session, cfg):
             return None
-        user_id, services = int(uid), self.services
+        services = self.services
         wants_json = self._wants_json(environ.get("HTTP_ACCEPT"))
         if services.sold_out_cached(event_id):
             return 200, "sold_out", user_id, wants_json, session
-        cached = self._auth_copy(user_id)
+        cached = self._auth_copy(user_id, sid)
         if cached is None:
-            return None  # no such user: the view answers
+            return None  # no such user, or a login that ended: the view answers
         stored_token, verified, active = cached.split("|")
         if not hmac.compare_digest(stored_token, token) or active != "1":
             return None  # refused: the view answers (login_required, with Flask-Login's cookies)
@@ -229,12 +235,19 @@ class ClaimFastLane:
                 return None  # the view answers 404 (nothing was counted)
         return (429 if outcome == "rate_limited" else 200), outcome, user_id, wants_json, session
 
-    def _auth_copy(self, user_id: int) -> str | None:
-        """auth_cache.session_user()'s lookup: the Redis copy, else (a miss, or a tombstone
-        left by a change) one read of the user's row; a miss is filled, a tombstone isn't."""
+    def _auth_copy(self, user_id: int, sid: str) -> str | None:
+        """auth_cache.session_user()'s lookup: None if the login's record is gone (a
+        logged-out cookie copy), else the Redis copy, else (a miss, or a tombstone left
+        by a change) one read of the user's row; a miss is filled, a tombstone isn't.
+        The record check shares the copy's round trip (one pipeline)."""
         auth_cache = self.auth_cache
         key = auth_cache._key(user_id)
-        cached = self.store.get(key)
+        with self.store.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.exists(self.record_key(user_id, sid))
+            cached, alive = pipe.execute()
+        if not alive:
+            return None
         if cached is not None and cached != auth_cache.TOMBSTONE:
             return cached
         with self.app.app_context():

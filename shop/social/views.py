@@ -1,8 +1,10 @@
 """Social login: the redirect to a provider, its callback, and linking from the
 account page. The extra sign-in steps (prove, nickname, email) are in step_views."""
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
+from ..accounts.login import log_in
+from ..accounts.sessions import StoreUnavailable
 from ..web.forms import EmptyForm
 from ..web.urls import safe_next
 from ..errors import DomainError
@@ -80,8 +82,11 @@ def continue_sign_in(outcome: services.Outcome, attempt: pending.Pending):
         pending.save(attempt)
         return redirect(url_for(f"social.{outcome.step}", provider=provider.name))
     user = outcome.user
-    session.clear()  # a fresh session on login: no fixation
-    login_user(user)
+    try:
+        log_in(user)  # a fresh session (no fixation) with its own login record
+    except StoreUnavailable as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.login", next=attempt.next_url))
     if outcome.created:
         flash(f"Welcome, {user.nickname}! Your account is ready.", "success")
     elif outcome.restored:

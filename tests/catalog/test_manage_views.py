@@ -50,10 +50,11 @@ def stored_files(folder) -> list[str]:
 
 def log_in_as(app, browser, user_id):
     """A logged-in session without the argon2 round trip (logging in is tested elsewhere)."""
-    with app.app_context():
-        token = db.session.get(User, user_id).session_token
+    from ..helpers import login_id
+
+    user_login = login_id(app, user_id)
     with browser.client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:{token}"
+        session["_user_id"] = user_login
         session["_fresh"] = True
 
 

@@ -51,9 +51,16 @@ def _app(**overrides):
 
 
 def _logged_in(client, user_id=1, token="any-session-token"):
-    """A session cookie naming a user, as a browser that logged in earlier carries it."""
+    """A session cookie naming a user, as a browser that logged in earlier carries it
+    (with its login record in Redis, so loading the user goes on to the database)."""
+    from types import SimpleNamespace
+
+    from shop.accounts import sessions
+
+    with client.application.app_context():
+        sid = sessions.start(SimpleNamespace(id=user_id, session_token=token))
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:{token}"
+        session["_user_id"] = f"{user_id}:{token}:{sid}"
         session["_fresh"] = True
 
 

@@ -182,14 +182,15 @@ class Claimer:
 
 def _logged_in_sessions(app, user_ids) -> list[tuple[str, str]]:
     """(session cookie, CSRF token) per user: the session Flask-Login writes after the
-    login form (as tests/orders/shopping.session_login does) plus the CSRF token the
+    login form (as tests/support/orders.session_login does) plus the CSRF token the
     event page would carry. flask_wtf documents the pair: the raw token in
     session["csrf_token"], the signed one from generate_csrf()."""
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    with app.app_context():
-        ids = {u.id: u.get_id() for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    from ..helpers import login_id
+
+    ids = {user_id: login_id(app, user_id) for user_id in user_ids}
     field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     signer = app.session_interface.get_signing_serializer(app)
     out = []

@@ -289,11 +289,36 @@ def test_refused_sessions_are_left_to_flask(app, paths, open_event, make_users, 
     redis.delete(f"auth:user:{a.user.id}", f"auth:user:{b.user.id}")  # the tombstone expired
     paths.handed(lambda: a.claim(event_id))
     paths.flask(lambda: b.claim(event_id))
-    assert redis.get(f"auth:user:{a.user.id}").endswith("|0") or change == "logged_out_everywhere"
+    # (after "logged out everywhere" the logins' records are gone: the copy isn't even read)
+    assert change == "logged_out_everywhere" or redis.get(f"auth:user:{a.user.id}").endswith("|0")
     fast = paths.handed(lambda: a.claim(event_id))
     same(fast, paths.flask(lambda: b.claim(event_id)))
     assert fast.status_code == 401
     assert {int(u) for u in redis.smembers(keys(event_id)["claimed"])} == {a.user.id}
+
+
+def test_a_cookie_copy_taken_before_log_out_claims_nothing(app, paths, open_event, make_users, redis):
+    """The lane honours the login's record: once the owner logs out, a copy of the
+    session cookie is handed to Flask, which refuses it too; nothing is counted."""
+    a, b = logged_in(app, make_users)
+    event_id = open_event(quantity=5)
+    copies = []
+    for who in (a, b):
+        copy = Browser(app)
+        copy.client.set_cookie("session", who.browser.client.get_cookie("session").value)
+        copy.client.environ_base["REMOTE_ADDR"] = who.browser.client.environ_base["REMOTE_ADDR"]
+        copies.append(copy)
+        who.browser.logout()
+
+    def claim(copy, token):
+        return copy.client.post(f"/coupons/{event_id}/claim", data={"csrf_token": token},
+                                headers={**JSON, "X-Request-ID": REQUEST_ID})
+
+    fast = paths.handed(lambda: claim(copies[0], a.token))
+    same(fast, paths.flask(lambda: claim(copies[1], b.token)))
+    assert fast.status_code == 401 and fast.get_json()["outcome"] == "login_required"
+    k = keys(event_id)
+    assert redis.smembers(k["claimed"]) == set() and int(redis.get(k["stock"])) == 5
 
 
 def test_unusual_requests_are_left_to_flask(app, paths, open_event, make_users):

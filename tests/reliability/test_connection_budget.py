@@ -68,13 +68,11 @@ def role_sessions(cluster) -> int:
 
 def session_cookie(cluster, user_id: int) -> str:
     """The signed session cookie a browser holds after logging in (no argon2 per user)."""
-    from shop.accounts.models import User
-    from shop.extensions import db
+    from ..helpers import login_id
 
     app = cluster.app()
     with app.app_context():
-        token = db.session.get(User, user_id).session_token
-        return app.session_interface.get_signing_serializer(app).dumps({"_user_id": f"{user_id}:{token}",
+        return app.session_interface.get_signing_serializer(app).dumps({"_user_id": login_id(app, user_id),
                                                                           "_fresh": True})
 
 

@@ -74,12 +74,10 @@ def logged_in(cluster, users) -> list[Visitor]:
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    from shop.accounts.models import User
-    from shop.extensions import db
+    from ..helpers import login_id
 
     app = cluster.app()
-    with app.app_context():
-        ids = {u.id: u.get_id() for u in db.session.scalars(db.select(User).where(User.id.in_([u.id for u in users])))}
+    ids = {user.id: login_id(app, user.id) for user in users}
     signer = app.session_interface.get_signing_serializer(app)
     out = []
     with app.test_request_context():
@@ -180,6 +178,10 @@ def test_redis_stopped_while_browsing_gives_503_pages_writes_nothing_half_and_re
     for node in faults.nodes:  # the same processes, no restart
         wait_for(lambda: requests.get(node.url + "/healthz", timeout=5).status_code == 200,
                  f"{node.name} healthy again", timeout=30)
+    # This Redis keeps no data across a restart, so its login records went with it:
+    # the visitor is anonymous until they log in again.
+    assert v.get("/account", node=0).status_code == 302
+    [v] = logged_in(faults, [buyer])
     assert v.post(f"/cart/{other.id}", node=1, htmx=True).status_code == 200
     page = v.post("/checkout", node=0)
     assert page.status_code == 200 and ORDER_ID.search(page.text)  # the Toss payment window
@@ -208,6 +210,7 @@ def test_redis_restarted_empty_during_an_open_coupon_event_is_rebuilt_and_never_
     report = run_job(faults, "shop.coupons.tasks.reconcile_events", timeout=60)
     assert r.get(f"coupon:{{{event_id}}}:stock") == "8", report  # 20 − 12, from the database
     assert {int(u) for u in r.smembers(f"coupon:{{{event_id}}}:claimed")} == {v.user.id for v in visitors[:12]}
+    visitors = logged_in(faults, users)  # the login records went with the keys: log in again
 
     again = claim_all(visitors, event_id, threads=12)  # everyone, the 12 winners included
     outcomes = dict(again)

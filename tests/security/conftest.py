@@ -56,10 +56,9 @@ class Actor:
         Cheap, so fuzzing can undo a logout or a password change after every request."""
         user_id = None
         if self.user is not None:
-            from shop.accounts.models import User
+            from ..helpers import login_id
 
-            with self.app.app_context():
-                user_id = db.session.get(User, self.user.id).get_id()
+            user_id = login_id(self.app, self.user.id)
         with self.client.session_transaction() as session:
             session.clear()
             session["csrf_token"] = self.raw_token
@@ -87,6 +86,7 @@ class Actor:
 # --- the world: one object of each kind, owned by user A --------------------------------
 
 def build_world(app) -> SimpleNamespace:
+    from shop.accounts import sessions as login_sessions
     from shop.accounts.models import User
     from shop.cart.services import add_to_cart
     from shop.catalog import admin_services, services as catalog
@@ -106,6 +106,7 @@ def build_world(app) -> SimpleNamespace:
             setattr(w, name, make_user(role=role, nickname=name.replace("_", "-")))
         pub_a, pub_b = db.session.get(User, w.publisher_a.id), db.session.get(User, w.publisher_b.id)
         cust_a = db.session.get(User, w.customer_a.id)
+        w.login_a = login_sessions.start(cust_a, user_agent="customer A's phone")  # a login of A's
         game_a = catalog.create_game(pub_a, catalog.GameInput(title="Alpha Quest", price=20000))
         game_b = catalog.create_game(pub_b, catalog.GameInput(title="Beta Rally", price=15000))
         game_c = catalog.create_game(pub_b, catalog.GameInput(title="Gamma Drift", price=9000))

@@ -56,6 +56,8 @@ REGISTRY: dict[str, Entry] = {
     "orders.refund": owned("customer_a", lambda w: {"public_id": w.order_paid}),
     "orders.sandbox_page": owned("customer_a", lambda w: {"public_id": w.order_pending}, action="approve"),
     "notifications.mark_read": owned("customer_a", lambda w: {"notification_id": w.notification_a}, go="1"),
+    # customer A's logins (the signed-in devices list)
+    "accounts.end_login": owned("customer_a", lambda w: {"sid": w.login_a}),
     # customer A's review: only A edits or deletes it; only the game's publisher replies
     "reviews.edit": owned("customer_a", _review, rating="1", body="Edited by someone else entirely."),
     "reviews.delete": owned("customer_a", _review),

@@ -68,10 +68,10 @@ def _cookie(client):
 
 
 def test_logout_and_what_a_replayed_cookie_can_do(app, make_user):
-    """Documented guarantee (docs/reliability.md, "Session guarantees"): logout clears this browser's
-    session; a copy of the cookie taken before keeps working until the user's
-    session_token rotates (password change or reset, withdrawal, suspension), which
-    logs out every session. Both halves are pinned here."""
+    """Documented guarantee (docs/reliability.md, "Session guarantees"): logout ends this
+    browser's login, so a copy of its cookie taken before stops working too; rotating
+    the user's session_token (password change or reset, "Sign out of all devices",
+    withdrawal) ends every login. Both halves are pinned here."""
     user = make_user()
     actor = Actor(app, user)
     assert actor.get("/account").status_code == 200
@@ -82,8 +82,13 @@ def test_logout_and_what_a_replayed_cookie_can_do(app, make_user):
 
     thief = app.test_client()
     thief.set_cookie("session", stolen)
-    assert thief.get("/account").status_code == 200  # a plain logout does not revoke copies
+    assert thief.get("/account").status_code == 302  # and so is every copy of its cookie
 
+    other = Actor(app, user)  # another login of the same user, copied while it is alive
+    assert other.get("/account").status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", _cookie(other.client))
+    assert thief.get("/account").status_code == 200
     owner = Actor(app, user)
     res = owner.post("/account/password", {"current": PASSWORD, "password": "another long passphrase 2",
                                            "confirm": "another long passphrase 2"})

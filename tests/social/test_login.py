@@ -189,3 +189,20 @@ def test_callback_query_carries_code_and_state(social):
 def test_github_without_an_email_asks_for_one(social, local_provider):
     local_provider.person.email = None
     assert social.login("github").headers["Location"] == "/login/github/email"
+
+
+def test_a_social_login_has_its_own_login_record(app, social, browser, redis):
+    """Social log-in goes through the same login records: listed on the account page,
+    and its cookies (and every copy) end on log-out."""
+    from ..helpers import Browser
+
+    social.login("google")
+    with browser.client.session_transaction() as s:
+        uid, _, sid = s["_user_id"].split(":")
+    assert redis.exists(f"login:{{{uid}}}:{sid}")
+    assert f'data-login="{sid}"' in browser.get("/account").get_data(as_text=True)
+    copy = Browser(app)
+    copy.client.set_cookie("session", browser.client.get_cookie("session").value)
+    assert copy.current_nickname() == "Gamer"
+    browser.logout()
+    assert copy.current_nickname() is None

@@ -51,6 +51,20 @@ class Outbox:
         return re.search(r"https?://\S+", msgs[0]["text"]).group(0)
 
 
+def login_id(app, user_id: int, remember: bool = False) -> str:
+    """The `_user_id` Flask-Login stores after the login form, for a new login of this
+    user with its own record (accounts/sessions.py), without the argon2 round trip."""
+    from shop.accounts import sessions
+    from shop.accounts.models import User
+    from shop.extensions import db
+
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.login_session_id = sessions.start(user, user_agent="test client", remote_addr="127.0.0.1",
+                                               remember=remember)
+        return user.get_id()
+
+
 class Browser:
     """A test client that sends the CSRF token the way a browser would: scraped from
     the page (hidden input / hx-headers)."""
