@@ -232,7 +232,7 @@ def _end_logins_of_rotated_tokens(session_, flush_context):
                if isinstance(obj, User) and inspect(obj).attrs.session_token.history.has_changes()]
     if not rotated:
         return
-    from ..jobs import call_after_commit
+    from ..infra.jobs import call_after_commit
 
     def end_them():
         for uid in rotated:

@@ -114,3 +114,43 @@ if __name__ == "__main__":
     print("top-level part circles:")
     for c in cycles(part_edges(g)):
         print("  ", " ".join(c))
+
+
+def unresolved() -> list[str]:
+    """Imports of shop modules that do not exist (a function-level import of a moved
+    module fails only when that function runs)."""
+    known = modules()
+    packages = {name for name, path in known.items() if path.name == "__init__.py"}
+    out = []
+    for name, path in known.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node) if node.level else (node.module or "")
+                if not base.startswith("shop"):
+                    continue
+                if base not in known:
+                    out.append(f"{path.relative_to(ROOT)}:{node.lineno} from {base}")
+                    continue
+                if base in packages:
+                    for alias in node.names:
+                        full = f"{base}.{alias.name}"
+                        if full not in known and not _defines(known[base], alias.name):
+                            out.append(f"{path.relative_to(ROOT)}:{node.lineno} {full}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("shop") and alias.name not in known:
+                        out.append(f"{path.relative_to(ROOT)}:{node.lineno} import {alias.name}")
+    return out
+
+
+def _defines(init: Path, name: str) -> bool:
+    tree = ast.parse(init.read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
+            return True
+    return False

@@ -4,7 +4,7 @@ Every import counts, including those inside functions (tests/architecture/import
 """
 from pathlib import Path
 
-from .imports import SHOP, cycles, graph, part, part_edges
+from .imports import SHOP, cycles, graph, part, part_edges, unresolved
 
 # From the bottom. A part may import its own layer's members and anything below; a
 # lower layer that must react to a higher one offers a registration instead
@@ -72,3 +72,9 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
         t.startswith("shop.catalog") for t in g.get("shop.dev.seed_games", set()))
     inner = [m for m, targets in g.items() if m == "shop.infra.mail_cli"]
     assert inner and "shop.infra.mail" in g["shop.infra.mail_cli"]  # imported inside its commands
+
+
+def test_every_import_of_a_shop_module_resolves():
+    """Imports inside functions only run when the function does: a moved module must
+    not leave one behind."""
+    assert unresolved() == []
