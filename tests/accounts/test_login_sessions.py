@@ -11,7 +11,7 @@ from shop.accounts.models import User
 from shop.extensions import db
 
 from ..catalog.test_rankings import redis_down_app
-from ..helpers import Browser
+from ..support.browser import Browser
 
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "

@@ -2,7 +2,7 @@
 does every copy of either cookie taken before (the login's record is deleted)."""
 import pytest
 
-from ..helpers import Browser
+from ..support.browser import Browser
 
 REMEMBER = "remember_token"
 

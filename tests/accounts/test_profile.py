@@ -77,7 +77,7 @@ def uploads(app, tmp_path, monkeypatch):
 def log_in_as(app, browser, user_id):
     """A logged-in session without the password round trip (argon2 costs ~0.2 s a
     login; logging in itself is tested in test_login.py)."""
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     user_login = login_id(app, user_id)
     with browser.client.session_transaction() as session:

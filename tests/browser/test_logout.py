@@ -16,7 +16,7 @@ def shots():
 @pytest.fixture(scope="module")
 def member(live_cli):
     live_cli.python("""
-        from tests.factories import make_user
+        from tests.support.accounts import make_user
         make_user(email="leaver@example.com", nickname="Leaver")
     """)
     return {"email": "leaver@example.com", "nickname": "Leaver"}

@@ -50,7 +50,7 @@ def stored_files(folder) -> list[str]:
 
 def log_in_as(app, browser, user_id):
     """A logged-in session without the argon2 round trip (logging in is tested elsewhere)."""
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     user_login = login_id(app, user_id)
     with browser.client.session_transaction() as session:

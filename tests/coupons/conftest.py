@@ -188,7 +188,7 @@ def _logged_in_sessions(app, user_ids) -> list[tuple[str, str]]:
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     ids = {user_id: login_id(app, user_id) for user_id in user_ids}
     field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

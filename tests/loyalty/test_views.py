@@ -7,8 +7,8 @@ import pytest
 from shop.extensions import db
 from shop.loyalty.models import VipGrade
 
-from ..helpers import Browser
-from ..orders.shopping import session_login
+from ..support.browser import Browser
+from ..support.orders import session_login
 
 
 def _browser_for(app, user):

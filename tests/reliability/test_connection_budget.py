@@ -68,7 +68,7 @@ def role_sessions(cluster) -> int:
 
 def session_cookie(cluster, user_id: int) -> str:
     """The signed session cookie a browser holds after logging in (no argon2 per user)."""
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     app = cluster.app()
     with app.app_context():

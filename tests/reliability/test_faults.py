@@ -74,7 +74,7 @@ def logged_in(cluster, users) -> list[Visitor]:
     from flask import g, session
     from flask_wtf.csrf import generate_csrf
 
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     app = cluster.app()
     ids = {user.id: login_id(app, user.id) for user in users}

@@ -56,7 +56,7 @@ class Actor:
         Cheap, so fuzzing can undo a logout or a password change after every request."""
         user_id = None
         if self.user is not None:
-            from ..helpers import login_id
+            from ..support.browser import login_id
 
             user_id = login_id(self.app, self.user.id)
         with self.client.session_transaction() as session:

@@ -194,7 +194,7 @@ def test_github_without_an_email_asks_for_one(social, local_provider):
 def test_a_social_login_has_its_own_login_record(app, social, browser, redis):
     """Social log-in goes through the same login records: listed on the account page,
     and its cookies (and every copy) end on log-out."""
-    from ..helpers import Browser
+    from ..support.browser import Browser
 
     social.login("google")
     with browser.client.session_transaction() as s:

@@ -102,7 +102,7 @@ def session_login(app, browser: Browser, user_id: int):
     """Log in by putting the user in the session, as Flask-Login does after the login
     form. The form itself is tested in tests/accounts; verifying an argon2 hash at full
     strength for every shopper would cost half a second each."""
-    from ..helpers import login_id
+    from ..support.browser import login_id
 
     token = login_id(app, user_id)
     with browser.client.session_transaction() as session:
