@@ -251,8 +251,10 @@ class PageProblems:
         page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
                 and self.items.append(f"console: {m.text}"))
         page.on("pageerror", lambda exc: self.items.append(f"page error: {exc}"))
-        # An open event stream is aborted by design whenever the page navigates away.
-        page.on("requestfailed", lambda r: None if (r.url.endswith("/stream") and "ERR_ABORTED" in (r.failure or ""))
+        # ERR_ABORTED is chromium cancelling what the page still had open (its event stream,
+        # a lazy image) when it navigates away: nothing a user sees. Real failures of
+        # sub-resources show up as 4xx/5xx responses below.
+        page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "")
                 else self.items.append(f"request failed: {r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and r.request.resource_type != "document"
                 and self.items.append(f"{r.status} for {r.request.resource_type} {r.url}"))
