@@ -192,7 +192,7 @@ def sold_out_ids(game_ids: list[int]) -> set[int]:
 
 
 def _keyed_game_ids(game_ids: list[int]) -> set[int]:
-    return set(db.session.scalars(select(ProductKey.game_id.distinct()).where(ProductKey.game_id.in_(game_ids))))
+    return set(db.session.scalars(select(ProductKey.game_id).where(ProductKey.game_id.in_(game_ids)).distinct()))
 
 
 def _take(game_id: int, order_id: int, status: str, **values) -> bool:
