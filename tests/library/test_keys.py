@@ -203,3 +203,28 @@ def test_a_game_without_a_pool_sells_as_before(app, world, make_user):
     public_id = buyer.buy(world.game)
     assert orders_of(app, buyer.user.id) == [(public_id, "PAID")]
     assert "Product key" not in buyer.browser.get("/library").get_data(as_text=True)
+
+
+def test_pressing_pay_again_moves_the_last_key_to_the_newer_checkout(app, world, make_user):
+    seed(app, world.game, "ONLY-KEY")
+    buyer = Shopper(app, make_user())
+    buyer.add(world.game)
+    first = buyer.checkout()
+    second = buyer.checkout()  # replaces the first order, whose key goes to this one
+    assert dict(orders_of(app, buyer.user.id)) == {first: "CANCELLED", second: "PENDING"}
+    assert pool(app, world.game) == {"available": 0, "reserved": 1, "assigned": 0, "void": 0}
+    res = buyer.sandbox(second, "decline")
+    buyer.browser.get(res.headers["Location"])
+    assert pool(app, world.game) == {"available": 1, "reserved": 0, "assigned": 0, "void": 0}
+
+
+def test_a_pool_uploaded_during_a_checkout_gives_that_order_a_key_if_one_is_free(app, world, make_user):
+    buyer = Shopper(app, make_user())
+    buyer.add(world.game)
+    public_id = buyer.checkout()  # no pool yet: sold as a keyless copy
+    seed(app, world.game, "LATE-KEY")
+    res = buyer.sandbox(public_id, "approve")
+    buyer.browser.get(res.headers["Location"])
+    assert orders_of(app, buyer.user.id) == [(public_id, "PAID")]
+    assert "LATE-KEY" in buyer.browser.get("/library").get_data(as_text=True)
+    assert pool(app, world.game) == {"available": 0, "reserved": 0, "assigned": 1, "void": 0}
