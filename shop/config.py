@@ -128,6 +128,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)  # reverse proxies in front (X-Forwarded-For)
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # whole request; per-file limits are stricter
+    # Product keys are encrypted with this Fernet key (urlsafe base64 of 32 bytes); unset,
+    # one is derived from SECRET_KEY with HKDF (docs/keys.md). Changing either makes
+    # stored keys unreadable.
+    KEYS_ENCRYPTION_KEY = env("KEYS_ENCRYPTION_KEY")
 
     # Accounts
     VERIFY_CODE_TTL = 300

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ..catalog.models import Game
 from ..errors import DomainError
 from ..extensions import db
+from ..library.keys import sold_out_ids
 from .models import CartItem
 
 MAX_ITEMS = 50
@@ -59,6 +60,9 @@ def cart_states(user, games) -> dict[int, str]:
     games = list(games)
     ids = [g.id for g in games]
     states = {g.id: "buy" if g.is_listed else "unavailable" for g in games}
+    for game_id in sold_out_ids(ids):
+        if states[game_id] == "buy":
+            states[game_id] = "sold_out"
     if not ids or user is None or not getattr(user, "is_authenticated", False):
         return states
     carted = set(db.session.scalars(select(CartItem.game_id).where(
@@ -78,6 +82,8 @@ def add_to_cart(user, game: Game) -> CartItem:
 
     if not game.is_listed:
         raise NotForSale(f"{game.title} is not for sale.")
+    if sold_out_ids([game.id]):
+        raise NotForSale(f"{game.title} is sold out.")
     if owned_game_ids(user.id, [game.id]):
         raise AlreadyOwned(f"You already own {game.title}.")
     if in_cart(user.id, game.id):

@@ -1,7 +1,7 @@
 """The library: one row per game a user owns."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,3 +21,24 @@ class LibraryEntry(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     game = relationship("Game", lazy="joined")
+
+
+class ProductKey(db.Model):
+    """One key of a game's pool (for games sold as keys for another launcher).
+
+    `ciphertext` is the key encrypted with Fernet (shop/library/keys.py); `key_hash` is a
+    keyed HMAC of it, so duplicates are found without decrypting. Status moves
+    available -> reserved (an open order holds it) -> assigned (paid) -> void (refunded),
+    and reserved -> available when the order ends unpaid. A void key is never reused."""
+    __tablename__ = "product_keys"
+    __table_args__ = (UniqueConstraint("game_id", "key_hash"), Index("ix_product_keys_game_status", "game_id", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,8 +1,14 @@
-"""/library: the games the user owns."""
-from flask import Blueprint, render_template
+"""/library: the games the user owns, with their product keys; the publisher's key pool page."""
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from . import services
+from ..accounts.decorators import role_required
+from ..catalog.models import Game
+from ..catalog.services import can_edit
+from ..errors import DomainError
+from ..extensions import db
+from . import keys, services
+from .forms import KeyPoolForm
 
 bp = Blueprint("library", __name__)
 
@@ -10,4 +16,32 @@ bp = Blueprint("library", __name__)
 @bp.route("/library")
 @login_required
 def library():
-    return render_template("library/index.html", entries=services.entries(current_user.id))
+    return render_template("library/index.html", entries=services.entries(current_user.id),
+                           keys=keys.keys_for_user(current_user.id))
+
+
+@bp.route("/publisher/games/<int:game_id>/keys", methods=["GET", "POST"])
+@role_required("publisher")
+def manage_keys(game_id):
+    """Upload a key pool for one of the publisher's games (admins: any game)."""
+    game = db.session.get(Game, game_id)
+    if game is None:
+        abort(404)
+    if not can_edit(current_user, game):
+        abort(403)
+    form = KeyPoolForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = keys.upload_pool(game.id, form.pool.data.read(keys.MAX_FILE_BYTES + 1))
+        except DomainError as exc:
+            form.pool.errors.append(exc.message)
+            status = 400
+        else:
+            flash(f"Added {result.added} keys" + (f"; {result.duplicates} duplicates were ignored." if
+                                                   result.duplicates else "."), "success")
+            return redirect(url_for("library.manage_keys", game_id=game.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("library/manage_keys.html", game=game, form=form, counts=keys.pool_counts(game.id),
+                           max_rows=keys.MAX_ROWS, max_kb=keys.MAX_FILE_BYTES // 1024), status

@@ -9,6 +9,7 @@ from ..cart.services import cart_games
 from ..web.numbers import MAX_ID, parse_int
 from ..errors import DomainError
 from ..extensions import db
+from ..library import keys
 from . import refunds, services
 from .models import Order
 from . import hooks
@@ -151,7 +152,9 @@ def orders_page():
 @login_required
 def order_page(public_id):
     order = _own_order(public_id)
-    return render_template("orders/order.html", order=order, form=EmptyForm(),
+    # Keys only for the buyer: admins read receipts, not keys.
+    product_keys = keys.keys_for_order(order.id, current_user.id) if order.user_id == current_user.id else {}
+    return render_template("orders/order.html", order=order, form=EmptyForm(), product_keys=product_keys,
                            can_refund=order.user_id == current_user.id and refunds.refundable(order))
 
 

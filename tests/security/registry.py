@@ -50,6 +50,7 @@ REGISTRY: dict[str, Entry] = {
     "catalog.manage_relist_game": owned("publisher_a", _game),
     "catalog.manage_upload_cover": owned("publisher_a", _game),
     "catalog.manage_add_screenshot": owned("publisher_a", _game),
+    "library.manage_keys": owned("publisher_a", _game),
     "catalog.manage_remove_screenshot": owned("publisher_a", lambda w: {"game_id": w.game_a, "shot_id": w.shot_a}),
     # customer A's orders and notifications
     "orders.order_page": owned("customer_a", lambda w: {"public_id": w.order_paid}),
