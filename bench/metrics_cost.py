@@ -4,7 +4,8 @@ Two gunicorn servers run side by side in the same run, the same app
 (bench/metrics_app.py, a constant answer through all of Flask's hooks), the same
 settings (gunicorn.conf.py, WEB_CONCURRENCY workers, multiprocess mode), one with
 METRICS_ENABLED=false. wrk loads them in turns (A, B, A, B, ...) so a busy moment on the
-machine hits both; the script prints each round and the medians. It also times the
+machine hits both; the script prints each round (throughput, wrk latency, and the
+workers' CPU time per request, the figure least moved by other load) and the medians. It also times the
 observation itself in this process, in multiprocess mode (mmap'd files), as a floor.
 
     .venv/bin/python bench/metrics_cost.py [--rounds 4] [--seconds 5] [--connections 20]
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,7 +42,14 @@ def wrk(port: int, seconds: int, connections: int) -> dict:
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": ms(50), "p99": ms(99), "non2xx": int(errors.group(1)) if errors else 0}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": ms(50), "p99": ms(99), "requests": total,
+            "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def worker_cpu(master_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's worker processes."""
+    return sum(sum(p.cpu_times()[:2]) for p in psutil.Process(master_pid).children())
 
 
 def observe_floor(n: int = 100_000) -> float:
@@ -83,21 +93,25 @@ def main():
             assert b" 404 " in status, status  # the route is off too
             results = {name: [] for name in servers}
             for r in range(args.rounds):
-                for name, (_, port) in servers.items():
+                for name, (proc, port) in servers.items():
+                    cpu = worker_cpu(proc.pid)
                     res = wrk(port, args.seconds, args.connections)
+                    res["cpu_us"] = (worker_cpu(proc.pid) - cpu) / res["requests"] * 1e6
                     results[name].append(res)
                     print(f"round {r + 1} {name:8} {res['rps']:8.0f} req/s  p50 {res['p50']:6.2f} ms  "
-                          f"p99 {res['p99']:6.2f} ms  non-2xx {res['non2xx']}", flush=True)
+                          f"p99 {res['p99']:6.2f} ms  worker CPU {res['cpu_us']:6.0f} µs/request  "
+                          f"non-2xx {res['non2xx']}", flush=True)
             _, body = http_get(servers["metrics"][1], "/metrics")
             counted = sum(float(m.group(1)) for m in re.finditer(
                 rb'playcation_http_request_duration_seconds_count\{endpoint="bench_bare",status="2xx"\} ([\d.e+]+)', body))
             print(f"requests counted by /metrics on the metrics server: {counted:.0f}")
-            med = {n: {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99")} for n, rs in results.items()}
+            keys = ("rps", "p50", "p99", "cpu_us")
+            med = {n: {k: statistics.median(x[k] for x in rs) for k in keys} for n, rs in results.items()}
             for n, m in med.items():
-                print(f"median {n:8} {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms")
-            a, b = med["metrics"]["rps"], med["none"]["rps"]
-            print(f"cost per request at saturation: {(1 / a - 1 / b) * 1e6 * args.workers:+.1f} µs of worker time "
-                  f"({(a - b) / b * 100:+.1f} % throughput)")
+                print(f"median {n:8} {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms  "
+                      f"worker CPU {m['cpu_us']:6.0f} µs/request")
+            print(f"metrics cost: {med['metrics']['cpu_us'] - med['none']['cpu_us']:+.0f} µs of worker CPU per request "
+                  f"(median of rounds), throughput {(med['metrics']['rps'] / med['none']['rps'] - 1) * 100:+.1f} %")
             print(f"observe_request alone (multiprocess mode, one process): {observe_floor():.2f} µs")
     finally:
         for proc, _ in servers.values():
