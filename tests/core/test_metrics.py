@@ -125,6 +125,19 @@ def test_may_scrape_rule():
         metrics.allowed_networks("10.0.0.0/99")
 
 
+def test_launcher_gives_only_the_web_process_an_emptied_metrics_dir(tmp_path):
+    from shop.dev.server import METRICS_DIR, other_env, web_env
+
+    folder = tmp_path / "prom"
+    folder.mkdir()
+    (folder / "histogram_4242.db").write_bytes(b"an earlier run")
+    (folder / "README").write_text("not ours: kept")
+    env = {"PATH": "/usr/bin", METRICS_DIR: str(folder)}
+    assert web_env(env)[METRICS_DIR] == str(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["README"]
+    assert other_env(env) == {"PATH": "/usr/bin"}  # worker, scheduler, consumer write no samples
+
+
 # --- gunicorn: several worker processes, one scrape ----------------------------------------
 
 def _workers(master: psutil.Process) -> set[int]:
