@@ -26,8 +26,8 @@ import ipaddress
 import logging
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,6 @@ SSE_STREAMS = Gauge("playcation_sse_open_streams", "SSE streams open now.", mult
 
 _state = {"enabled": True}
 _children: dict = {}  # (endpoint, status class) -> the histogram's child, looked up once
-
-
-def enabled() -> bool:
-    return _state["enabled"]
 
 
 def observe_request(endpoint: str | None, status: int, seconds: float):
@@ -164,11 +160,11 @@ def init_app(app):
     _state["enabled"] = bool(app.config.get("METRICS_ENABLED", True))
     if not _state["enabled"]:
         return
-    allow = allowed_networks(app.config.get("METRICS_ALLOW") or "")  # a bad value fails at start, not at scrape
+    allowed_networks(app.config.get("METRICS_ALLOW") or "")  # a bad value fails at start, not at each scrape
 
     def metrics():
         cfg = app.config
-        networks = allow if cfg.get("METRICS_ALLOW") is None else allowed_networks(cfg["METRICS_ALLOW"])
+        networks = allowed_networks(cfg.get("METRICS_ALLOW") or "")
         if not may_scrape(request.headers, request.remote_addr, networks, cfg.get("METRICS_TOKEN") or None,
                           bool(int(cfg.get("TRUSTED_PROXIES", 0) or 0))):
             abort(404)

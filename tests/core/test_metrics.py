@@ -70,6 +70,17 @@ def test_rq_queue_depth_and_failed_jobs_are_read_at_scrape_time(client, app):
     assert scrape(client)[("playcation_rq_queue_depth", (("queue", "metrics-depth"),))] == 0
 
 
+def test_scrape_still_answers_when_redis_is_unreachable():
+    """The RQ gauges are skipped, nothing raises: the request metrics are what an
+    operator needs most while Redis is down."""
+    import redis as redis_lib
+
+    dead = redis_lib.Redis(port=free_port(), socket_connect_timeout=0.5)
+    assert list(metrics.RqCollector(dead).collect()) == []
+    text = metrics.exposition(dead).decode()
+    assert REQUESTS in text and "playcation_rq_queue_depth" not in text
+
+
 def test_open_sse_streams_gauge_follows_subscriptions(client, app):
     key = ("playcation_sse_open_streams", ())
     start = scrape(client)[key]

@@ -1,8 +1,9 @@
 """Coupon claims are counted by outcome and lane in /metrics, whether the fast lane
 (coupons/fastlane.py) answers them outside Flask or the view does."""
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .test_fastlane import logged_in, paths  # noqa: F401  (paths is a fixture)
+from .test_fastlane import Paths, logged_in
 
 CLAIMS = "playcation_coupon_claims_total"
 
@@ -13,6 +14,11 @@ def claims(client) -> dict:
     return {(s.labels["outcome"], s.labels["lane"]): s.value
             for family in text_string_to_metric_families(res.get_data(as_text=True))
             for s in family.samples if s.name == CLAIMS}
+
+
+@pytest.fixture
+def paths(app, monkeypatch):
+    return Paths(app, monkeypatch)
 
 
 def moved(before: dict, after: dict) -> dict:
