@@ -2,6 +2,8 @@
 connections (SSE) while psycopg 3 and redis-py cooperate with gevent's sockets."""
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:" + os.environ.get("PORT", "5000"))
 # gunicorn's gevent worker, but yielding between keep-alive requests so one busy
@@ -33,3 +35,35 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 10, 10)
+
+
+# Live metrics (shop/infra/metrics.py) in prometheus-client's multiprocess mode: every
+# worker writes its samples under PROMETHEUS_MULTIPROC_DIR and the scrape adds them up.
+# The directory must start empty (files of an earlier run would be added in), so the
+# master empties the given one, or makes a temporary one, before any worker starts.
+_made_metrics_dir = None
+
+
+def on_starting(server):
+    global _made_metrics_dir
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = _made_metrics_dir = tempfile.mkdtemp(prefix="playcation-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges stop counting (its counters and histograms stay summed in)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)

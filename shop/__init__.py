@@ -37,6 +37,9 @@ def create_app(config=None, **overrides) -> Flask:
     from .infra import requestlog
 
     requestlog.init_app(app)
+    from .infra import metrics
+
+    metrics.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

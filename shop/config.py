@@ -127,6 +127,10 @@ class Config:
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)  # reverse proxies in front (X-Forwarded-For)
+    # GET /metrics (shop/infra/metrics.py): answered for these networks or the bearer token, else 404
+    METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+    METRICS_ALLOW = env("METRICS_ALLOW", "127.0.0.1/32")
+    METRICS_TOKEN = env("METRICS_TOKEN")
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024  # whole request; per-file limits are stricter
     # Product keys are encrypted with this Fernet key (urlsafe base64 of 32 bytes); unset,
     # one is derived from SECRET_KEY with HKDF (docs/keys.md). Changing either makes

@@ -44,6 +44,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
 
+from ..infra.metrics import count_claim
 from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
 from ..web.security import BASE_HEADERS
 
@@ -358,6 +359,7 @@ class ClaimFastLane:
                        (REQUEST_ID_HEADER, request_id), *BASE_HEADERS,
                        ("Content-Security-Policy", self.csp), ("Vary", "HX-Request, Cookie")]
         start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
+        count_claim(outcome, "fast")
         log_request(request_id, "POST", environ["PATH_INFO"], "coupons.claim", status, started,
                     environ.get("REMOTE_ADDR"), user_id, htmx, False)
         return [body]

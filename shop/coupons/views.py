@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..accounts.auth_cache import remember, session_ids, session_user
 from ..extensions import db, limiter
+from ..infra.metrics import count_claim
 from ..web import sse
 from ..timeutil import utcnow
 from . import services, wallet
@@ -94,6 +95,7 @@ def claim(event_id):
         return _outcome(event_id, "sold_out")
     who = session_user()
     if who is None:
+        count_claim("login_required", "app")
         if _wants_json():
             return jsonify(outcome="login_required", message="Log in to claim coupons."), 401
         login = url_for("accounts.login", next=f"/coupons/{event_id}")
@@ -104,6 +106,7 @@ def claim(event_id):
         return redirect(login)
     user_id, verified = who
     if not verified:
+        count_claim("unverified", "app")
         if _wants_json():
             return jsonify(outcome="unverified", message=MESSAGES["unverified"]), 403
         return render_template("coupons/_outcome.html", outcome="unverified", event_id=event_id,
@@ -116,6 +119,7 @@ def claim(event_id):
 
 
 def _outcome(event_id: int, outcome: str):
+    count_claim(outcome, "app")
     status = 429 if outcome == "rate_limited" else 200
     if _wants_json():
         return _outcome_json(outcome, status)

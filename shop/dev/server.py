@@ -21,6 +21,7 @@ from honcho.manager import Manager
 from ..config import INSTANCE, ROOT, RUN_ENV, running_stack
 
 DEMO_GAMES = 200
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _free_port(preferred: int) -> int:
@@ -54,6 +55,22 @@ def ensure_dev_env(instance: Path) -> Path:
                         f"APP_ENV=development\nSECRET_KEY={secrets.token_urlsafe(32)}\n")
         path.chmod(0o600)
     return path
+
+
+def web_env(env) -> dict:
+    """The web process's environment: live metrics in multiprocess mode under
+    `<instance>/metrics` (or the PROMETHEUS_MULTIPROC_DIR given), emptied now so no
+    earlier run's samples are added in; gunicorn.conf.py marks exited workers dead. Only
+    gunicorn's workers write there: the other processes serve no /metrics."""
+    path = Path(env.get(METRICS_DIR) or INSTANCE / "metrics")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return {**env, METRICS_DIR: str(path)}
+
+
+def other_env(env) -> dict:
+    return {k: v for k, v in env.items() if k != METRICS_DIR}
 
 
 def main() -> int:
@@ -100,7 +117,7 @@ def main() -> int:
         _flask(env, "catalog", "seed", "--games", games)  # demo games with covers; adds nothing when there
         manager = Manager()
         for name, cmd in processes.items():
-            manager.add_process(name, cmd, env=env, cwd=str(ROOT))
+            manager.add_process(name, cmd, env=web_env(env) if name == "web" else other_env(env), cwd=str(ROOT))
         print(f"* Playcation: {base}  (log in at {base}/login; Ctrl-C stops everything)", flush=True)
         manager.loop()
         return manager.returncode or 0

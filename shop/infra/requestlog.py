@@ -17,6 +17,8 @@ import uuid
 
 from flask import g, has_request_context, request, session
 
+from .metrics import observe_request
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -134,10 +136,13 @@ def request_id_from(incoming: str) -> str:
 
 
 def log_request(request_id, method, path, endpoint, status, started, ip, user_id, htmx, streamed):
-    """The one structured line per request (also written by the coupon fast lane)."""
+    """The one structured line per request (also written by the coupon fast lane), and
+    the request's observation in the live metrics (infra/metrics.py)."""
+    seconds = time.perf_counter() - started
+    observe_request(endpoint, status, seconds)
     fields = {
         "event": "request", "request_id": request_id, "method": method, "path": path,
-        "endpoint": endpoint, "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "endpoint": endpoint, "status": status, "duration_ms": round(seconds * 1000, 1),
         "ip": ip, "user_id": user_id, "htmx": htmx, "streamed": streamed,
     }
     log.info("%s %s %s", method, path, status, extra={"request_id": request_id, "fields": fields})

@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import redis
 
-from ..infra import redisconn
+from ..infra import metrics, redisconn
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class Subscription:
         self.hub = hub
         self.channels = tuple(channels)
         self.queue: queue.Queue = queue.Queue(maxsize=256)
+        self.open = True
+        metrics.stream_opened()
 
     def get(self, timeout: float):
         """(channel, data) or RESYNC; raises queue.Empty after `timeout` seconds."""
@@ -82,6 +84,10 @@ class Subscription:
             yield item
 
     def close(self):
+        """Idempotent: the response's close and the generator's end both call it."""
+        if self.open:
+            self.open = False
+            metrics.stream_closed()
         self.hub.unsubscribe(self)
 
 

@@ -58,6 +58,11 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "gunicorn" in names and "worker.py" in names and "--scheduler" in names
         assert "shop.dev.mail" in names  # redis-server daemonizes, so it is checked by pid below
+        # live metrics: the web workers write their samples under <instance>/metrics, and the
+        # scrape from this host sums them (tests/core/test_metrics.py covers the details)
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert scrape.status_code == 200 and "playcation_http_request_duration_seconds_count" in scrape.text
+        assert list((instance / "metrics").glob("histogram_*.db"))
 
         # The README's commands work as printed right after `make run`, in another shell
         # with nothing set: they read the .env it wrote and reach its embedded Redis.
