@@ -123,7 +123,8 @@ SORTS = {
 @dataclass
 class BrowseQuery:
     """What the shopper asked for, already cleaned: unknown values are dropped and
-    numbers clamped, so any URL renders a normal page."""
+    numbers clamped, so any URL renders a normal page. An unknown `sort` is kept in
+    `unknown_sort` so the page can say it used the default order instead."""
     q: str = ""
     category: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -133,6 +134,7 @@ class BrowseQuery:
     free: bool = False
     sort: str = "relevance"
     page: int = 1
+    unknown_sort: str | None = None
 
     @classmethod
     def from_args(cls, args) -> "BrowseQuery":
@@ -140,6 +142,7 @@ class BrowseQuery:
         if price_min is not None and price_max is not None and price_min > price_max:
             price_min, price_max = price_max, price_min
         sort = args.get("sort", "")
+        unknown_sort = (_text(sort, 40) or None) if sort not in SORTS else None
         tags = []
         for raw in args.getlist("tag")[:50]:
             slug = _text(raw, 60)
@@ -155,7 +158,13 @@ class BrowseQuery:
             free=_flag(args.get("free")),
             sort=sort if sort in SORTS else "relevance",
             page=page_number(args.get("page"), MAX_PAGE),
+            unknown_sort=unknown_sort,
         )
+
+    @property
+    def default_sort_label(self) -> str:
+        """What the default order is called: relevance for a text query, else best selling."""
+        return SORTS["relevance"] if self.q else SORTS["bestselling"]
 
     @property
     def effective_sort(self) -> str:
