@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
-                        case)
+                        case, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -13,6 +13,12 @@ game_tags = Table(
     Column("game_id", ForeignKey("games.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
+
+
+# Listed games with a sale price: the rows of the sale-boundary indexes that tell the
+# store front when the next price changes (storefront.sale_boundary_queries).
+SALE_INDEX_WHERE = text("games.status = 'listed' AND games.sale_price IS NOT NULL")
+_SALE_INDEX_SQL = "status = 'listed' AND sale_price IS NOT NULL"
 
 
 class Category(db.Model):
@@ -37,6 +43,10 @@ class Game(db.Model):
         CheckConstraint("status IN ('listed', 'delisted')", name="status"),
         Index("ix_games_listed_release", "status", "release_date"),
         Index("ix_games_listed_sales", "status", "sales_count"),
+        Index("ix_games_sale_starts", "sale_starts_at",
+              sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
+        Index("ix_games_sale_ends", "sale_ends_at",
+              sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,13 +1,18 @@
 """Full-text game search behind one interface, on SQLite (FTS5) or PostgreSQL (GIN).
 
 What the user gets: every listed game whose words start with every word typed
-(title and tags; case, accents and word order ignored), ordered in three tiers —
+(title and tags; case, accents and word order ignored), ordered in four tiers —
 
+  0. the title is the query, word for word ("stellar souls" → "Stellar Souls",
+     ahead of a best-selling "Stellar Souls: Remastered"),
   1. the title starts with the query ("hollow kn" → "Hollow Knight: Silksong"),
   2. every query word starts a word of the title,
   3. the rest: some query word matched only a tag,
 
-and inside each tier by popularity (sales_count, then newest id). No match score
+and inside each tier by popularity (sales_count, then newest id). Tier 0 is a
+lookup of the unique slug index (a title's slug is its words joined by "-", plus
+"-2", "-3"… for a repeated title), so it costs the same on both databases and at
+any catalog size; the other tiers are per database, below. No match score
 is computed: on short titles a text score ranks mostly by length, while the tiers
 say what a shopper means by "relevant", and they are cheap.
 
@@ -39,11 +44,12 @@ never reaches an index as syntax: every term is a plain word used as a prefix.
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from . import search_pg
+from .models import Game
 from .text import words
 
 log = logging.getLogger(__name__)
@@ -86,7 +92,15 @@ def search_ids(q: str, limit: int = 20, offset: int = 0, count: bool = False) ->
     limit = max(0, min(limit, MAX_RESULTS - offset))
     if not terms or limit == 0:
         return SearchHits([], False)
-    first_ids = search_pg.first_ids if db.engine.dialect.name == "postgresql" else _sqlite_first_ids
+    tiered = search_pg.first_ids if db.engine.dialect.name == "postgresql" else _sqlite_first_ids
+    exact = _exact_title_ids(q)
+
+    def first_ids(terms: list[str], need: int) -> list[int]:
+        # The exact titles lead; the tiers are asked for as many more so that
+        # leaving those out of them still fills the page.
+        rest = [i for i in tiered(terms, need + len(exact)) if i not in exact]
+        return (exact + rest)[:need]
+
     try:
         ids = first_ids(terms, offset + limit + 1)
     except DBAPIError:
@@ -99,6 +113,31 @@ def search_ids(q: str, limit: int = 20, offset: int = 0, count: bool = False) ->
     has_more = len(ids) > end and end < MAX_RESULTS
     total = max(_count(first_ids, terms), len(ids)) if count and len(ids) > end else len(ids)
     return SearchHits(ids[offset:end], has_more, total)
+
+
+EXACT_SUFFIXES = 5  # "-2" … "-5": a title repeated more often than that is found by the tiers
+
+
+def _exact_title_ids(q: str) -> list[int]:
+    """Listed games whose title is `q` word for word (folded), most popular first:
+    slugs `base`, `base-2`, … read off the unique slug index, then checked against
+    the title itself so that "Souls 2" is not an exact match for "souls"."""
+    wanted = words((q or "")[:MAX_QUERY_LENGTH])
+    if not wanted:
+        return []
+    base = "-".join(wanted)
+    if len(base) > 120:  # longer than any slug (text.slugify cuts there)
+        return []
+    slugs = [base] + [f"{base}-{n}" for n in range(2, EXACT_SUFFIXES + 1)]
+    try:
+        rows = db.session.execute(
+            select(Game.id, Game.title).where(Game.slug.in_(slugs), Game.status == "listed")
+            .order_by(Game.sales_count.desc(), Game.id.desc())).all()
+    except DBAPIError:
+        log.warning("exact title lookup failed for %r", q, exc_info=True)
+        db.session.rollback()
+        return []
+    return [game_id for game_id, title in rows if words(title) == wanted]
 
 
 def _count(first_ids, terms: list[str]) -> int:

@@ -171,26 +171,41 @@ _lock = threading.Lock()
 
 
 def statistics() -> Statistics:
-    """pg_stats for the search columns, re-read every STATS_TTL seconds per database."""
+    """pg_stats for the search columns, re-read every STATS_TTL seconds per database.
+
+    Single-flight: one caller re-reads them while the others wait for its result (a
+    cold cache) or keep using the previous copy (a stale one), so a burst of
+    searches never runs the pg_stats queries more than once."""
     key = db.engine.engine.url.render_as_string(hide_password=True)  # (tests bind a Connection)
     cached = _cache.get(key)
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    with _lock:
-        rows = db.session.execute(text(
-            "SELECT tablename, (most_common_elems::text)::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE schemaname = current_schema() AND ((tablename = 'games' AND attname = 'search_vector') "
-            "OR tablename = 'ix_games_listed_title_words')")).all()
-        listed = db.session.scalar(text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'games'::regclass"))
-        slugs = db.session.scalar(text(
-            "SELECT (histogram_bounds::text)::text[] FROM pg_stats "
-            "WHERE schemaname = current_schema() AND tablename = 'games' AND attname = 'slug'"))
-        found = {table: _elements(elems, freqs) for table, elems, freqs in rows}
-        empty = ([], [], 0.0)  # no statistics yet: every word counts as rare
-        stats = Statistics(float(listed or 0), found.get("games", empty),
-                           found.get("ix_games_listed_title_words", empty), list(slugs or []))
+    if not _lock.acquire(blocking=cached is None):
+        return cached[1]  # another caller is refreshing it
+    try:
+        cached = _cache.get(key)  # whoever held the lock before may have just read them
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        stats = _read_statistics()
         _cache[key] = (time.monotonic() + STATS_TTL, stats)
         return stats
+    finally:
+        _lock.release()
+
+
+def _read_statistics() -> Statistics:
+    rows = db.session.execute(text(
+        "SELECT tablename, (most_common_elems::text)::text[], most_common_elem_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND ((tablename = 'games' AND attname = 'search_vector') "
+        "OR tablename = 'ix_games_listed_title_words')")).all()
+    listed = db.session.scalar(text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'games'::regclass"))
+    slugs = db.session.scalar(text(
+        "SELECT (histogram_bounds::text)::text[] FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = 'games' AND attname = 'slug'"))
+    found = {table: _elements(elems, freqs) for table, elems, freqs in rows}
+    empty = ([], [], 0.0)  # no statistics yet: every word counts as rare
+    return Statistics(float(listed or 0), found.get("games", empty),
+                      found.get("ix_games_listed_title_words", empty), list(slugs or []))
 
 
 def _elements(elems, freqs):

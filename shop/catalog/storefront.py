@@ -12,7 +12,7 @@ from ..web.numbers import page_number
 from ..extensions import db
 from ..timeutil import to_seoul, utcnow
 from . import rankings
-from .models import Category, Game, Tag
+from .models import SALE_INDEX_WHERE, Category, Game, Tag
 from .services import cache_ttl
 
 ROW_SIZE = 8
@@ -80,6 +80,17 @@ def tags() -> list[Tag]:
     return list(db.session.scalars(select(Tag).order_by(Tag.name)))
 
 
+def sale_boundary_queries(now: datetime):
+    """The next sale start and the next sale end after `now` among listed games with a
+    sale price. Each is the first entry past `now` of a partial index
+    (ix_games_sale_starts / ix_games_sale_ends, migration 0011), so it costs the same at
+    any catalog size. The index's condition is written out literally: a bound
+    parameter would stop SQLite (and a generic PostgreSQL plan) from proving the query
+    stays inside the partial index."""
+    return [select(func.min(column)).where(SALE_INDEX_WHERE, column > now)
+            for column in (Game.sale_starts_at, Game.sale_ends_at)]
+
+
 def seconds_until_price_change(now: datetime, game: Game | None = None) -> int | None:
     """Seconds until the next sale starts or ends (of `game`, or of any listed game):
     cached prices must not outlive that moment."""
@@ -87,9 +98,7 @@ def seconds_until_price_change(now: datetime, game: Game | None = None) -> int |
         moments = [t for t in (game.sale_starts_at, game.sale_ends_at) if t and t > now]
         soonest = min(moments, default=None) if game.sale_price is not None else None
     else:
-        sales = listed().where(Game.sale_price.is_not(None)).subquery()
-        moments = [db.session.scalar(select(func.min(column)).where(column > now))
-                   for column in (sales.c.sale_starts_at, sales.c.sale_ends_at)]
+        moments = [db.session.scalar(query) for query in sale_boundary_queries(now)]
         soonest = min((m for m in moments if m is not None), default=None)
     if soonest is None:
         return None
@@ -123,7 +132,8 @@ SORTS = {
 @dataclass
 class BrowseQuery:
     """What the shopper asked for, already cleaned: unknown values are dropped and
-    numbers clamped, so any URL renders a normal page."""
+    numbers clamped, so any URL renders a normal page. An unknown `sort` is kept in
+    `unknown_sort` so the page can say it used the default order instead."""
     q: str = ""
     category: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -133,6 +143,7 @@ class BrowseQuery:
     free: bool = False
     sort: str = "relevance"
     page: int = 1
+    unknown_sort: str | None = None
 
     @classmethod
     def from_args(cls, args) -> "BrowseQuery":
@@ -140,6 +151,7 @@ class BrowseQuery:
         if price_min is not None and price_max is not None and price_min > price_max:
             price_min, price_max = price_max, price_min
         sort = args.get("sort", "")
+        unknown_sort = (_text(sort, 40) or None) if sort not in SORTS else None
         tags = []
         for raw in args.getlist("tag")[:50]:
             slug = _text(raw, 60)
@@ -155,7 +167,13 @@ class BrowseQuery:
             free=_flag(args.get("free")),
             sort=sort if sort in SORTS else "relevance",
             page=page_number(args.get("page"), MAX_PAGE),
+            unknown_sort=unknown_sort,
         )
+
+    @property
+    def default_sort_label(self) -> str:
+        """What the default order is called: relevance for a text query, else best selling."""
+        return SORTS["relevance"] if self.q else SORTS["bestselling"]
 
     @property
     def effective_sort(self) -> str:

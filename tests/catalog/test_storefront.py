@@ -432,3 +432,36 @@ def test_page_numbers_leave_gaps():
     assert page.page_numbers() == [1, None, 4, 5, 6, 7, 8, None, 20]
     assert BrowsePage(query=BrowseQuery(), games=[], total=0, page=1, pages=1, category=None,
                       tags=[]).page_numbers() == [1]
+
+
+# --- /games: unknown sorts ----------------------------------------------------------------
+
+UNKNOWN_SORT = re.compile(r'<p [^>]*data-unknown-sort>([^<]*)</p>')
+
+
+@pytest.mark.parametrize("sort", ["price", "PRICE_ASC", "cheapest", "<b>x</b>"])
+def test_an_unknown_sort_gives_the_default_order_and_says_so(client, priced, sort):
+    page = client.get("/games", query_string={"sort": sort})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert titles(page) == ["Sale Now", "Sale Later", "Full Price", "Sale Over"]  # best selling
+    notice = UNKNOWN_SORT.findall(html)
+    assert len(notice) == 1 and "default order (best selling)" in notice[0]
+    assert "<b>x</b>" not in html  # shown escaped, as text
+    # The htmx list says it too, and the cleaned URL it pushes drops the bad value.
+    partial = client.get("/games", query_string={"sort": sort}, headers=HX)
+    assert len(UNKNOWN_SORT.findall(partial.get_data(as_text=True))) == 1
+    assert partial.headers["HX-Push-Url"] == "/games"
+
+
+def test_an_unknown_sort_with_a_query_keeps_relevance_and_says_so(client, shop):
+    shop.game("Space Trader", sales_count=100)
+    shop.game("Space", sales_count=1)
+    page = client.get("/games?q=space&sort=price")
+    assert titles(page) == titles(client.get("/games?q=space"))
+    assert "default order (relevance)" in UNKNOWN_SORT.findall(page.get_data(as_text=True))[0]
+
+
+@pytest.mark.parametrize("qs", ["", "sort=", "sort=price_asc", "sort=relevance", "sort=bestselling"])
+def test_known_or_absent_sorts_show_no_notice(client, priced, qs):
+    assert UNKNOWN_SORT.findall(client.get(f"/games?{qs}").get_data(as_text=True)) == []
