@@ -1,7 +1,7 @@
 """product_keys: a game's pool of product keys (encrypted), one per paid copy
 
 Revision ID: 0012_keys
-Revises: 0010_seed
+Revises: 0011_search
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import shop.timeutil
 
 
 revision = '0012_keys'
-down_revision = '0010_seed'
+down_revision = '0011_search'
 branch_labels = None
 depends_on = None
 
