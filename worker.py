@@ -6,33 +6,12 @@
 """
 import logging
 import sys
-import time
 
-import redis
 
 from shop import create_app
-from shop.infra.jobs import run_scheduler, run_worker
+from shop.infra.jobs import run_scheduler, run_worker, wait_for_redis  # noqa: F401  (wait_for_redis: tests)
 
 log = logging.getLogger("worker")
-
-
-def wait_for_redis(app, sleep=time.sleep, max_delay: float = 30.0):
-    """Block until Redis answers. A worker started while Redis is down (a host reboot
-    brings processes up in any order) waits with a clear log line instead of exiting
-    with a traceback; once running, RQ rides out outages by itself."""
-    from shop.infra.redisconn import redis_clients
-
-    delay = 0.5
-    with app.app_context():
-        while True:
-            try:
-                redis_clients.raw.ping()
-                return
-            except redis.RedisError as exc:
-                log.warning("Redis at %s is not answering (%s); retrying in %.0f s",
-                            app.config["REDIS_URL"], exc.__class__.__name__, delay)
-                sleep(delay)
-                delay = min(delay * 2, max_delay)
 
 
 def main(argv):

@@ -4,6 +4,7 @@ Jobs take ids, never ORM objects, and run inside an app context that the worker
 opens per job, so every job gets a fresh database session.
 """
 import logging
+import time
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -113,8 +114,38 @@ def make_worker(app, burst=False) -> AppWorker:
     return AppWorker(queues, connection=connection, app=app, maintenance_interval=60)
 
 
-def run_worker(app):
-    make_worker(app).work(with_scheduler=True)  # the scheduler runs RQ's own Retry delays
+def run_worker(app, wait=None):
+    """The RQ worker until it is asked to stop (SIGTERM/SIGINT).
+
+    RQ ends its loop on an unexpected error, such as a Redis timeout or a connection
+    dropped mid-heartbeat during an outage. The process would then exit and every job
+    would wait for a supervisor to restart it; instead this waits for Redis and starts a
+    new worker, so jobs resume when Redis does."""
+    wait = wait or wait_for_redis
+    while True:
+        worker = make_worker(app)
+        worker.work(with_scheduler=True)  # the scheduler runs RQ's own Retry delays
+        if worker._shutdown_requested_date is not None:
+            return
+        log.warning("RQ worker %s stopped without a stop request; starting a new one when Redis answers", worker.name)
+        wait(app)
+
+
+def wait_for_redis(app, sleep=time.sleep, max_delay: float = 30.0):
+    """Block until Redis answers. A worker started while Redis is down (a host reboot
+    brings processes up in any order) waits with a clear log line instead of exiting
+    with a traceback; run_worker also waits here when an outage ended its loop."""
+    delay = 0.5
+    with app.app_context():
+        while True:
+            try:
+                redis_clients.raw.ping()
+                return
+            except RedisError as exc:
+                log.warning("Redis at %s is not answering (%s); retrying in %.0f s",
+                            app.config["REDIS_URL"], exc.__class__.__name__, delay)
+                sleep(delay)
+                delay = min(delay * 2, max_delay)
 
 
 # Cron entries: (id, cron string in UTC, dotted function path)

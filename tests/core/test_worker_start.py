@@ -41,3 +41,27 @@ def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
             proc.wait(timeout=10)
     assert delays == [0.5, 1.0, 1.0]  # backoff, capped
     assert sum("is not answering" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_worker_loop_ended_by_redis_trouble_is_started_again(app, monkeypatch):
+    """RQ ends work() on an unexpected error (a Redis timeout mid-outage) without a stop
+    request: run_worker waits for Redis and starts a new worker; a stop request ends it."""
+    from datetime import datetime, timezone
+
+    from shop.infra import jobs
+
+    started, waited = [], []
+
+    class Loop:
+        def __init__(self, stop):
+            self.name = "loop"
+            self._shutdown_requested_date = datetime.now(timezone.utc) if stop else None
+
+        def work(self, **kwargs):
+            started.append(kwargs)
+
+    loops = iter([Loop(stop=False), Loop(stop=False), Loop(stop=True)])
+    monkeypatch.setattr(jobs, "make_worker", lambda app: next(loops))
+    jobs.run_worker(app, wait=waited.append)
+    assert len(started) == 3 and all(k == {"with_scheduler": True} for k in started)
+    assert waited == [app, app]  # waited for Redis before each restart, not after the stop
