@@ -127,12 +127,17 @@ def signed_visitors(cluster, users, ip_base: int) -> list[Visitor]:
     from flask_wtf.csrf import generate_csrf
     from sqlalchemy import select
 
+    from shop.accounts import sessions
     from shop.accounts.models import User
     from shop.extensions import db
 
     app = cluster.app()
     with app.app_context():
-        ids = {u.id: u.get_id() for u in db.session.scalars(select(User).where(User.id.in_([u.id for u in users])))}
+        ids = {}
+        for u in db.session.scalars(select(User).where(User.id.in_([u.id for u in users]))):
+            # A login record, as the login form makes (a cookie without one logs nobody in).
+            u.login_session_id = sessions.start(u, user_agent="bench mixed_load", remote_addr="127.0.0.1")
+            ids[u.id] = u.get_id()
     signer = app.session_interface.get_signing_serializer(app)
     out = []
     with app.test_request_context():

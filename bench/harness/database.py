@@ -60,6 +60,7 @@ def bulk_users(app, count: int, id_base: int, prefix: str, user_agent: str, csrf
     from itsdangerous import URLSafeTimedSerializer
     from sqlalchemy import insert
 
+    from shop.accounts import sessions
     from shop.accounts.models import User
     from shop.extensions import db, login_manager
     from shop.timeutil import utcnow
@@ -79,7 +80,11 @@ def bulk_users(app, count: int, id_base: int, prefix: str, user_agent: str, csrf
             ident = login_manager._session_identifier_generator()
         serializer = app.session_interface.get_signing_serializer(app)
         for uid, token in tokens.items():
-            session = {"_user_id": f"{uid}:{token}", "_fresh": True, "_id": ident}
+            # Each cookie points at a login record, as the login form makes (a cookie
+            # without one logs nobody in).
+            sid = sessions.start(SimpleNamespace(id=uid, session_token=token), user_agent=user_agent,
+                                 remote_addr="127.0.0.1")
+            session = {"_user_id": f"{uid}:{token}:{sid}", "_fresh": True, "_id": ident}
             header = None
             if csrf:
                 session["csrf_token"] = raw = secrets.token_hex(20)
