@@ -124,7 +124,11 @@ def run_worker(app, wait=None):
     wait = wait or wait_for_redis
     while True:
         worker = make_worker(app)
-        worker.work(with_scheduler=True)  # the scheduler runs RQ's own Retry delays
+        try:
+            worker.work(with_scheduler=True)  # the scheduler runs RQ's own Retry delays
+        except RedisError as exc:
+            # RQ's teardown (register_death) talks to Redis too, and raises when it is down.
+            log.warning("RQ worker %s lost Redis (%s)", worker.name, exc.__class__.__name__)
         if worker._shutdown_requested_date is not None:
             return
         log.warning("RQ worker %s stopped without a stop request; starting a new one when Redis answers", worker.name)

@@ -45,7 +45,7 @@ def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
 
 def test_a_worker_loop_ended_by_redis_trouble_is_started_again(app, monkeypatch):
     """RQ ends work() on an unexpected error (a Redis timeout mid-outage) without a stop
-    request: run_worker waits for Redis and starts a new worker; a stop request ends it."""
+    request, or raises out of it (its teardown talks to Redis): run_worker waits for Redis and starts a new worker; a stop request ends it."""
     from datetime import datetime, timezone
 
     from shop.infra import jobs
@@ -53,14 +53,18 @@ def test_a_worker_loop_ended_by_redis_trouble_is_started_again(app, monkeypatch)
     started, waited = [], []
 
     class Loop:
-        def __init__(self, stop):
-            self.name = "loop"
+        def __init__(self, stop, raises=None):
+            self.name, self.raises = "loop", raises
             self._shutdown_requested_date = datetime.now(timezone.utc) if stop else None
 
         def work(self, **kwargs):
             started.append(kwargs)
+            if self.raises:
+                raise self.raises  # RQ's teardown (register_death) raises when Redis is gone
 
-    loops = iter([Loop(stop=False), Loop(stop=False), Loop(stop=True)])
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    loops = iter([Loop(stop=False), Loop(stop=False, raises=RedisConnectionError("refused")), Loop(stop=True)])
     monkeypatch.setattr(jobs, "make_worker", lambda app: next(loops))
     jobs.run_worker(app, wait=waited.append)
     assert len(started) == 3 and all(k == {"with_scheduler": True} for k in started)
