@@ -116,6 +116,7 @@ class Config:
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
     RQ_QUEUE = env("RQ_QUEUE", "default")
+    SCHEDULER_INTERVAL = env_int("SCHEDULER_INTERVAL", 30)  # seconds between rq-scheduler's passes
 
     # Sessions and cookies
     SESSION_COOKIE_HTTPONLY = True

@@ -201,5 +201,15 @@ def make_scheduler(app, interval=30):
     return scheduler
 
 
-def run_scheduler(app, interval=30):
-    make_scheduler(app, interval).run()
+def run_scheduler(app, interval=None, wait=None):
+    """rq-scheduler until it is stopped. Its loop raises on any Redis error (and so does
+    its own clean-up); an outage waits for Redis and starts it again, cron entries and all."""
+    wait = wait or wait_for_redis
+    interval = interval or app.config["SCHEDULER_INTERVAL"]
+    while True:
+        try:
+            make_scheduler(app, interval).run()
+            return
+        except RedisError as exc:
+            log.warning("rq-scheduler lost Redis (%s); starting again when it answers", exc.__class__.__name__)
+        wait(app)

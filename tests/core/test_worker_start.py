@@ -69,3 +69,64 @@ def test_a_worker_loop_ended_by_redis_trouble_is_started_again(app, monkeypatch)
     jobs.run_worker(app, wait=waited.append)
     assert len(started) == 3 and all(k == {"with_scheduler": True} for k in started)
     assert waited == [app, app]  # waited for Redis before each restart, not after the stop
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
+def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(tmp_path):
+    """`worker.py --scheduler` with Redis killed and started again empty: the process
+    stays up and registers the cron entries again (the sweepers that recover from the
+    outage must not be its casualties)."""
+    import os
+    import sys
+
+    from shop.infra.jobs import CRON
+
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+
+    def start_redis():
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        return proc
+
+    def cron_ids():
+        return {job_id.decode() for job_id in client.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
+
+    def wait_until(check, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return True
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    wanted = {job_id for job_id, _, _ in CRON}
+    server = start_redis()
+    env = {**os.environ, "APP_ENV": "testing", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SCHEDULER_INTERVAL": "1"}
+    log = open(tmp_path / "scheduler.log", "wb")
+    sched = subprocess.Popen([sys.executable, "worker.py", "--scheduler"], env=env, stdout=log,
+                             stderr=subprocess.STDOUT, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    try:
+        assert wait_until(lambda: cron_ids() >= wanted), (tmp_path / "scheduler.log").read_text()
+        server.kill()
+        server.wait()
+        time.sleep(3.0)  # the scheduler's passes (every second) meet the outage
+        server = start_redis()  # empty: the schedule went with it
+        assert wait_until(lambda: cron_ids() >= wanted, timeout=30), (tmp_path / "scheduler.log").read_text()[-3000:]
+        assert sched.poll() is None, (tmp_path / "scheduler.log").read_text()[-3000:]
+    finally:
+        sched.terminate()
+        sched.wait(10)
+        server.kill()
+        server.wait()
+        log.close()
