@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 VENDOR := static/vendor
 
-.PHONY: run test install install-dev assets browser-deps clean
+.PHONY: run test install install-dev assets browser-deps clean translations messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ $(VENDOR)/.stamp: node_modules/.package-lock.json
 
 assets: $(VENDOR)/.stamp
 
+# Korean catalog: the .po is under version control, the .mo is compiled here.
+# `make messages` extracts every msgid (code and templates) and merges it into the .po.
+KO_PO := translations/ko/LC_MESSAGES/messages.po
+$(KO_PO:.po=.mo): $(KO_PO) $(VENV)/.stamp-req
+	$(BIN)/pybabel compile -d translations -l ko
+
+translations: $(KO_PO:.po=.mo)
+
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location --sort-output \
+	  --project=Playcation --copyright-holder=Playcation -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l ko --no-fuzzy-matching
+
 # Debian's chromium for the Playwright browser tests (skipped with a message when it
 # cannot be installed, e.g. without root).
 browser-deps:
@@ -44,10 +57,10 @@ browser-deps:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "warning: chromium missing and apt-get unavailable; browser tests will be skipped"; fi; }
 
-run: install assets
+run: install assets translations
 	$(BIN)/python -m shop.dev.server
 
-test: install-dev assets browser-deps
+test: install-dev assets translations browser-deps
 	$(BIN)/python -m tests.run $(ARGS)
 
 clean:

@@ -134,10 +134,9 @@ def _register_login(app):
 
 
 def _register_templates(app):
-    from .timeutil import format_seoul
+    from .web import i18n
 
-    app.jinja_env.filters["kst"] = format_seoul
-    app.jinja_env.filters["won"] = lambda amount: f"₩{int(amount or 0):,}"
+    i18n.init_app(app)  # the locale, and the won/kst/ago/number filters
 
     @app.context_processor
     def inject_site():

@@ -116,6 +116,10 @@ class Config:
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
     RQ_QUEUE = env("RQ_QUEUE", "default")
+    # Korean first (shop/web/i18n.py); compiled by `make` from translations/ko/LC_MESSAGES/messages.po
+    BABEL_DEFAULT_LOCALE = "ko"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Seoul"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     SCHEDULER_INTERVAL = env_int("SCHEDULER_INTERVAL", 30)  # seconds between rq-scheduler's passes
 
     # Sessions and cookies

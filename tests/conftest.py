@@ -7,6 +7,7 @@ releases. Redis uses its own DB number (TEST_REDIS_URL), flushed before each tes
 """
 
 import pytest
+from flask.testing import FlaskClient
 import redis as redis_lib
 
 from shop import create_app
@@ -39,9 +40,19 @@ def app(smtp_sink):
         RQ_QUEUE="test",
         SERVER_NAME=None,
     )
+    app.test_client_class = EnglishClient
     with app.app_context():
         _fresh_schema()
     return app
+
+
+class EnglishClient(FlaskClient):
+    """The suite's browser asks for English (Accept-Language), so assertions read the
+    msgids; tests/i18n and the browser journeys' Korean runs ask for Korean."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 def _fresh_schema():

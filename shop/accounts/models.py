@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by an admin: the account cannot log in and every session of it ends.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "ko" or "en" (shop/web/i18n.py); None until the user picks one: the pages follow
+    # their browser, emails and notifications are Korean.
+    locale: Mapped[str | None] = mapped_column(String(5))
 
     # Not a column: the login (accounts/sessions.py record) this request's user came
     # through, set by log-in and by the user loader.

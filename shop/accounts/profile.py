@@ -18,6 +18,12 @@ from .services import EmailTaken, WrongPassword, find_by_email, normalize_email,
 log = logging.getLogger(__name__)
 
 
+def set_locale(user: User, locale: str):
+    """The language of the user's pages, emails and notifications ("ko" or "en")."""
+    user.locale = locale
+    db.session.commit()
+
+
 def update_nickname(user: User, nickname: str):
     user.nickname = nickname.strip()
     db.session.commit()

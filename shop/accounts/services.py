@@ -14,6 +14,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..infra.mail import queue_email
 from ..timeutil import utcnow
+from ..web.i18n import current_locale
 from . import codes
 from .models import User
 
@@ -88,7 +89,8 @@ def register(email: str, nickname: str, password: str, role: str = "customer") -
     email = normalize_email(email)
     if find_by_email(email):
         raise EmailTaken()
-    user = User(email=email, nickname=nickname.strip(), password_hash=hash_password(password), role=role)
+    user = User(email=email, nickname=nickname.strip(), password_hash=hash_password(password), role=role,
+                locale=current_locale())  # the language they signed up in: their emails' too
     db.session.add(user)
     try:
         db.session.flush()

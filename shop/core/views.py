@@ -53,3 +53,32 @@ def media(key):
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """The header's language switcher: a cookie for everyone, and the account's setting
+    (emails and notifications follow it) for a logged-in user."""
+    from flask import flash, redirect, request
+    from flask_babel import gettext as _
+    from flask_login import current_user
+
+    from ..accounts.profile import set_locale
+    from ..web.forms import EmptyForm
+    from ..web.i18n import COOKIE, COOKIE_AGE, normalize
+    from ..web.urls import safe_next
+
+    back = safe_next(request.form.get("next") or "", "/")
+    if not EmptyForm().validate_on_submit():
+        flash(_("Your session expired. Please try again."), "error")
+        return redirect(back)
+    lang = normalize(request.form.get("lang", "")[:8])
+    if lang is None or len(request.form.get("lang", "")) > 8:
+        flash(_("That language is not available."), "error")
+        return redirect(back)
+    if current_user.is_authenticated:
+        set_locale(current_user, lang)
+    response = redirect(back)
+    response.set_cookie(COOKIE, lang, max_age=COOKIE_AGE, samesite="Lax",
+                        secure=request.is_secure, httponly=True)
+    return response

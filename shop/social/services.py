@@ -22,6 +22,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..infra.mail import queue_email
 from ..timeutil import utcnow
+from ..web.i18n import current_locale
 from .models import SocialAccount
 from .providers import PROVIDERS, SocialProfile
 
@@ -116,7 +117,7 @@ def _create_account(profile: SocialProfile, email: str, nickname: str) -> User:
     """A verified account without a password, linked to the profile. Raises EmailTaken."""
     now = utcnow()
     user = User(email=normalize_email(email), nickname=nickname.strip(), password_hash=None,
-                email_verified_at=now, last_login_at=now)
+                email_verified_at=now, last_login_at=now, locale=current_locale())
     db.session.add(user)
     db.session.add(SocialAccount(user=user, provider=profile.provider, subject=profile.subject,
                                  email=profile.email))

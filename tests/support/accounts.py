@@ -20,10 +20,12 @@ def _hash(password: str) -> str:
 
 
 def make_user(email=None, nickname=None, role="customer", verified=True, password=DEFAULT_PASSWORD,
-              status="active", withdrawn_at=None):
+              status="active", withdrawn_at=None, locale="en"):
+    """A user; English by default, as the suite's browser is (tests/conftest.py
+    EnglishClient): emails and notifications are written in the user's language."""
     n = next(_counter)
     user = User(email=(email or f"user{n}@example.com").lower(), nickname=nickname or f"Player{n}",
-                role=role, status=status, withdrawn_at=withdrawn_at,
+                role=role, status=status, withdrawn_at=withdrawn_at, locale=locale,
                 password_hash=_hash(password), email_verified_at=utcnow() if verified else None)
     db.session.add(user)
     db.session.commit()
