@@ -3,6 +3,7 @@ and re-encoded, which drops metadata (EXIF/GPS) and anything smuggled in the fil
 import io
 import warnings
 
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DomainError
@@ -13,7 +14,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class InvalidImage(DomainError):
-    message = "Please upload a JPEG, PNG, GIF or WebP image."
+    message = _l("Please upload a JPEG, PNG, GIF or WebP image.")
 
 
 def reencode_image(stream, *, max_bytes: int, box: tuple[int, int], square: bool = False) -> bytes:
@@ -23,9 +24,9 @@ def reencode_image(stream, *, max_bytes: int, box: tuple[int, int], square: bool
     """
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise InvalidImage(f"Images must be at most {max_bytes // (1024 * 1024)} MB.")
+        raise InvalidImage(_l("Images must be at most %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
     if not data:
-        raise InvalidImage("The file is empty.")
+        raise InvalidImage(_l("The file is empty."))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -33,7 +34,7 @@ def reencode_image(stream, *, max_bytes: int, box: tuple[int, int], square: bool
                 probe.verify()  # structural check before decoding pixels
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise InvalidImage("That image has too many pixels.")
+                    raise InvalidImage(_l("That image has too many pixels."))
                 img.seek(0)  # first frame of an animation
                 img = ImageOps.exif_transpose(img)
                 img = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
@@ -47,6 +48,6 @@ def reencode_image(stream, *, max_bytes: int, box: tuple[int, int], square: bool
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidImage("That image has too many pixels.")
+        raise InvalidImage(_l("That image has too many pixels."))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise InvalidImage()
