@@ -108,6 +108,7 @@ class Hub:
         with self._lock:
             for channel in channels:
                 self._subs[channel].add(sub)
+        self._ensure_listener()  # again: an idle listener may have stopped in between
         return sub
 
     def unsubscribe(self, sub: Subscription):
@@ -144,9 +145,12 @@ class Hub:
     def _run_listener(self):
         try:
             self._listen()
-        finally:  # only a bug gets here (Redis errors are retried): the next subscribe restarts it
-            self._ready.clear()
-            self._listener_pid = 0
+        finally:  # idle with Redis down, or a bug (Redis errors are retried): the next subscribe restarts it
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._ready.clear()
+                    self._listener_pid = 0
+                    self._thread = None
 
     def _listen(self):
         backoff = 0.5
@@ -165,6 +169,11 @@ class Hub:
                 self._pump(pubsub)
             except redis.RedisError as exc:
                 self._ready.clear()
+                with self._lock:
+                    if not self._subs:  # nobody is listening: stop; the next subscribe starts it again
+                        self._listener_pid, self._thread = 0, None
+                        log.info("notification hub lost Redis (%s) with no open streams; listener stopped", exc)
+                        return
                 log.warning("notification hub lost Redis (%s); reconnecting in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)

@@ -111,3 +111,33 @@ def test_options_are_filtered_by_scheme(url, kept):
 def test_an_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="redis://, rediss:// or unix://"):
         redisconn.client("http://127.0.0.1:6379")
+
+
+def test_an_idle_hub_stops_its_listener_when_redis_goes_and_starts_it_for_the_next_stream(tmp_path):
+    """With no stream open and Redis gone, the listener ends instead of retrying (and
+    logging) forever; the next subscribe starts one again, and it delivers."""
+    port = free_port()
+    argv = ["--port", str(port), "--bind", "127.0.0.1"]
+    proc = _start(argv, tmp_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait(url)
+    hub = Hub(url)
+    sub = hub.subscribe(user_channel(1))
+    try:
+        assert hub.wait_ready(10)
+        sub.close()
+        first = hub._thread
+        proc.kill()
+        proc.wait(10)
+        first.join(15)
+        assert not first.is_alive(), "an idle listener kept retrying a Redis that is gone"
+        proc = _start(argv, tmp_path)
+        _wait(url)
+        sub = hub.subscribe(user_channel(2))
+        assert hub.wait_ready(10)
+        redisconn.client(url).publish(user_channel(2), "back")
+        assert sub.get(timeout=10) == (user_channel(2), "back")
+    finally:
+        sub.close()
+        proc.kill()
+        proc.wait(10)
