@@ -68,7 +68,7 @@ def set_language():
     from ..web.i18n import COOKIE, COOKIE_AGE, normalize
     from ..web.urls import safe_next
 
-    back = safe_next(request.form.get("next") or "", "/")
+    back = safe_next(_same_site_path(request.referrer), "/")  # back where the switcher was clicked
     if not EmptyForm().validate_on_submit():
         flash(_("Your session expired. Please try again."), "error")
         return redirect(back)
@@ -82,3 +82,18 @@ def set_language():
     response.set_cookie(COOKIE, lang, max_age=COOKIE_AGE, samesite="Lax",
                         secure=request.is_secure, httponly=True)
     return response
+
+
+def _same_site_path(referrer: str | None) -> str | None:
+    """The path (and query) of a referrer on this host; None for another site. The
+    page is not echoed into a form field, so no URL ever lands in the markup."""
+    from urllib.parse import urlsplit
+
+    from flask import request
+
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -33,7 +33,7 @@ def test_accept_language_picks_among_korean_and_english(client, header, expected
 
 
 def test_the_switcher_sets_a_cookie_that_beats_accept_language(browser):
-    res = browser.post("/language", {"lang": "en", "next": "/games?page=2"})
+    res = browser.post("/language", {"lang": "en"}, headers={"Referer": "http://localhost/games?page=2"})
     assert res.status_code == 302 and res.headers["Location"] == "/games?page=2"
     assert "lang=en" in res.headers["Set-Cookie"] and "HttpOnly" in res.headers["Set-Cookie"]
     assert lang_of(browser.get("/", headers={"Accept-Language": "ko-KR"})) == "en"
@@ -43,7 +43,7 @@ def test_the_switcher_needs_csrf_and_a_known_language(browser):
     res = browser.post("/language", {"lang": "en"}, csrf=False)
     assert res.status_code == 400 and "lang=" not in res.headers.get("Set-Cookie", "")
     for bad in ("fr", "", "en" * 50, "../en"):
-        res = browser.post("/language", {"lang": bad, "next": "https://evil.example/"})
+        res = browser.post("/language", {"lang": bad}, headers={"Referer": "https://evil.example/x"})
         assert res.status_code == 302 and res.headers["Location"] == "/"  # no open redirect
         assert "lang=" not in res.headers.get("Set-Cookie", "")
     assert lang_of(browser.get("/", headers={"Accept-Language": ""})) == "ko"
