@@ -35,7 +35,7 @@ def is_partial() -> bool:
 
 
 def home_sections() -> list[Markup]:
-    """The home page rows, each cached in Redis under cache:lists:* (dropped whenever
+    """The home page rows, each cached in Redis under cache:lists:*:<locale> (dropped whenever
     a game changes, and never kept past the next sale start or end)."""
     now = utcnow()
     ttl = storefront.price_ttl(now)
