@@ -2,6 +2,7 @@
 an admin curates. Games themselves change only through `services`."""
 from dataclasses import dataclass
 
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,19 +18,19 @@ GAMES_PER_PAGE = 20
 
 
 class InvalidTerm(DomainError):
-    message = "Names need at least one letter or digit."
+    message = _l("Names need at least one letter or digit.")
 
 
 class DuplicateTerm(DomainError):
-    message = "That name is already taken."
+    message = _l("That name is already taken.")
 
 
 class TermNotFound(DomainError):
-    message = "That category or tag no longer exists."
+    message = _l("That category or tag no longer exists.")
 
 
 class TermInUse(DomainError):
-    message = "Games still use it."
+    message = _l("Games still use it.")
 
 
 @dataclass
@@ -82,15 +83,21 @@ def _create(model, name: str, noun: str):
     # Same slug means same term to a shopper ("RPG", "rpg", "R.P.G."): refuse rather than suffix.
     clash = db.session.scalar(select(model.name).where((model.slug == slug) | (model.name == name)))
     if clash is not None:
-        raise DuplicateTerm(f"A {noun} called “{clash}” already exists.")
+        raise DuplicateTerm(_duplicate(noun, clash))
     term = model(name=name, slug=slug)
     db.session.add(term)
     try:
         db.session.commit()
     except IntegrityError:  # another admin added it a moment ago
         db.session.rollback()
-        raise DuplicateTerm(f"A {noun} called “{name}” already exists.")
+        raise DuplicateTerm(_duplicate(noun, name))
     return term
+
+
+def _duplicate(noun: str, name: str) -> str:
+    if noun == "category":
+        return _("A category called “%(name)s” already exists.", name=name)
+    return _("A tag called “%(name)s” already exists.", name=name)
 
 
 def delete_category(category_id: int) -> Removed:
@@ -100,8 +107,9 @@ def delete_category(category_id: int) -> Removed:
         raise TermNotFound()
     in_use = db.session.scalar(select(func.count()).select_from(Game).where(Game.category_id == category.id))
     if in_use:
-        games = "1 game uses" if in_use == 1 else f"{in_use} games use"
-        raise TermInUse(f"“{category.name}” can't be deleted: {games} it. Move them to another category first.")
+        raise TermInUse(ngettext("“%(name)s” can't be deleted: %(num)d game uses it. Move it to another category first.",
+                                 "“%(name)s” can't be deleted: %(num)d games use it. Move them to another category first.",
+                                 in_use, name=category.name))
     name = category.name
     db.session.delete(category)
     db.session.commit()

@@ -1,5 +1,9 @@
 """Rendered catalog fragments cached in Redis, dropped when their game changes.
 
+A fragment is text in one language, so every key ends with the locale it was
+rendered in (`cache:game:5:detail:ko`): a Korean page never gets an English fragment.
+Invalidation matches every locale with the patterns below.
+
 A cache is an optimisation: when Redis is unreachable the fragment is rendered
 fresh instead of failing the page."""
 import logging
@@ -7,6 +11,7 @@ import logging
 from redis.exceptions import RedisError
 
 from ..infra.redisconn import redis_clients
+from ..web.i18n import current_locale
 
 log = logging.getLogger(__name__)
 PREFIX = "cache:"
@@ -16,9 +21,16 @@ def game_key(game_id: int, part: str) -> str:
     return f"{PREFIX}game:{game_id}:{part}"
 
 
+def localized(key: str, locale: str | None = None) -> str:
+    """The Redis key of `key` as rendered in `locale` (the request's by default)."""
+    return f"{key}:{locale or current_locale()}"
+
+
 def get_or_render(key: str, ttl: int, render) -> str:
-    """Return the cached string for `key`, or render, store and return it."""
+    """Return the cached string for `key` in the current locale, or render, store and
+    return it."""
     r = redis_clients.store
+    key = localized(key)
     try:
         cached = r.get(key)
     except RedisError:

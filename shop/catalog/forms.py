@@ -2,6 +2,7 @@
 rules that need the database (sale below price, category exists) live in services."""
 from datetime import timezone
 
+from flask_babel import LazyString, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
@@ -10,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..timeutil import SEOUL
+from ..web.i18n import won
 from .services import GameInput
 
 MAX_PRICE = 10_000_000
@@ -25,38 +27,43 @@ def _int_or_none(value):
     return None if value in (None, "", "None") else int(value)
 
 
+def _price_range_message() -> str:
+    return _("Prices are whole won from %(low)s to %(high)s.", low=won(0), high=won(MAX_PRICE))
+
+
 def _price(label, required=True):
-    presence = InputRequired("Enter a price in whole won (0 for free).") if required else Optional()
+    presence = InputRequired(_l("Enter a price in whole won (0 for free).")) if required else Optional()
     return IntegerField(label, validators=[presence, NumberRange(
-        0, MAX_PRICE, message=f"Prices are whole won from ₩0 to ₩{MAX_PRICE:,}.")],
+        0, MAX_PRICE, message=LazyString(_price_range_message))],
         render_kw={"min": 0, "max": MAX_PRICE, "step": 1, "inputmode": "numeric"})
 
 
 def _kst(label):
     # The browser sends a wall-clock time without a zone; the store works in Korea time.
     return DateTimeLocalField(label, format=LOCAL_FORMATS, tz=SEOUL, validators=[Optional()],
-                              invalid_value_message="Enter a date and time, e.g. 2026-12-24 09:00.")
+                              invalid_value_message=_l("Enter a date and time, e.g. 2026-12-24 09:00."))
 
 
 class GameForm(FlaskForm):
-    title = StringField("Title", filters=[_strip], render_kw={"maxlength": 120}, validators=[
-        DataRequired("Give the game a title."), Length(max=120, message="Titles are at most 120 characters.")])
-    short_description = TextAreaField("Short description", filters=[_strip], render_kw={"maxlength": 300, "rows": 2},
-                                      validators=[Length(max=300, message="At most 300 characters.")])
-    description = TextAreaField("Description", render_kw={"rows": 12}, validators=[
-        Length(max=20_000, message="The description is at most 20,000 characters.")])
-    price = _price("Price (₩)")
-    sale_price = _price("Sale price (₩)", required=False)
-    sale_starts_at = _kst("Sale starts (KST)")
-    sale_ends_at = _kst("Sale ends (KST)")
-    release_date = DateField("Release date", validators=[Optional()])
-    category_id = SelectField("Category", coerce=_int_or_none, validate_choice=True)
-    tag_ids = SelectMultipleField("Tags", coerce=int, widget=ListWidget(prefix_label=False),
+    title = StringField(_l("Title"), filters=[_strip], render_kw={"maxlength": 120}, validators=[
+        DataRequired(_l("Give the game a title.")), Length(max=120, message=_l("Titles are at most 120 characters."))])
+    short_description = TextAreaField(_l("Short description"), filters=[_strip],
+                                      render_kw={"maxlength": 300, "rows": 2},
+                                      validators=[Length(max=300, message=_l("At most 300 characters."))])
+    description = TextAreaField(_l("Description"), render_kw={"rows": 12}, validators=[
+        Length(max=20_000, message=_l("The description is at most 20,000 characters."))])
+    price = _price(_l("Price (₩)"))
+    sale_price = _price(_l("Sale price (₩)"), required=False)
+    sale_starts_at = _kst(_l("Sale starts (KST)"))
+    sale_ends_at = _kst(_l("Sale ends (KST)"))
+    release_date = DateField(_l("Release date"), validators=[Optional()])
+    category_id = SelectField(_l("Category"), coerce=_int_or_none, validate_choice=True)
+    tag_ids = SelectMultipleField(_l("Tags"), coerce=int, widget=ListWidget(prefix_label=False),
                                   option_widget=CheckboxInput(),
-                                  invalid_choice_message="Choose tags from the list.")
+                                  invalid_choice_message=_l("Choose tags from the list."))
 
     def set_choices(self, categories, tags):
-        self.category_id.choices = [("", "No category")] + [(c.id, c.name) for c in categories]
+        self.category_id.choices = [("", _("No category"))] + [(c.id, c.name) for c in categories]
         self.tag_ids.choices = [(t.id, t.name) for t in tags]
 
     @classmethod
@@ -81,17 +88,17 @@ def _utc(value):
 
 
 class CoverForm(FlaskForm):
-    cover = FileField("Cover image", validators=[FileRequired("Choose an image.")])
+    cover = FileField(_l("Cover image"), validators=[FileRequired(_l("Choose an image."))])
 
 
 class ScreenshotForm(FlaskForm):
-    screenshot = FileField("Screenshot", validators=[FileRequired("Choose an image.")])
+    screenshot = FileField(_l("Screenshot"), validators=[FileRequired(_l("Choose an image."))])
 
 
 class TermForm(FlaskForm):
     """A category or tag name; its slug is made from the name."""
-    name = StringField("Name", filters=[_strip], render_kw={"maxlength": 40}, validators=[
-        DataRequired("Enter a name."), Length(max=40, message="Names are at most 40 characters.")])
+    name = StringField(_l("Name"), filters=[_strip], render_kw={"maxlength": 40}, validators=[
+        DataRequired(_l("Enter a name.")), Length(max=40, message=_l("Names are at most 40 characters."))])
 
 
 class CategoryForm(TermForm):

@@ -2,6 +2,7 @@
 game); admins curate categories and tags. Game ids in these URLs are fine: the
 public pages use slugs."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
 from ..accounts.decorators import role_required
@@ -70,7 +71,7 @@ def manage_new_game():
         except DomainError as exc:
             form.form_errors.append(exc.message)
         else:
-            flash(f"“{game.title}” is in the store. Add a cover and screenshots to make it shine.", "success")
+            flash(_("“%(title)s” is in the store. Add a cover and screenshots to make it shine.", title=game.title), "success")
             return _back_to_edit(game, "media")
     return render_template("catalog/manage/new.html", form=form), 400 if form.errors else 200
 
@@ -88,7 +89,7 @@ def manage_edit_game(game_id):
         except DomainError as exc:
             form.form_errors.append(exc.message)
         else:
-            flash("Changes saved.", "success")
+            flash(_("Changes saved."), "success")
             return _back_to_edit(game)
     return _edit_page(game, 400, form=form)
 
@@ -110,9 +111,10 @@ def _set_listed(game_id: int, listed: bool):
     if not EmptyForm().validate_on_submit():
         abort(400)
     if listed and game.moderation_note:  # delisted by an admin: lifted only in the admin console
-        how = ("Relist it in Admin → Games, where it is audited." if current_user.is_admin
-               else "Only an admin can list it again.")
-        flash(f"“{game.title}” was delisted by an admin: {game.moderation_note} {how}", "error")
+        how = (_("Relist it in Admin → Games, where it is audited.") if current_user.is_admin
+               else _("Only an admin can list it again."))
+        flash(_("“%(title)s” was delisted by an admin: %(reason)s %(how)s", title=game.title,
+                reason=game.moderation_note, how=how), "error")
         edit_url = url_for("catalog.manage_edit_game", game_id=game.id)
         if _is_htmx_partial():  # the whole page goes to the edit page, which shows the reason
             return "", 200, {"HX-Redirect": edit_url}
@@ -121,9 +123,9 @@ def _set_listed(game_id: int, listed: bool):
     if _is_htmx_partial():  # the list page swaps just this row
         return render_template("catalog/manage/_game_row.html", game=game, now=utcnow())
     if listed:
-        flash(f"“{game.title}” is back in the store.", "success")
+        flash(_("“%(title)s” is back in the store.", title=game.title), "success")
     else:
-        flash(f"“{game.title}” is delisted: hidden from the store, still in its buyers' libraries.", "info")
+        flash(_("“%(title)s” is delisted: hidden from the store, still in its buyers' libraries.", title=game.title), "info")
     return redirect(safe_next(request.form.get("next"), url_for("catalog.manage_edit_game", game_id=game.id)))
 
 
@@ -138,7 +140,7 @@ def manage_upload_cover(game_id):
         except DomainError as exc:
             form.cover.errors.append(exc.message)
         else:
-            flash("Cover updated.", "success")
+            flash(_("Cover updated."), "success")
             return _back_to_edit(game, "media")
     return _edit_page(game, 400, cover_form=form)
 
@@ -154,7 +156,7 @@ def manage_add_screenshot(game_id):
         except DomainError as exc:
             form.screenshot.errors.append(exc.message)
         else:
-            flash("Screenshot added.", "success")
+            flash(_("Screenshot added."), "success")
             return _back_to_edit(game, "media")
     return _edit_page(game, 400, shot_form=form)
 
@@ -169,7 +171,7 @@ def manage_remove_screenshot(game_id, shot_id):
         services.remove_screenshot(current_user, game, shot_id)
     except services.GameNotFound:
         abort(404)
-    flash("Screenshot removed.", "info")
+    flash(_("Screenshot removed."), "info")
     return _back_to_edit(game, "media")
 
 
@@ -202,7 +204,8 @@ def _create_term(kind: str):
         except DomainError as exc:
             form.name.errors.append(exc.message)
         else:
-            flash(f"Added the {kind} “{term.name}”.", "success")
+            flash(_("Added the category “%(name)s”.", name=term.name) if kind == "category"
+                  else _("Added the tag “%(name)s”.", name=term.name), "success")
             return redirect(url_for(spec["endpoint"]))
     return _terms_page(kind, 400, form=form)
 
@@ -217,8 +220,11 @@ def _delete_term(kind: str, term_id: int):
         abort(404)
     except admin_services.TermInUse as exc:
         return _terms_page(kind, 409, error=exc.message)
-    taken_off = f" It was taken off {removed.games} game{'s' if removed.games != 1 else ''}." if removed.games else ""
-    flash(f"Deleted the {kind} “{removed.name}”.{taken_off}", "info")
+    message = (_("Deleted the category “%(name)s”.", name=removed.name) if kind == "category"
+               else _("Deleted the tag “%(name)s”.", name=removed.name))
+    if removed.games:
+        message += " " + ngettext("It was taken off %(num)d game.", "It was taken off %(num)d games.", removed.games)
+    flash(message, "info")
     return redirect(url_for(spec["endpoint"]))
 
 

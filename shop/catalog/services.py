@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
 from ..errors import DomainError
@@ -14,6 +15,7 @@ from ..infra.images import reencode_image
 from ..infra.jobs import enqueue_after_commit
 from ..infra.storage import get_storage
 from ..timeutil import utcnow
+from ..web.i18n import won
 from .models import Category, Game, GameSlug, Screenshot, Tag
 from .text import slugify, words
 
@@ -26,19 +28,19 @@ SCREENSHOT_BOX = (1920, 1080)
 
 
 class GameNotFound(DomainError):
-    message = "That game does not exist."
+    message = _l("That game does not exist.")
 
 
 class NotOwner(DomainError):
-    message = "Only the game's publisher or an admin may change it."
+    message = _l("Only the game’s publisher or an admin may change it.")
 
 
 class InvalidGame(DomainError):
-    message = "Some details of the game are not valid."
+    message = _l("Some details of the game are not valid.")
 
 
 class TooManyScreenshots(DomainError):
-    message = f"A game can have at most {MAX_SCREENSHOTS} screenshots."
+    message = _l("A game can have at most %(num)d screenshots.", num=MAX_SCREENSHOTS)
 
 
 @dataclass
@@ -61,16 +63,16 @@ def can_edit(user, game: Game) -> bool:
 
 def _check(data: GameInput):
     if data.price < 0 or data.price > 10_000_000:
-        raise InvalidGame("Price must be between ₩0 and ₩10,000,000.")
+        raise InvalidGame(_("Price must be between %(low)s and %(high)s.", low=won(0), high=won(10_000_000)))
     if data.sale_price is not None:
         if data.sale_price < 0 or data.sale_price >= data.price:
-            raise InvalidGame("The sale price must be lower than the regular price.")
+            raise InvalidGame(_("The sale price must be lower than the regular price."))
         if data.sale_starts_at and data.sale_ends_at and data.sale_ends_at <= data.sale_starts_at:
-            raise InvalidGame("The sale must end after it starts.")
+            raise InvalidGame(_("The sale must end after it starts."))
     elif data.sale_starts_at or data.sale_ends_at:
-        raise InvalidGame("Set a sale price for the sale period.")
+        raise InvalidGame(_("Set a sale price for the sale period."))
     if data.category_id is not None and db.session.get(Category, data.category_id) is None:
-        raise InvalidGame("Choose an existing category.")
+        raise InvalidGame(_("Choose an existing category."))
 
 
 def search_text_for(title: str, tags: list[Tag]) -> str:
@@ -185,7 +187,7 @@ def remove_screenshot(user, game: Game, screenshot_id: int):
         raise NotOwner()
     shot = next((s for s in game.screenshots if s.id == screenshot_id), None)
     if shot is None:
-        raise GameNotFound("No such screenshot.")
+        raise GameNotFound(_("No such screenshot."))
     game.screenshots.remove(shot)
     _after_change(game)
     db.session.commit()

@@ -6,6 +6,7 @@ Only listed games ever leave this module. Prices are compared with
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Float, and_, case, cast, false, func, select, true
 
 from ..web.numbers import page_number
@@ -119,13 +120,13 @@ MAX_PAGE = 10_000
 MAX_PRICE = 10_000_000
 MAX_TAGS = 10
 MAX_SEARCH_HITS = 1000
-SORTS = {
-    "relevance": "Relevance",
-    "bestselling": "Best selling",
-    "newest": "Newest",
-    "price_asc": "Price: low to high",
-    "price_desc": "Price: high to low",
-    "rating": "Top rated",
+SORTS = {  # value → label (translated when shown)
+    "relevance": _l("Relevance"),
+    "bestselling": _l("Best selling"),
+    "newest": _l("Newest"),
+    "price_asc": _l("Price: low to high"),
+    "price_desc": _l("Price: high to low"),
+    "rating": _l("Top rated"),
 }
 
 
@@ -185,7 +186,7 @@ class BrowseQuery:
         (value "", the same as no `sort`), labelled with what it does: relevance for a
         text query, best selling without one (where "Best selling" is not offered twice)."""
         if self.q:
-            default, others = "Relevance", [k for k in SORTS if k != "relevance"]
+            default, others = SORTS["relevance"], [k for k in SORTS if k != "relevance"]
         else:
             default, others = SORTS["bestselling"], [k for k in SORTS if k not in ("relevance", "bestselling")]
         current = "" if self.effective_sort == ("relevance" if self.q else "bestselling") else self.sort

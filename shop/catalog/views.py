@@ -1,6 +1,7 @@
 """Store-front routes: browsing /games and the game page. The home page rows are
 rendered here too (`home_sections`), for core.index."""
 from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -11,15 +12,16 @@ from .services import find_game
 from .text import render_markdown
 
 # (cache key, template, rows) — each row: (heading, "see all" URL arguments, query).
+# The cache keys get the locale added (cache.get_or_render): headings are translated.
 HOME_FRAGMENTS = [
     ("cache:lists:home:featured", "catalog/_home_featured.html", None),
     ("cache:lists:home:offers", "catalog/_home_rows.html", [
-        ("Special offers", {"on_sale": 1}, storefront.on_sale)]),
+        (_l("Special offers"), {"on_sale": 1}, storefront.on_sale)]),
     ("cache:lists:home:rankings", "catalog/_home_rows.html", [
-        ("Trending this week", None, storefront.trending),
-        ("Top sellers", {"sort": "bestselling"}, storefront.top_sellers)]),
+        (_l("Trending this week"), None, storefront.trending),
+        (_l("Top sellers"), {"sort": "bestselling"}, storefront.top_sellers)]),
     ("cache:lists:home:new", "catalog/_home_rows.html", [
-        ("New releases", {"sort": "newest"}, storefront.new_releases)]),
+        (_l("New releases"), {"sort": "newest"}, storefront.new_releases)]),
 ]
 RANKINGS_TTL = rankings.TRENDING_CACHE_SECONDS
 
@@ -33,7 +35,7 @@ def is_partial() -> bool:
 
 
 def home_sections() -> list[Markup]:
-    """The home page rows, each cached in Redis under cache:lists:* (dropped whenever
+    """The home page rows, each cached in Redis under cache:lists:*:<locale> (dropped whenever
     a game changes, and never kept past the next sale start or end)."""
     now = utcnow()
     ttl = storefront.price_ttl(now)

@@ -1,5 +1,6 @@
 """Wishlist routes: the heart button on a game page and the /wishlist page."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..timeutil import utcnow
@@ -13,7 +14,7 @@ def wishlist_toggle(slug):
     """Sets the state the button asked for (`wanted=1|0`), or flips it without one."""
     game, current_slug = find_listed(slug)
     if game is None and current_slug:
-        game, _ = find_listed(current_slug)
+        game = find_listed(current_slug)[0]
     if game is None:
         abort(404)
     if not current_user.is_authenticated:
@@ -25,7 +26,8 @@ def wishlist_toggle(slug):
         state = wishlist.toggle(current_user, game)
     if is_partial():
         return render_template("catalog/_wishlist_button.html", game=game, wishlisted=state)
-    flash(f"{game.title} {'is on' if state else 'was removed from'} your wishlist.", "success")
+    flash(_("%(title)s is on your wishlist.", title=game.title) if state
+          else _("%(title)s was removed from your wishlist.", title=game.title), "success")
     return redirect(url_for("catalog.game_page", slug=game.slug))
 
 
@@ -45,14 +47,14 @@ def wishlist_remove(game_id):
                                                  oob=True))
         response.vary.add("HX-Request")
         return response
-    flash("Removed from your wishlist.", "info")
+    flash(_("Removed from your wishlist."), "info")
     return redirect(url_for("catalog.wishlist_page"))
 
 
 def _to_login(next_url: str):
     """Anonymous shoppers log in first and come back to the game, not to this POST URL."""
     login_url = url_for("accounts.login", next=next_url)
-    flash("Log in to keep a wishlist.", "info")
+    flash(_("Log in to keep a wishlist."), "info")
     if "HX-Request" in request.headers:
         response = make_response("", 204)
         response.headers["HX-Redirect"] = login_url  # a full navigation, not a swap

@@ -30,12 +30,14 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
+from ..web.i18n import number as format_number
 from .models import ProductKey
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,11 @@ MAX_REPORTED_ERRORS = 10
 
 
 class KeyPoolError(DomainError):
-    message = "That key file can't be used."
+    message = _l("That key file can't be used.")
 
 
 class SoldOut(DomainError):
-    message = "Sold out."
+    message = _l("Sold out.")
 
 
 @dataclass
@@ -105,15 +107,15 @@ def parse_pool(data: bytes) -> list[str]:
     """The keys of a CSV file: one key per line, or a header row with a `key` column.
     Blank lines are skipped. Raises KeyPoolError naming the bad rows."""
     if len(data) > MAX_FILE_BYTES:
-        raise KeyPoolError(f"The file is larger than {MAX_FILE_BYTES // 1024} KB. Split it into smaller files.")
+        raise KeyPoolError(_("The file is larger than %(kb)d KB. Split it into smaller files.", kb=MAX_FILE_BYTES // 1024))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise KeyPoolError("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again.") from None
+        raise KeyPoolError(_("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again.")) from None
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise KeyPoolError(f"The file is not valid CSV ({exc}).") from None
+        raise KeyPoolError(_("The file is not valid CSV (%(error)s).", error=exc)) from None
     column, start = 0, 0
     if rows and any(cell.strip().lower() == "key" for cell in rows[0]):
         column = [cell.strip().lower() for cell in rows[0]].index("key")
@@ -123,26 +125,27 @@ def parse_pool(data: bytes) -> list[str]:
         if not any(cell.strip() for cell in row):
             continue
         if start == 0 and len(row) != 1:
-            errors.append(f"Row {number}: {len(row)} columns; put one key per line or add a header row with a "
-                          "“key” column.")
+            errors.append(_("Row %(row)d: %(columns)d columns; put one key per line or add a header row with a "
+                            "“key” column.", row=number, columns=len(row)))
             continue
         key = row[column].strip() if column < len(row) else ""
         if not key:
-            errors.append(f"Row {number}: the key is empty.")
+            errors.append(_("Row %(row)d: the key is empty.", row=number))
         elif len(key) > MAX_KEY_LENGTH:
-            errors.append(f"Row {number}: the key is longer than {MAX_KEY_LENGTH} characters.")
+            errors.append(_("Row %(row)d: the key is longer than %(max)d characters.", row=number, max=MAX_KEY_LENGTH))
         elif not key.isprintable():
-            errors.append(f"Row {number}: the key contains control characters.")
+            errors.append(_("Row %(row)d: the key contains control characters.", row=number))
         else:
             keys.append(key)
         if len(keys) > MAX_ROWS:
-            raise KeyPoolError(f"The file has more than {MAX_ROWS:,} keys. Split it into smaller files.")
+            raise KeyPoolError(_("The file has more than %(max)s keys. Split it into smaller files.",
+                                 max=format_number(MAX_ROWS)))
     if errors:
         more = len(errors) - MAX_REPORTED_ERRORS
-        shown = errors[:MAX_REPORTED_ERRORS] + ([f"…and {more} more."] if more > 0 else [])
-        raise KeyPoolError("Nothing was added. " + " ".join(shown))
+        shown = errors[:MAX_REPORTED_ERRORS] + ([_("…and %(num)d more.", num=more)] if more > 0 else [])
+        raise KeyPoolError(_("Nothing was added.") + " " + " ".join(shown))
     if not keys:
-        raise KeyPoolError("The file holds no keys.")
+        raise KeyPoolError(_("The file holds no keys."))
     return keys
 
 
@@ -168,8 +171,8 @@ def upload_pool(game_id: int, data: bytes) -> UploadResult:
     except Exception as exc:
         db.session.rollback()
         if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
-            raise KeyPoolError("Another upload for this game ran at the same time. Nothing was added; "
-                               "try again.") from None
+            raise KeyPoolError(_("Another upload for this game ran at the same time. Nothing was added; "
+                                 "try again.")) from None
         raise
     return UploadResult(added=len(rows), duplicates=len(keys) - len(rows))
 
@@ -218,7 +221,7 @@ def reserve(order, quote=None):
     sold_out = [gid for gid in sorted(_keyed_game_ids(game_ids)) if not _take(gid, order.id, "reserved")]
     if sold_out:
         titles = ", ".join(db.session.scalars(select(Game.title).where(Game.id.in_(sold_out)).order_by(Game.title)))
-        raise SoldOut(f"Sold out: {titles}. Remove it from your cart.")
+        raise SoldOut(_("Sold out: %(titles)s. Remove it from your cart.", titles=titles))
 
 
 def assign(order):
@@ -267,4 +270,4 @@ def _plain(condition) -> dict[int, str]:
     if not rows:
         return {}
     fernet = _fernet()
-    return {game_id: _decrypt(fernet, ciphertext) or "(unreadable: contact support)" for game_id, ciphertext in rows}
+    return {game_id: _decrypt(fernet, ciphertext) or _("(unreadable: contact support)") for game_id, ciphertext in rows}

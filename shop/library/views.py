@@ -1,5 +1,6 @@
 """/library: the games the user owns, with their product keys; the publisher's key pool page."""
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..accounts.decorators import role_required
@@ -38,8 +39,11 @@ def manage_keys(game_id):
             form.pool.errors.append(exc.message)
             status = 400
         else:
-            flash(f"Added {result.added} keys" + (f"; {result.duplicates} duplicates were ignored." if
-                                                   result.duplicates else "."), "success")
+            message = ngettext("Added %(num)d key", "Added %(num)d keys", result.added)
+            if result.duplicates:
+                message += "; " + ngettext("%(num)d duplicate was ignored.", "%(num)d duplicates were ignored.",
+                                           result.duplicates)
+            flash(message + ("" if result.duplicates else "."), "success")
             return redirect(url_for("library.manage_keys", game_id=game.id))
     elif form.is_submitted():
         status = 400

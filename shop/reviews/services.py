@@ -1,5 +1,6 @@
 """Review operations. Only a verified owner reviews a game, once; the game's rating
 sum/count change in the same transaction; the publisher is notified after commit."""
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +28,7 @@ class ReviewError(DomainError):
 
 
 class NotAllowed(ReviewError):
-    message = "Only players who own this game can review it."
+    message = _l("Only players who own this game can review it.")
 
 
 def refunded_reviewer_ids(game_id: int, user_ids: list[int]) -> set[int]:
@@ -49,17 +50,17 @@ def list_reviews(game_id: int, sort: str = "helpful", page: int = 1) -> tuple[li
 
 def _check_text(rating: int, body: str):
     if rating not in (1, 2, 3, 4, 5):
-        raise ReviewError("Choose a rating from 1 to 5 stars.")
+        raise ReviewError(_("Choose a rating from 1 to 5 stars."))
     body = (body or "").strip()
     if not 10 <= len(body) <= 5000:
-        raise ReviewError("Reviews are 10 to 5,000 characters.")
+        raise ReviewError(_("Reviews are 10 to 5,000 characters."))
     return body
 
 
 def post_review(user, game: Game, rating: int, body: str) -> Review:
     """Raises NotAllowed, ReviewError."""
     if not user.is_verified:
-        raise NotAllowed("Verify your email before reviewing.")
+        raise NotAllowed(_("Verify your email before reviewing."))
     if not owns(user.id, game.id):
         raise NotAllowed()
     body = _check_text(rating, body)
@@ -69,7 +70,7 @@ def post_review(user, game: Game, rating: int, body: str) -> Review:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise ReviewError("You already reviewed this game; edit your review instead.")
+        raise ReviewError(_("You already reviewed this game; edit your review instead."))
     _adjust(game.id, rating, +1)
     notify(game.publisher_id, "review", f"{user.nickname} reviewed {game.title}: {'★' * rating}",
            f"/games/{game.slug}#review-{review.id}")
@@ -80,7 +81,7 @@ def post_review(user, game: Game, rating: int, body: str) -> Review:
 def edit_review(user, review: Review, rating: int, body: str) -> Review:
     """Raises NotAllowed, ReviewError."""
     if review.user_id != user.id:
-        raise NotAllowed("You can only edit your own review.")
+        raise NotAllowed(_("You can only edit your own review."))
     body = _check_text(rating, body)
     if rating != review.rating:
         _adjust(review.game_id, rating - review.rating, 0)
@@ -92,7 +93,7 @@ def edit_review(user, review: Review, rating: int, body: str) -> Review:
 def delete_review(user, review: Review):
     """The author or an admin. Raises NotAllowed."""
     if review.user_id != user.id and not user.is_admin:
-        raise NotAllowed("You can only delete your own review.")
+        raise NotAllowed(_("You can only delete your own review."))
     _adjust(review.game_id, -review.rating, -1)
     db.session.delete(review)
     db.session.commit()
@@ -111,7 +112,7 @@ def _adjust(game_id: int, rating_delta: int, count_delta: int):
 def toggle_like(user, review: Review) -> bool:
     """Like or unlike; returns whether the user now likes it. Raises ReviewError."""
     if review.user_id == user.id:
-        raise ReviewError("You can't like your own review.")
+        raise ReviewError(_("You can't like your own review."))
     existing = db.session.get(ReviewLike, (review.id, user.id))
     if existing is None:
         db.session.add(ReviewLike(review_id=review.id, user_id=user.id))
@@ -142,10 +143,10 @@ def reply(user, review: Review, body: str) -> Review:
     """The game's publisher (or an admin) posts or edits one public reply. Raises NotAllowed, ReviewError."""
     game = db.session.get(Game, review.game_id)
     if game.publisher_id != user.id and not user.is_admin:
-        raise NotAllowed("Only the game's publisher can reply.")
+        raise NotAllowed(_("Only the game's publisher can reply."))
     body = (body or "").strip()
     if not 2 <= len(body) <= 2000:
-        raise ReviewError("Replies are 2 to 2,000 characters.")
+        raise ReviewError(_("Replies are 2 to 2,000 characters."))
     first = review.reply_body is None
     review.reply_body, review.reply_at = body, utcnow()
     if first:

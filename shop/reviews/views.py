@@ -2,6 +2,7 @@
 sort and "load more". Each change answers with the updated fragment plus the game's
 rating summary out of band."""
 from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.decorators import verified_required
@@ -20,7 +21,7 @@ bp = Blueprint("reviews", __name__)
 
 
 def _game_or_404(slug: str) -> Game:
-    game, _ = find_game(slug)
+    game = find_game(slug)[0]
     if game is None:
         abort(404)
     return game
@@ -77,11 +78,11 @@ def post(slug):
         services.post_review(current_user, game, _rating(), request.form.get("body", "")[:6000])
     except DomainError as exc:
         if not wants_fragment():
-            flash(exc.message, "error")
+            flash(str(exc.message), "error")
             return redirect(f"/games/{game.slug}#reviews")
         return _section(game, 400, error=exc.message)
     if not wants_fragment():
-        flash("Thanks for your review!", "success")
+        flash(_("Thanks for your review!"), "success")
         return redirect(f"/games/{game.slug}#reviews")
     return _section(game, sort="newest")
 
@@ -123,7 +124,7 @@ def delete(review_id):
     except DomainError:
         abort(403)
     if not wants_fragment():
-        flash("Review deleted.", "info")
+        flash(_("Review deleted."), "info")
         return redirect(f"/games/{game.slug}#reviews")
     return _section(game)
 
@@ -138,7 +139,7 @@ def like(review_id):
     try:
         liked = services.toggle_like(current_user, review)
     except DomainError as exc:
-        liked, error = False, exc.message
+        liked, error = False, str(exc.message)
     if not wants_fragment():
         if error:
             flash(error, "error")
@@ -159,7 +160,7 @@ def reply(review_id):
         abort(403)
     except DomainError as exc:
         if not wants_fragment():
-            flash(exc.message, "error")
+            flash(str(exc.message), "error")
             return redirect(f"/games/{review.game.slug}#review-{review.id}")
         return _section(review.game, 400, error=exc.message)
     if not wants_fragment():

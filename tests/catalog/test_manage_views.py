@@ -493,7 +493,7 @@ def test_a_category_in_use_is_not_deleted(app, as_admin, world):
         db.session.commit()
     res = as_admin.post(f"/admin/categories/{world.category}/delete")
     assert res.status_code == 409
-    assert "“Simulation” can't be deleted: 1 game uses it. Move them to another category first." in errors(res)
+    assert "“Simulation” can't be deleted: 1 game uses it. Move it to another category first." in errors(res)
     assert "Simulation" in terms(app)[0]
     res = as_admin.post(f"/publisher/games/{world.game}/edit", game_form(category_id=""))
     assert res.status_code == 302

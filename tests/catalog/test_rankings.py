@@ -151,6 +151,7 @@ def test_store_pages_render_when_redis_is_down(app, make_game):
     game = make_game("Still Here")
     with redis_down_app(app) as broken:
         client = broken.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # a plain client, not the suite's English one
         for url in ("/", "/games", "/games?sort=price_asc", f"/games/{game.slug}"):
             res = client.get(url)
             assert res.status_code == 200, url

@@ -11,6 +11,7 @@ from shop.catalog.tasks import announce_started_sales
 from shop.extensions import db
 from shop.notifications.models import Notification
 from shop.timeutil import utcnow
+from shop.web.i18n import in_locale
 
 from ..support.accounts import make_user
 
@@ -67,7 +68,7 @@ def test_only_owner_or_admin_may_update(ctx):
 ])
 def test_invalid_game_input_changes_nothing(ctx, kw, message):
     pub = _publisher()
-    with pytest.raises(services.InvalidGame, match=message):
+    with pytest.raises(services.InvalidGame, match=message), in_locale("en"):  # Korean by default
         services.create_game(pub, services.GameInput(title="Bad", **kw))
     assert db.session.scalar(select(Game).where(Game.title == "Bad")) is None
 

@@ -9,6 +9,7 @@ from shop.catalog import cache, rankings, services
 from shop.catalog.models import Category, Game, Screenshot, Tag
 from shop.extensions import db
 from shop.timeutil import utcnow
+from shop.web.i18n import datetime_kst
 
 from ..support.accounts import make_user
 from ..support.browser import run_jobs
@@ -307,7 +308,7 @@ def test_home_rows(client, app, shop):
 def test_home_rows_are_cached_and_dropped_when_a_game_changes(client, app, shop, redis):
     game = shop.game("Old Name", featured=True)
     assert "Old Name" in client.get("/").get_data(as_text=True)
-    assert redis.exists("cache:lists:home:featured")
+    assert redis.exists("cache:lists:home:featured:en")  # keyed by the locale it was rendered in
     shop.update(game.id, title="New Name")
     assert "Old Name" in client.get("/").get_data(as_text=True)  # served from the cache…
     run_jobs(app)                                                 # …until after_game_change runs
@@ -323,7 +324,7 @@ def test_home_with_an_empty_store(client):
 def test_cached_prices_expire_when_a_sale_starts(client, app, shop, redis):
     shop.game("Soon Cheap", featured=True, price=10000, sale_price=5000, sale_starts_at=utcnow() + timedelta(seconds=40))
     client.get("/")
-    assert 0 < redis.ttl("cache:lists:home:featured") <= 41
+    assert 0 < redis.ttl("cache:lists:home:featured:en") <= 41
 
 
 # --- game page ------------------------------------------------------------------------------
@@ -350,8 +351,7 @@ def test_game_page_shows_everything(client, app, shop):
     assert page.count("data-gallery-thumb") == 3 and "/media/games/1/shot0.webp" in page
     assert "-50%" in page and "₩16,500" in page and "₩8,250" in page
     assert f'data-sale-ends="{ends.strftime("%Y-%m-%dT%H:%M:%SZ")}"' in page
-    kst = (ends + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
-    assert f"Offer ends {kst} KST" in page
+    assert f"Offer ends {datetime_kst(ends, locale='en')} KST" in page
     assert "No reviews yet" in page
     assert re.search(r'<button type="submit" class="add-to-cart">Add to cart</button>', page)  # wired by the cart
     assert 'id="reviews"' in page and 'id="game-rating-summary"' in page
@@ -403,7 +403,7 @@ def test_delisted_and_unknown_games_are_404(client, shop):
 def test_game_detail_is_cached_and_refreshed_after_an_update(client, app, shop, redis):
     game = shop.game("Cached Game", short_description="first words")
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)
-    assert redis.exists(f"cache:game:{game.id}:detail") and redis.exists(f"cache:game:{game.id}:body")
+    assert redis.exists(f"cache:game:{game.id}:detail:en") and redis.exists(f"cache:game:{game.id}:body:en")
     shop.update(game.id, short_description="second words", price=777)
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)  # still cached
     run_jobs(app)
@@ -423,6 +423,7 @@ def test_renamed_game_shows_its_new_title_right_after_the_job(client, app, shop)
 
 def test_cache_key_is_the_documented_one(app):
     assert cache.game_key(5, "detail") == "cache:game:5:detail"
+    assert cache.localized(cache.game_key(5, "detail"), "ko") == "cache:game:5:detail:ko"
 
 
 def test_page_numbers_leave_gaps():
