@@ -77,7 +77,7 @@ def change_role(admin: User, user: User, role: str) -> User:
         raise NotOnYourself(_("You cannot change your own role; ask another admin."))
     before, after = audit.changes(user, role=role)
     if not after:
-        raise NothingToChange(_("%(email)s is already a %(role)s.", email=user.email, role=label("role", role)))
+        raise NothingToChange(_("%(email)s is already a %(role)s.", email=user.email, role=label("role", role).lower()))
     audit.record("user.role", user, before=before, after=after, actor=admin)
     db.session.commit()
     return user
@@ -164,7 +164,7 @@ def user_role(user_id):
     except DomainError as exc:
         form.role.errors.append(exc.message)
         return _user_page(user, 400, role_form=form)
-    flash(_("%(email)s is now a %(role)s.", email=user.email, role=label("role", user.role)), "success")
+    flash(_("%(email)s is now a %(role)s.", email=user.email, role=label("role", user.role).lower()), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
