@@ -9,6 +9,11 @@ LABELS = {
                     "purged": _l("Erased")},
     "email_status": {"queued": _l("Queued"), "retrying": _l("Retrying"), "sent": _l("Sent"),
                      "failed": _l("Failed")},
+    "email_kind": {"verify_email": _l("Verification code"), "email_change": _l("New email address"),
+                   "password_reset": _l("Password reset"), "password_changed": _l("Password changed"),
+                   "account_withdrawn": _l("Account closed"), "receipt": _l("Receipt"), "refund": _l("Refund"),
+                   "vip_upgrade": _l("VIP grade up"), "vip_downgrade": _l("VIP grade down"),
+                   "game_delisted": _l("Game delisted")},
     "window": {"upcoming": _l("Upcoming"), "open": _l("Open"), "closed": _l("Closed")},
     "game_status": {"listed": _l("Listed"), "delisted": _l("Delisted")},
     "action": {
