@@ -4,6 +4,7 @@
 def register(app):
     from . import audit_views, coupons, dashboard, emails, games, jobs, orders, publisher, users  # noqa: F401  (routes)
     from .audit import shown_changes
+    from .labels import label
     from .blueprint import bp, publisher_bp
 
     app.register_blueprint(bp)
@@ -15,3 +16,4 @@ def register(app):
         return {"admin_endpoints": lambda: app.view_functions.keys()}
 
     app.jinja_env.globals["audit_changes"] = shown_changes
+    app.jinja_env.globals["admin_label"] = label

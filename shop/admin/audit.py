@@ -3,6 +3,7 @@ describes commit (or roll back) together."""
 from datetime import datetime
 
 from flask import g, has_request_context, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
@@ -50,7 +51,7 @@ def changes(obj, **new) -> tuple[dict, dict]:
 
 def shown_changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
     """(field, old, new) as the audit log shows them: instants in Korea time, missing
-    values as "none", and fields whose old and new read the same left out (a recorder
+    values as "none" (in the reader's language), and fields whose old and new read the same left out (a recorder
     may store a whole record, e.g. a coupon event's settings, or a value that only
     changed form)."""
     before, after = before or {}, after or {}
@@ -64,7 +65,7 @@ def shown_changes(before: dict | None, after: dict | None) -> list[tuple[str, st
 
 def _shown(value) -> str:
     if value is None:
-        return "none"
+        return _("none")
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
             instant = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -3,6 +3,7 @@ a range of Korean dates."""
 from datetime import date, datetime, time, timedelta
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..web.numbers import paginate
@@ -43,7 +44,7 @@ def audit():
     form = AuditSearchForm(formdata=request.args)
     valid = form.validate()
     if valid and form.date_from.data and form.date_to.data and form.date_from.data > form.date_to.data:
-        form.date_to.errors.append("The end date is before the start date.")
+        form.date_to.errors.append(_("The end date is before the start date."))
         valid = False
     filters = {k: v for k, v in form.data.items() if v} if valid else {}
     pages = search_audit(**filters, page=page_arg())

@@ -4,6 +4,7 @@ import re
 from datetime import date, datetime, timezone
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from sqlalchemy import case, func, select
 
@@ -28,8 +29,8 @@ def _kst_to_utc(value):
 
 
 def _choices(form):
-    form.scope_tag_id.choices = [(0, "Any game")] + [(t.id, t.name) for t in db.session.scalars(select(Tag).order_by(Tag.name))]
-    form.scope_publisher_id.choices = [(0, "Any publisher")] + [
+    form.scope_tag_id.choices = [(0, _("Any game"))] + [(t.id, t.name) for t in db.session.scalars(select(Tag).order_by(Tag.name))]
+    form.scope_publisher_id.choices = [(0, _("Any publisher"))] + [
         (u.id, u.nickname) for u in db.session.scalars(select(User).where(User.role == "publisher").order_by(User.nickname))]
 
 
@@ -67,7 +68,7 @@ def coupon_events():
         else:
             entry.target_id = str(event.id)
             db.session.commit()
-            flash(f"Coupon event “{event.name}” created.", "success")
+            flash(_("Coupon event “%(name)s” created.", name=event.name), "success")
             return redirect(url_for("admin.coupon_events"))
     elif form.is_submitted():
         status = 400
@@ -117,7 +118,7 @@ def coupon_edit(event_id):
             _show_error(form, exc)
             status = 400
         else:
-            flash("Saved.", "success")
+            flash(_("Saved."), "success")
             return redirect(url_for("admin.coupon_events"))
     elif form.is_submitted():
         status = 400
@@ -187,12 +188,12 @@ def _event_input(event: CouponEvent, **changes) -> services.EventInput:
 def coupon_close(event_id):
     """End the claim window now (e.g. a drop announced by mistake); Redis follows after commit."""
     if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     event = _event_or_404(event_id)
     state = event.window_state()
     if state != "open":
-        flash(f"“{event.name}” is {'already closed' if state == 'closed' else 'not open yet; edit its window instead'}.",
-              "error")
+        flash(_("“%(name)s” is already closed.", name=event.name) if state == "closed"
+              else _("“%(name)s” is not open yet; edit its window instead.", name=event.name), "error")
         return redirect(url_for("admin.coupon_events"))
     now = utcnow()
     record("coupon_event.close", event, target_type="coupon_event", before=_jsonable({"closes_at": event.closes_at}),
@@ -203,7 +204,7 @@ def coupon_close(event_id):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(f"“{event.name}” closed now.", "success")
+        flash(_("“%(name)s” closed now.", name=event.name), "success")
     return redirect(url_for("admin.coupon_events"))
 
 
@@ -213,18 +214,26 @@ def coupon_reconcile(event_id):
     """Compare Redis with the database for this event and repair (what `flask coupons
     reconcile --event` does), then say what was found and fixed."""
     if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     event = _event_or_404(event_id)
     name = event.name
     (row,) = services.reconcile(event_id) or [None]
     if row is None:
         abort(404)
+    # The audit note is a record, kept as written; the flash is in the admin's language.
     summary = (f"database {row['db_issued']}, Redis {row['redis_claimed']} claimed, stock {row['stock']}; "
                f"repaired {row['repaired_claimers']} claimer(s)" + ("; rebuilt from the database" if row["rebuilt"] else ""))
     record("coupon_event.reconcile", target_type="coupon_event", target_id=event_id, label=name, after=dict(row),
            note=summary)
     db.session.commit()
-    flash(f"Reconciled “{name}”: {summary}.", "success")
+    figures = {"name": name, "issued": row["db_issued"], "claimed": row["redis_claimed"], "stock": row["stock"],
+               "repaired": row["repaired_claimers"]}
+    if row["rebuilt"]:
+        flash(_("Reconciled “%(name)s”: database %(issued)s, Redis %(claimed)s claimed, stock %(stock)s; "
+                "repaired %(repaired)s claimer(s); rebuilt from the database.", **figures), "success")
+    else:
+        flash(_("Reconciled “%(name)s”: database %(issued)s, Redis %(claimed)s claimed, stock %(stock)s; "
+                "repaired %(repaired)s claimer(s).", **figures), "success")
     return redirect(url_for("admin.coupon_events"))
 
 
@@ -237,7 +246,7 @@ def coupon_retry_dead_letter(event_id, entry_id):
     """Send a claim the consumer gave up on (coupons/consumer.py: MAX_DELIVERIES failures)
     back to be persisted, once the cause is fixed."""
     if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     if not STREAM_ID.fullmatch(entry_id):
         abort(404)
     event = _event_or_404(event_id)
@@ -250,5 +259,6 @@ def coupon_retry_dead_letter(event_id, entry_id):
     record("coupon_event.retry_dead_letter", target_type="coupon_event", target_id=event_id, label=name,
            after={"entry": entry_id, "user": user}, note=f"failed claim {entry_id} (user {user or '?'}) sent back")
     db.session.commit()
-    flash(f"The failed claim of user {user or '?'} in “{name}” was sent back to be saved.", "success")
+    flash(_("The failed claim of user %(user)s in “%(name)s” was sent back to be saved.", user=user or "?", name=name),
+          "success")
     return redirect(url_for("admin.coupon_events"))

@@ -3,6 +3,7 @@ coupon drops (remaining stock over SSE), failed jobs and recent mail."""
 import logging
 
 from flask import render_template
+from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -63,9 +64,9 @@ def dashboard():
     totals = {"revenue": sum(d["revenue"] for d in days), "orders": sum(d["count"] for d in days),
               "today": days[-1]["revenue"], "today_orders": days[-1]["count"]}
     chart = {"labels": [d["day"].strftime("%m-%d") for d in days],
-             "datasets": [{"label": "Revenue", "data": [d["revenue"] for d in days], "kind": "bar", "money": True},
-                          {"label": "Paid orders", "data": [d["count"] for d in days], "kind": "line", "axis": "y1"}],
-             "axes": {"y": {"title": "Revenue (₩)", "money": True}, "y1": {"title": "Paid orders"}}}
+             "datasets": [{"label": _("Revenue"), "data": [d["revenue"] for d in days], "kind": "bar", "money": True},
+                          {"label": _("Paid orders"), "data": [d["count"] for d in days], "kind": "line", "axis": "y1"}],
+             "axes": {"y": {"title": _("Revenue (₩)"), "money": True}, "y1": {"title": _("Paid orders")}}}
     return render_template("admin/dashboard.html", days=days, chart=chart, totals=totals, top=stats.top_games(),
                            events=live_events(), failed_jobs=failed_jobs, emails=emails, failed_emails=failed_emails,
                            refunded=_refunded_recently())

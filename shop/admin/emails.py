@@ -1,5 +1,6 @@
 """Admin: the email log (filter by status, kind and recipient) and resending failed mail."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..web.forms import EmptyForm
@@ -8,6 +9,7 @@ from ..extensions import db
 from ..infra.mail import SUBJECTS, EmailLog, NotResendable, resend_email
 from .audit import record
 from .blueprint import bp
+from .labels import label
 
 STATUSES = ("queued", "retrying", "sent", "failed")
 PER_PAGE = 50
@@ -46,19 +48,22 @@ def emails():
 def email_resend(email_id):
     form = EmptyForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     entry = db.session.get(EmailLog, email_id)
     if entry is None:
         abort(404)
     try:
         resend_email(entry)
-    except NotResendable as exc:
-        flash(str(exc), "error")
+    except NotResendable:
+        # The mail module says why in English; the admin reads it in their language.
+        flash(_("Only failed emails can be resent; this one is %(status)s.",
+                status=label("email_status", entry.status).lower()) if entry.status != "failed"
+              else _("This email's content is gone; it can't be resent."), "error")
     else:
-        record("email.resend", entry, target_type="email", label=f"{entry.kind} to {entry.recipient}",
+        record("email.resend", entry, target_type="email", label=f"{entry.kind} → {entry.recipient}",
                before={"status": "failed"}, after={"status": "queued"})
         db.session.commit()
-        flash(f"Email #{entry.id} to {entry.recipient} queued again.", "success")
+        flash(_("Email #%(id)s to %(recipient)s queued again.", id=entry.id, recipient=entry.recipient), "success")
     back = request.form.get("next", "")
     if not back.startswith("/admin/emails") or back.startswith("//"):
         back = url_for("admin.emails")

@@ -1,15 +1,21 @@
 """Admin forms: lengths and choices are checked here, rules in the actions.
 
 Search forms are GET forms without CSRF (they change nothing); every POST form has it."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..accounts.models import ROLES
 from ..orders.models import STATUSES as ORDER_STATUSES
+from .labels import choices
 
 REASON_MIN, REASON_MAX = 5, 300
 USER_STATUSES = ("active", "suspended", "withdrawn", "purged")
+ORDER_STATUS_LABELS = {
+    "PENDING": _l("Awaiting payment"), "CONFIRMING": _l("Confirming"), "AWAITING_CONFIRMATION": _l("Awaiting confirmation"),
+    "PAID": _l("Paid"), "FAILED": _l("Failed"), "CANCELLED": _l("Cancelled"), "REFUNDED": _l("Refunded"),
+}
 
 
 def _strip(value):
@@ -22,25 +28,26 @@ class SearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", filters=[_strip], validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Search"), filters=[_strip], validators=[Optional(), Length(max=100)])
 
 
 class UserSearchForm(SearchForm):
-    role = SelectField("Role", choices=[("", "Any role")] + [(r, r.title()) for r in ROLES],
+    role = SelectField(_l("Role"), choices=[("", _l("Any role"))] + choices("role", ROLES),
                        validators=[Optional()])
-    status = SelectField("Status", choices=[("", "Any status")] + [(s, s.title()) for s in USER_STATUSES],
+    status = SelectField(_l("Status"), choices=[("", _l("Any status"))] + choices("user_status", USER_STATUSES),
                          validators=[Optional()])
 
 
 class GameSearchForm(SearchForm):
-    status = SelectField("Status", choices=[("", "Any status"), ("listed", "Listed"), ("delisted", "Delisted"),
-                                            ("moderated", "Delisted by an admin")], validators=[Optional()])
-    publisher = StringField("Publisher", filters=[_strip], validators=[Optional(), Length(max=254)])
+    status = SelectField(_l("Status"), choices=[("", _l("Any status")), ("listed", _l("Listed")),
+                                                ("delisted", _l("Delisted")),
+                                                ("moderated", _l("Delisted by an admin"))], validators=[Optional()])
+    publisher = StringField(_l("Publisher"), filters=[_strip], validators=[Optional(), Length(max=254)])
 
 
 class OrderSearchForm(SearchForm):
-    status = SelectField("Status", choices=[("", "Any status")] + [(s, s.replace("_", " ").title())
-                                                                   for s in ORDER_STATUSES],
+    status = SelectField(_l("Status"), choices=[("", _l("Any status"))] + [(s, ORDER_STATUS_LABELS.get(s, s))
+                                                                          for s in ORDER_STATUSES],
                          validators=[Optional()])
 
 
@@ -48,26 +55,26 @@ class AuditSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    actor = StringField("Actor email", filters=[_strip], validators=[Optional(), Length(max=254)])
-    action = StringField("Action", filters=[_strip], validators=[Optional(), Length(max=60)],
-                         description="A prefix: “user.” finds every user action.")
-    target_type = StringField("Target type", filters=[_strip], validators=[Optional(), Length(max=40)])
-    target_id = StringField("Target id", filters=[_strip], validators=[Optional(), Length(max=64)])
-    date_from = DateField("From (KST)", validators=[Optional()])
-    date_to = DateField("To (KST)", validators=[Optional()])
+    actor = StringField(_l("Actor email"), filters=[_strip], validators=[Optional(), Length(max=254)])
+    action = StringField(_l("Action"), filters=[_strip], validators=[Optional(), Length(max=60)],
+                         description=_l("A prefix: “user.” finds every user action."))
+    target_type = StringField(_l("Target type"), filters=[_strip], validators=[Optional(), Length(max=40)])
+    target_id = StringField(_l("Target id"), filters=[_strip], validators=[Optional(), Length(max=64)])
+    date_from = DateField(_l("From (KST)"), validators=[Optional()])
+    date_to = DateField(_l("To (KST)"), validators=[Optional()])
 
 
-def reason_field(label="Reason"):
+def reason_field(label=_l("Reason")):
     return TextAreaField(label, filters=[_strip], render_kw={"maxlength": REASON_MAX, "minlength": REASON_MIN,
                                                              "rows": 2},
-                         validators=[DataRequired("Give a reason."),
+                         validators=[DataRequired(_l("Give a reason.")),
                                      Length(min=REASON_MIN, max=REASON_MAX,
-                                            message=f"A reason is {REASON_MIN}–{REASON_MAX} characters.")])
+                                            message=_l("A reason is %(min)d–%(max)d characters."))])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r.title()) for r in ROLES],
-                       validators=[DataRequired("Choose a role.")])
+    role = SelectField(_l("Role"), choices=choices("role", ROLES),
+                       validators=[DataRequired(_l("Choose a role."))])
 
 
 class ReasonForm(FlaskForm):

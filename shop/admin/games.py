@@ -5,6 +5,7 @@ publisher cannot relist the game (catalog/manage_views.py refuses) and sees the 
 Caches are dropped the way the publisher's own delist does it: `_after_change` queues
 catalog.tasks.after_game_change after the commit."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -54,7 +55,7 @@ def delist(admin: User, game: Game, reason: str) -> Game:
     publisher (notification and email). Raises NothingToChange."""
     before, after = audit.changes(game, status="delisted", moderation_note=reason)
     if not after:
-        raise NothingToChange(f"“{game.title}” is already delisted with that reason.")
+        raise NothingToChange(_("“%(title)s” is already delisted with that reason.", title=game.title))
     catalog._after_change(game)  # the publisher path's cache drop, after the commit
     audit.record("game.delist", game, before=before, after=after, note=reason, actor=admin)
     notify(game.publisher_id, NOTIFY_KIND, f"An admin delisted “{game.title}”: {reason}", _edit_link(game))
@@ -70,7 +71,7 @@ def relist(admin: User, game: Game) -> Game:
     """Back in the store, moderation note cleared; the publisher is told. Raises NothingToChange."""
     before, after = audit.changes(game, status="listed", moderation_note=None)
     if not after:
-        raise NothingToChange(f"“{game.title}” is already listed.")
+        raise NothingToChange(_("“%(title)s” is already listed.", title=game.title))
     catalog._after_change(game)
     audit.record("game.relist", game, before=before, after=after, actor=admin)
     notify(game.publisher_id, NOTIFY_KIND, f"An admin listed “{game.title}” in the store again.", _edit_link(game))
@@ -119,7 +120,7 @@ def game_delist(game_id):
         except NothingToChange as exc:
             form.reason.errors.append(exc.message)
         else:
-            flash(f"“{game.title}” is delisted; its publisher was told why.", "success")
+            flash(_("“%(title)s” is delisted; its publisher was told why.", title=game.title), "success")
             return _back()
     return _list_page(400, failed=game, failed_form=form)
 
@@ -134,5 +135,5 @@ def game_relist(game_id):
     except NothingToChange as exc:
         flash(exc.message, "error")
     else:
-        flash(f"“{game.title}” is back in the store.", "success")
+        flash(_("“%(title)s” is back in the store.", title=game.title), "success")
     return _back()

@@ -9,6 +9,7 @@ together with SameSite=Lax session cookies keeps other sites from posting as an 
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -57,19 +58,19 @@ def failed_jobs(limit: int = FAILED_SHOWN) -> list[dict]:
 def jobs():
     form = EmptyForm()
     if form.validate_on_submit():
-        funcs = {job_id: func for job_id, _, func in CRON}
+        funcs = {job_id: func for job_id, _cron, func in CRON}
         job_id = request.form.get("job", "")
         if job_id not in funcs:
-            abort(400, "Unknown job.")
+            abort(400, _("Unknown job."))
         record("job.run", target_type="job", target_id=job_id, label=funcs[job_id])
         from ..extensions import db
 
         db.session.commit()  # the audit row; the job itself goes to the worker right away
         enqueue(funcs[job_id])
-        flash(f"{job_id} queued; the worker runs it now.", "success")
+        flash(_("%(job)s queued; the worker runs it now.", job=job_id), "success")
         return redirect(url_for("admin.jobs"))
     if form.is_submitted():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     return render_template("admin/jobs.html", rows=schedule(), form=form, failed=failed_jobs(),
                            failed_count=failed_jobs_count(), queued=get_queue().count, queues=queue_names(),
                            rq_dashboard=RQ_PREFIX + "/")
@@ -95,7 +96,7 @@ def _rq_dashboard_admins_only():
         abort(404)  # rq-dashboard raises LookupError (a 500) for an instance it does not have
     changes_state = request.method not in ("GET", "HEAD", "OPTIONS") or request.endpoint in RQ_GET_ACTIONS
     if changes_state and not _same_origin():
-        abort(400, "Cross-site request refused.")
+        abort(400, _("Cross-site request refused."))
     return None
 
 

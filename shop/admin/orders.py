@@ -6,6 +6,7 @@ first (its outcome is kept in payment_events either way), then REFUNDED and the 
 grants revoked in one transaction. request_refund commits around the gateway call, so the
 audit row is written in its own commit right after a refund that happened."""
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -94,5 +95,5 @@ def order_refund(order_id):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash("Refunded. The games were removed from the buyer's library.", "success")
+        flash(_("Refunded. The games were removed from the buyer's library."), "success")
     return redirect(url_for("admin.order", order_id=order_id))

@@ -4,6 +4,7 @@ units, rating trend and latest reviews. Admins may look at any publisher with
 from dataclasses import dataclass
 
 from flask import abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -97,14 +98,14 @@ def dashboard():
                    if rated else None),
     }
     sales_chart = {"labels": [d["day"].strftime("%m-%d") for d in days],
-                   "datasets": [{"label": "Copies sold", "data": [d["count"] for d in days], "kind": "bar"},
-                                {"label": "Sales", "data": [d["revenue"] for d in days], "kind": "line", "axis": "y1",
+                   "datasets": [{"label": _("Copies sold"), "data": [d["count"] for d in days], "kind": "bar"},
+                                {"label": _("Sales"), "data": [d["revenue"] for d in days], "kind": "line", "axis": "y1",
                                  "money": True}],
-                   "axes": {"y": {"title": "Copies"}, "y1": {"title": "Sales (₩)", "money": True}}}
+                   "axes": {"y": {"title": _("Copies")}, "y1": {"title": _("Sales (₩)"), "money": True}}}
     rating_chart = {"labels": [w["week"].strftime("%m-%d") for w in trend],
-                    "datasets": [{"label": "Average rating", "data": [w["rating"] for w in trend], "kind": "line"},
-                                 {"label": "Reviews", "data": [w["count"] for w in trend], "kind": "bar", "axis": "y1"}],
-                    "axes": {"y": {"title": "Rating", "min": 0, "max": 5}, "y1": {"title": "Reviews"}}}
+                    "datasets": [{"label": _("Average rating"), "data": [w["rating"] for w in trend], "kind": "line"},
+                                 {"label": _("Reviews"), "data": [w["count"] for w in trend], "kind": "bar", "axis": "y1"}],
+                    "axes": {"y": {"title": _("Rating"), "min": 0, "max": 5}, "y1": {"title": _("Reviews")}}}
     return render_template("publisher/dashboard.html", publisher=publisher, days=days, games=games, trend=trend,
                            totals=totals, sales_chart=sales_chart, rating_chart=rating_chart,
                            games_page=games_page(games, request.args.get("page", type=str)),

@@ -6,6 +6,7 @@ token), and the Redis copy of the session (accounts/auth_cache.py) is tombstoned
 the commit because both columns are watched there. Logging in again is refused while
 suspended (accounts.services.authenticate, social.services._admit)."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -19,13 +20,14 @@ from ..timeutil import utcnow
 from . import audit
 from .blueprint import bp
 from .forms import ConfirmForm, ReasonForm, RoleForm, UserSearchForm
+from .labels import label
 from .models import AuditLog
 
 PER_PAGE = 25
 
 
 class NotOnYourself(DomainError):
-    message = "You cannot do that to your own account."
+    message = _l("You cannot do that to your own account.")
 
 
 class NothingToChange(DomainError):
@@ -70,12 +72,12 @@ def search_users(q: str = "", role: str = "", status: str = "", page: int = 1):
 def change_role(admin: User, user: User, role: str) -> User:
     """Raises NotOnYourself, NothingToChange."""
     if role not in ROLES:
-        raise NothingToChange("Unknown role.")
+        raise NothingToChange(_("Unknown role."))
     if user.id == admin.id:
-        raise NotOnYourself("You cannot change your own role; ask another admin.")
+        raise NotOnYourself(_("You cannot change your own role; ask another admin."))
     before, after = audit.changes(user, role=role)
     if not after:
-        raise NothingToChange(f"{user.email} is already a {role}.")
+        raise NothingToChange(_("%(email)s is already a %(role)s.", email=user.email, role=label("role", role).lower()))
     audit.record("user.role", user, before=before, after=after, actor=admin)
     db.session.commit()
     return user
@@ -84,11 +86,11 @@ def change_role(admin: User, user: User, role: str) -> User:
 def suspend(admin: User, user: User, reason: str) -> User:
     """Suspend and log out everywhere. Raises NotOnYourself, NothingToChange."""
     if user.id == admin.id:
-        raise NotOnYourself("You cannot suspend your own account.")
+        raise NotOnYourself(_("You cannot suspend your own account."))
     if user.suspended_at is not None:
-        raise NothingToChange(f"{user.email} is already suspended.")
+        raise NothingToChange(_("%(email)s is already suspended.", email=user.email))
     if user.status == "purged":
-        raise NothingToChange("That account was erased; there is nothing to suspend.")
+        raise NothingToChange(_("That account was erased; there is nothing to suspend."))
     user.suspended_at = utcnow()
     user.rotate_session_token()  # every session and remember-me cookie of the user ends
     audit.record("user.suspend", user, before={"suspended_at": None},
@@ -100,7 +102,7 @@ def suspend(admin: User, user: User, reason: str) -> User:
 def restore(admin: User, user: User) -> User:
     """Lift a suspension. Raises NothingToChange."""
     if user.suspended_at is None:
-        raise NothingToChange(f"{user.email} is not suspended.")
+        raise NothingToChange(_("%(email)s is not suspended.", email=user.email))
     before = {"suspended_at": user.suspended_at.isoformat()}
     user.suspended_at = None
     audit.record("user.restore", user, before=before, after={"suspended_at": None}, actor=admin)
@@ -162,7 +164,7 @@ def user_role(user_id):
     except DomainError as exc:
         form.role.errors.append(exc.message)
         return _user_page(user, 400, role_form=form)
-    flash(f"{user.email} is now a {user.role}.", "success")
+    flash(_("%(email)s is now a %(role)s.", email=user.email, role=label("role", user.role).lower()), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
@@ -177,7 +179,7 @@ def user_suspend(user_id):
     except DomainError as exc:
         form.reason.errors.append(exc.message)
         return _user_page(user, 400, reason_form=form)
-    flash(f"{user.email} is suspended and was logged out everywhere.", "success")
+    flash(_("%(email)s is suspended and was logged out everywhere.", email=user.email), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
@@ -191,5 +193,5 @@ def user_restore(user_id):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"{user.email} can log in again.", "success")
+        flash(_("%(email)s can log in again.", email=user.email), "success")
     return redirect(url_for("admin.user", user_id=user.id))

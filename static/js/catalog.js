@@ -4,6 +4,19 @@
 (function () {
   "use strict";
 
+  // Words in the page's language, from <script type="application/json" id="i18n">
+  // (templates/_js_strings.html); English when the block is missing.
+  var strings = (function () {
+    var el = document.getElementById("i18n");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+
+  function t(key, fallback, values) {
+    var text = strings[key] || fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
+    return text;
+  }
+
   // --- Sale countdowns: <time data-sale-ends="2026-11-30T09:00:00Z"> -------------------
   function pad(n) { return String(n).padStart(2, "0"); }
 
@@ -11,7 +24,8 @@
     var s = Math.floor(ms / 1000);
     var days = Math.floor(s / 86400);
     var clock = pad(Math.floor(s % 86400 / 3600)) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
-    return days ? days + (days === 1 ? " day " : " days ") + clock : clock;
+    if (!days) return clock;
+    return t(days === 1 ? "day_one" : "day_other", days === 1 ? "{n} day" : "{n} days", { n: days }) + " " + clock;
   }
 
   function tick() {
@@ -21,7 +35,8 @@
       if (isNaN(end)) return;
       if (!el.title) el.title = el.textContent.trim();  // keep the KST end time on hover
       var left = end - now;
-      el.textContent = left > 0 ? "Offer ends in " + timeLeft(left) : "This offer has ended — reload for the current price";
+      el.textContent = left > 0 ? t("offer_ends_in", "Offer ends in {time}", { time: timeLeft(left) })
+        : t("offer_ended", "This offer has ended — reload for the current price");
       el.classList.toggle("ended", left <= 0);
     });
   }

@@ -6,15 +6,20 @@
 (function () {
   "use strict";
   var COLOURS = ["#66c0f4", "#a4d007", "#f2c94c", "#e5534b"];
-  var won = new Intl.NumberFormat("ko-KR", { style: "currency", currency: "KRW", maximumFractionDigits: 0 });
-  var plain = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+  // Figures in the page's language (<html lang>): 12,000원 in Korean, ₩12,000 in English.
+  var lang = document.documentElement.lang || "ko";
+  var korean = lang.toLowerCase().indexOf("ko") === 0;
+  var plain = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+  var whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
+  var currency = new Intl.NumberFormat(lang, { style: "currency", currency: "KRW", maximumFractionDigits: 0 });
+  var won = { format: function (v) { return korean ? whole.format(v) + "원" : currency.format(v); } };
 
   function axis(spec, position, grid) {
     return {
       type: "linear", position: position, beginAtZero: true, min: spec.min, max: spec.max,
       title: { display: !!spec.title, text: spec.title },
       grid: { drawOnChartArea: grid, color: "#263241" },
-      ticks: { precision: 0,  // counts and won: no fractions (an all-zero axis would repeat "₩0", "₩1")
+      ticks: { precision: 0,  // counts and won: no fractions (an all-zero axis would repeat "0원", "1원")
                callback: function (v) { return spec.money ? won.format(v) : plain.format(v); } }
     };
   }

@@ -90,7 +90,7 @@ def test_filters_by_status_kind_and_recipient(app, admin_browser):
     # Unknown values filter nothing rather than fail.
     assert listed(admin_browser.page("/admin/emails?status=bogus&kind=nope&page=x")) == ids[::-1]
     html = admin_browser.page("/admin/emails?status=failed")
-    assert 'failed: <strong>2</strong>' in html and '<option value="failed" selected>' in html
+    assert 'Failed: <strong>2</strong>' in html and '<option value="failed" selected>' in html
     # Only failed rows get a Resend button.
     assert html.count('>Resend</button>') == 2
 

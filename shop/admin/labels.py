@@ -1,0 +1,45 @@
+"""What the back office calls its codes: roles, account and mail states, coupon windows and
+audit actions, in the reader's language. The codes stay in the database and the URLs;
+templates show `admin_label(kind, code)`, which falls back to the code itself."""
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    "role": {"customer": _l("Customer"), "publisher": _l("Publisher"), "admin": _l("Admin")},
+    "user_status": {"active": _l("Active"), "suspended": _l("Suspended"), "withdrawn": _l("Withdrawn"),
+                    "purged": _l("Erased")},
+    "email_status": {"queued": _l("Queued"), "retrying": _l("Retrying"), "sent": _l("Sent"),
+                     "failed": _l("Failed")},
+    "email_kind": {"verify_email": _l("Verification code"), "email_change": _l("New email address"),
+                   "password_reset": _l("Password reset"), "password_changed": _l("Password changed"),
+                   "account_withdrawn": _l("Account closed"), "receipt": _l("Receipt"), "refund": _l("Refund"),
+                   "vip_upgrade": _l("VIP grade up"), "vip_downgrade": _l("VIP grade down"),
+                   "game_delisted": _l("Game delisted")},
+    "window": {"upcoming": _l("Upcoming"), "open": _l("Open"), "closed": _l("Closed")},
+    "game_status": {"listed": _l("Listed"), "delisted": _l("Delisted")},
+    "action": {
+        "coupon_event.create": _l("Coupon event created"),
+        "coupon_event.update": _l("Coupon event edited"),
+        "coupon_event.close": _l("Coupon event closed"),
+        "coupon_event.reconcile": _l("Coupon event reconciled"),
+        "coupon_event.retry_dead_letter": _l("Failed claim retried"),
+        "email.resend": _l("Email resent"),
+        "game.delist": _l("Game delisted"),
+        "game.relist": _l("Game relisted"),
+        "job.run": _l("Job run"),
+        "order.refund": _l("Order refunded"),
+        "user.restore": _l("Account restored"),
+        "user.role": _l("Role changed"),
+        "user.suspend": _l("Account suspended"),
+    },
+}
+
+
+def label(kind: str, code) -> str:
+    """The shown name of `code` among the `kind` codes (the code itself when unknown)."""
+    found = LABELS.get(kind, {}).get(code)
+    return str(found) if found is not None else ("" if code is None else str(code))
+
+
+def choices(kind: str, codes) -> list[tuple[str, object]]:
+    """(code, lazy label) pairs for a select field, in the order of `codes`."""
+    return [(code, LABELS[kind].get(code, code)) for code in codes]
