@@ -94,8 +94,9 @@ def queue_email(recipient: str, kind: str, *, locale: str | None = None, **conte
     if kind not in SUBJECTS:
         raise ValueError(f"unknown email kind {kind!r}")
     stored = queued_locale(locale)
-    entry = EmailLog(recipient=recipient, kind=kind, subject=subject_of(kind, context, recipient_locale(recipient, stored)),
-                     context=context, locale=stored, status="queued", attempts=0)
+    subject = subject_of(kind, context, recipient_locale(recipient, stored))  # for the log; sent: rewritten
+    entry = EmailLog(recipient=recipient, kind=kind, subject=subject, context=context, locale=stored,
+                     status="queued", attempts=0)
     db.session.add(entry)
     db.session.flush()
     enqueue_after_commit(deliver_email, entry.id, job_id=_job_id(entry.id), retry=_retry())
@@ -114,9 +115,9 @@ def queue_emails_from(rows_sql: str, params: dict, kinds: tuple[str, ...], *bind
 
     `rows_sql` is a SELECT of (recipient, kind, context, locale), context built with
     `json_object_sql`, locale the recipient's setting (or NULL); every kind it yields
-    must be one of `kinds`. Subjects and bodies are rendered when each is sent. After the commit
-    one relay job enqueues their deliveries (a direct enqueue of each would keep the
-    caller waiting on Redis). Returns the new rows' ids. Raises ValueError for an
+    must be one of `kinds`. Subjects and bodies are written when each is sent. After
+    the commit one relay job enqueues their deliveries (a direct enqueue of each would
+    keep the caller waiting on Redis). Returns the new rows' ids. Raises ValueError for an
     unknown kind."""
     unknown = set(kinds) - set(SUBJECTS)
     if unknown:

@@ -76,7 +76,8 @@ def test_live_toasts_are_written_in_each_subscribers_language(app, make_user):
     assert get_hub(REDIS_URL).wait_ready()
     with app.app_context():  # as a sale's announcement does, from a job: nobody's request
         wishers = select(User.id).where(User.id.in_([mina.id, jane.id])).subquery()
-        assert notify_query(wishers, "wishlist_sale", {"title": "Celeste", "price": 12000, "percent": 40}, "/games/c") == 2
+        sale = {"title": "Celeste", "price": 12000, "percent": 40}
+        assert notify_query(wishers, "wishlist_sale", sale, "/games/c") == 2
         db.session.commit()
     ko = _read_until(streams[mina.id][1], "event: notification")
     en = _read_until(streams[jane.id][1], "event: notification")
