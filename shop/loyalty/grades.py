@@ -145,7 +145,7 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         "SELECT COALESCE(SUM(amount), 0) FROM point_entries WHERE batch = :b"), params)
     prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
     params["pm"] = f"{prev_year:04d}-{prev_month:02d}"
-    summary.upgraded, summary.downgraded = _announce_changes(label, params, typed[2])
+    summary.upgraded, summary.downgraded = _announce_changes(params, typed[2])
     db.session.commit()
     step("done")
     return summary
@@ -162,7 +162,7 @@ def _changes_cte() -> str:
         WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} <> {_rank_case(previous)})"""
 
 
-def _announce_changes(label: str, params: dict, now_param) -> tuple[int, int]:
+def _announce_changes(params: dict, now_param) -> tuple[int, int]:
     """Notifications and email rows for this run's changed grades, in the caller's
     transaction; published and relayed after commit. Returns (ups, downs). The rows hold
     kinds and parameters only: each is written in its reader's language when read or
