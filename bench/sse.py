@@ -536,7 +536,8 @@ class Bench:
 
         table = Notification.__table__
         now = utcnow()
-        rows = [{"user_id": uid, "kind": "review", "message": f"sse bench notification for {uid}",
+        # Kind and parameters, as the shop writes them: each stream writes the text out.
+        rows = [{"user_id": uid, "kind": "review", "params": {"nickname": "Bench", "title": f"SSE game {uid}", "rating": 4},
                  "link": "/notifications", "created_at": now} for uid in uids]
         with self.app.app_context():
             result = db.session.execute(insert(table).returning(table.c.id, table.c.user_id,

@@ -22,8 +22,6 @@ from .blueprint import bp
 from .forms import ConfirmForm, GameSearchForm, ReasonForm
 from .users import PER_PAGE, NothingToChange, as_id, like, page_arg
 
-NOTIFY_KIND = "game_moderation"
-
 
 # --- operations -------------------------------------------------------------------------
 
@@ -58,7 +56,7 @@ def delist(admin: User, game: Game, reason: str) -> Game:
         raise NothingToChange(_("“%(title)s” is already delisted with that reason.", title=game.title))
     catalog._after_change(game)  # the publisher path's cache drop, after the commit
     audit.record("game.delist", game, before=before, after=after, note=reason, actor=admin)
-    notify(game.publisher_id, NOTIFY_KIND, f"An admin delisted “{game.title}”: {reason}", _edit_link(game))
+    notify(game.publisher_id, "game_delisted", {"title": game.title, "reason": reason}, _edit_link(game))
     publisher = game.publisher
     if publisher is not None and publisher.status == "active":
         queue_email(publisher.email, "game_delisted", nickname=publisher.nickname, title=game.title,
@@ -74,7 +72,7 @@ def relist(admin: User, game: Game) -> Game:
         raise NothingToChange(_("“%(title)s” is already listed.", title=game.title))
     catalog._after_change(game)
     audit.record("game.relist", game, before=before, after=after, actor=admin)
-    notify(game.publisher_id, NOTIFY_KIND, f"An admin listed “{game.title}” in the store again.", _edit_link(game))
+    notify(game.publisher_id, "game_relisted", {"title": game.title}, _edit_link(game))
     db.session.commit()
     return game
 

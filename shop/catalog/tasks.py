@@ -42,7 +42,7 @@ def announce_sale(game: Game) -> int:
     wishers = select(WishlistItem.user_id).where(WishlistItem.game_id == game.id).subquery()
     link = _game_link(game)
     count = notify_query(wishers, "wishlist_sale",
-                         f"{game.title} is on sale: ₩{game.sale_price:,} (-{game.discount_percent}%)", link)
+                         {"title": game.title, "price": game.sale_price, "percent": game.discount_percent}, link)
     db.session.commit()
     return count
 

@@ -6,7 +6,8 @@ rows inside the caller's transaction; after the commit a relay enqueues their
 deliveries. If Redis is unreachable then, the rows wait as `queued` and the
 `requeue_stale_emails` sweeper (cron) enqueues them once it is back. Jobs never
 write these rows themselves: a lost job must not lose a message. `deliver_email`
-renders the kind's templates from the stored context, sends through SMTP, retries
+renders the kind's subject and templates from the stored context, in the
+recipient's language of the moment (mail_render.py), sends through SMTP, retries
 with backoff (RQ `Retry`), and marks the row `failed` when retries run out, so a
 message is never silently dropped.
 """
@@ -14,7 +15,7 @@ import logging
 import smtplib
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import Connection, Message
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
@@ -22,25 +23,12 @@ from sqlalchemy import JSON, Integer, String, Text, bindparam, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from .mail_render import SUBJECTS, queued_locale, recipient_locale, render_email, subject_of
 from .redisconn import redis_clients
 from .jobs import call_after_commit, enqueue, enqueue_after_commit, get_queue
 from ..timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
-
-SUBJECTS = {
-    "verify_email": "Your Playcation verification code: {code}",
-    "email_change": "Confirm your new Playcation email: {code}",
-    "password_reset": "Reset your Playcation password",
-    "password_changed": "Your Playcation password was changed",
-    "account_withdrawn": "Your Playcation account was closed",
-    "receipt": "Your Playcation receipt: {order_name}",
-    "vip_upgrade": "You reached {grade} on Playcation",
-    "vip_downgrade": "Your Playcation grade for {month}: {grade}",
-    "refund": "Your Playcation refund: {order_name}",
-    "game_delisted": "“{title}” was removed from the Playcation store",
-}
-
 
 class EmailLog(db.Model):
     __tablename__ = "email_log"
@@ -48,8 +36,13 @@ class EmailLog(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     kind: Mapped[str] = mapped_column(String(40))
+    # The subject as last rendered (at queueing, then at each attempt, in the recipient's
+    # language then); "" for rows queued in bulk until their first attempt.
     subject: Mapped[str] = mapped_column(String(200))
     context: Mapped[dict | None] = mapped_column(JSON)  # cleared once delivered
+    # The language of the request that queued it: used when the address is on no
+    # account at sending time (the account's setting wins otherwise).
+    locale: Mapped[str | None] = mapped_column(String(5))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -93,12 +86,17 @@ def _job_id(log_id: int) -> str:
     return f"email-{log_id}"
 
 
-def queue_email(recipient: str, kind: str, **context) -> EmailLog:
-    """Record an email and deliver it after the current transaction commits."""
+def queue_email(recipient: str, kind: str, *, locale: str | None = None, **context) -> EmailLog:
+    """Record an email and deliver it after the current transaction commits. Its text is
+    written when it is sent, in the recipient's language then; `locale` (else the
+    current request's) is kept for an address that belongs to no account. Raises
+    ValueError for an unknown kind, KeyError for a context its subject can't use."""
     if kind not in SUBJECTS:
         raise ValueError(f"unknown email kind {kind!r}")
-    entry = EmailLog(recipient=recipient, kind=kind, subject=SUBJECTS[kind].format(**context),
-                     context=context, status="queued", attempts=0)
+    stored = queued_locale(locale)
+    subject = subject_of(kind, context, recipient_locale(recipient, stored))  # for the log; sent: rewritten
+    entry = EmailLog(recipient=recipient, kind=kind, subject=subject, context=context, locale=stored,
+                     status="queued", attempts=0)
     db.session.add(entry)
     db.session.flush()
     enqueue_after_commit(deliver_email, entry.id, job_id=_job_id(entry.id), retry=_retry())
@@ -115,17 +113,18 @@ def json_object_sql(fields: dict[str, str]) -> str:
 def queue_emails_from(rows_sql: str, params: dict, kinds: tuple[str, ...], *binds) -> list[int]:
     """Record many emails with one INSERT … SELECT inside the caller's transaction.
 
-    `rows_sql` is a SELECT of (recipient, kind, subject, context), context built with
-    `json_object_sql`; every kind it yields must be one of `kinds`. After the commit
-    one relay job enqueues their deliveries (a direct enqueue of each would keep the
-    caller waiting on Redis). Returns the new rows' ids. Raises ValueError for an
+    `rows_sql` is a SELECT of (recipient, kind, context, locale), context built with
+    `json_object_sql`, locale the recipient's setting (or NULL); every kind it yields
+    must be one of `kinds`. Subjects and bodies are written when each is sent. After
+    the commit one relay job enqueues their deliveries (a direct enqueue of each would
+    keep the caller waiting on Redis). Returns the new rows' ids. Raises ValueError for an
     unknown kind."""
     unknown = set(kinds) - set(SUBJECTS)
     if unknown:
         raise ValueError(f"unknown email kinds {sorted(unknown)!r}")
     ids = list(db.session.scalars(text(f"""
-        INSERT INTO email_log (recipient, kind, subject, context, status, attempts, created_at)
-        SELECT e.recipient, e.kind, e.subject, e.context, 'queued', 0, :email_created_at
+        INSERT INTO email_log (recipient, kind, subject, context, locale, status, attempts, created_at)
+        SELECT e.recipient, e.kind, '', e.context, e.locale, 'queued', 0, :email_created_at
         FROM ({rows_sql}) e
         RETURNING id""").bindparams(bindparam("email_created_at", type_=UTCDateTime()), *binds),
         {**params, "email_created_at": utcnow()}))  # rowcount of INSERT…SELECT is -1 on psycopg
@@ -139,13 +138,10 @@ def deliver_email(log_id: int) -> str:
     entry = db.session.get(EmailLog, log_id)
     if entry is None or entry.status == "sent":
         return "skipped"
-    context = dict(entry.context or {})
-    message = Message(
-        subject=entry.subject,
-        recipients=[entry.recipient],
-        body=render_template(f"email/{entry.kind}.txt", **context),
-        html=render_template(f"email/{entry.kind}.html", **context),
-    )
+    subject, body, html = render_email(entry.kind, dict(entry.context or {}),
+                                       recipient_locale(entry.recipient, entry.locale))
+    message = Message(subject=subject, recipients=[entry.recipient], body=body, html=html)
+    entry.subject = subject
     entry.attempts += 1
     # On record before SMTP is spoken to: a worker killed mid-conversation still leaves
     # the attempt counted (the row tells the truth), and no transaction stays open

@@ -39,12 +39,6 @@ class GradeSummary:
     downgraded: int = 0
 
 
-# What a changed grade says on the notifications page (the emails: templates/email/vip_*).
-UPGRADE_NOTE = "You reached {grade} for {month}! Enjoy your bonus points."
-DOWNGRADE_NOTE = ("Your grade for {month} is {grade}, after {previous}. Thank you for playing with us: "
-                  "₩{regain_at:,} of purchases in a month bring {previous} back.")
-
-
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     """[start, end) of a calendar month in Asia/Seoul, as UTC instants."""
     start = datetime(year, month, 1, tzinfo=SEOUL)
@@ -151,7 +145,7 @@ def grade_month(year: int, month: int, progress=None) -> GradeSummary:
         "SELECT COALESCE(SUM(amount), 0) FROM point_entries WHERE batch = :b"), params)
     prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
     params["pm"] = f"{prev_year:04d}-{prev_month:02d}"
-    summary.upgraded, summary.downgraded = _announce_changes(label, params, typed[2])
+    summary.upgraded, summary.downgraded = _announce_changes(params, typed[2])
     db.session.commit()
     step("done")
     return summary
@@ -168,50 +162,32 @@ def _changes_cte() -> str:
         WHERE g.month = :m AND g.batch = :b AND {_rank_case('g.grade')} <> {_rank_case(previous)})"""
 
 
-def _pair_case(name: str, make, params: dict) -> str:
-    """CASE over every (grade, previous) pair, each THEN a bound parameter `make(grade,
-    previous)` (None: no such pair), so the text itself stays in Python."""
-    whens = []
-    for grade in GRADES:
-        for previous in GRADES:
-            value = make(grade, previous)
-            if value is not None:
-                key = f"{name}_{grade}_{previous}".lower()
-                params[key] = value
-                whens.append(f"WHEN c.grade = '{grade}' AND c.previous = '{previous}' THEN CAST(:{key} AS VARCHAR(300))")
-    return "CASE " + " ".join(whens) + " END"
-
-
-def _announce_changes(label: str, params: dict, now_param) -> tuple[int, int]:
+def _announce_changes(params: dict, now_param) -> tuple[int, int]:
     """Notifications and email rows for this run's changed grades, in the caller's
-    transaction; published and relayed after commit. Returns (ups, downs)."""
-    from ..infra.mail import SUBJECTS, json_object_sql, queue_emails_from
+    transaction; published and relayed after commit. Returns (ups, downs). The rows hold
+    kinds and parameters only: each is written in its reader's language when read or
+    sent (shop/notifications/messages.py, templates/email/vip_*)."""
+    from ..infra.mail import json_object_sql, queue_emails_from
     from ..notifications.services import publish_after_commit
 
-    rank = {g: i for i, g in enumerate(GRADES)}
     thresholds = current_app.config["VIP_THRESHOLDS"]
     up = f"{_rank_case('c.grade')} > {_rank_case('c.previous')}"
-    note = _pair_case("note", lambda g, p: (
-        UPGRADE_NOTE.format(grade=g, month=label) if rank[g] > rank[p] else
-        DOWNGRADE_NOTE.format(grade=g, month=label, previous=p, regain_at=thresholds[p]) if rank[g] < rank[p]
-        else None), params)
+    regain_at = "CASE c.previous " + " ".join(f"WHEN '{g}' THEN {int(t)}" for g, t in thresholds.items()) + " ELSE 0 END"
+    month = "CAST(:m AS VARCHAR(7))"
+    note = json_object_sql({"grade": "c.grade", "previous": "c.previous", "month": month, "regain_at": regain_at})
     rows = db.session.execute(text(f"""{_changes_cte()}
-        INSERT INTO notifications (user_id, kind, message, link, created_at)
+        INSERT INTO notifications (user_id, kind, params, link, created_at)
         SELECT c.user_id, CASE WHEN {up} THEN 'vip_grade' ELSE 'vip_downgrade' END, {note}, '/account', :now
         FROM c
         RETURNING user_id, id, kind""").bindparams(now_param), params).all()
     publish_after_commit([(user_id, note_id) for user_id, note_id, _ in rows])
     ups = sum(1 for row in rows if row[2] == "vip_grade")
 
-    subject = _pair_case("subject", lambda g, p: SUBJECTS["vip_upgrade" if rank[g] > rank[p] else "vip_downgrade"]
-                         .format(grade=g, month=label) if g != p else None, params)
-    regain_at = "CASE c.previous " + " ".join(f"WHEN '{g}' THEN {int(t)}" for g, t in thresholds.items()) + " ELSE 0 END"
     context = json_object_sql({"nickname": "u.nickname", "grade": "c.grade", "previous": "c.previous",
-                               "month": "CAST(:m AS VARCHAR(7))", "bonus": _bonus_case("c.grade"),
-                               "regain_at": regain_at})
+                               "month": month, "bonus": _bonus_case("c.grade"), "regain_at": regain_at})
     queue_emails_from(f"""{_changes_cte()}
         SELECT u.email AS recipient, CASE WHEN {up} THEN 'vip_upgrade' ELSE 'vip_downgrade' END AS kind,
-               {subject} AS subject, {context} AS context
+               {context} AS context, u.locale AS locale
         FROM c JOIN users u ON u.id = c.user_id
         WHERE u.status = 'active'""", params, ("vip_upgrade", "vip_downgrade"))
     return ups, len(rows) - ups

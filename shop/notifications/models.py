@@ -1,14 +1,13 @@
-"""Notifications: one row per event a user should hear about."""
+"""Notifications: one row per event a user should hear about: its kind and parameters
+(messages.py writes the text when it is read)."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
-
-KINDS = ("review", "review_reply", "wishlist_sale", "order_paid", "order_refunded", "coupon_claimed", "vip_grade",
-         "vip_downgrade", "game_moderation")
+from .messages import text_of
 
 
 class Notification(db.Model):
@@ -17,8 +16,14 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(32))  # one of messages.KINDS
+    params: Mapped[dict | None] = mapped_column(JSON)  # what its text is written from, when read
+    message: Mapped[str | None] = mapped_column(String(300))  # rows from before params: their English text
     link: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def text(self) -> str:
+        """What it says, in the language in force."""
+        return text_of(self)

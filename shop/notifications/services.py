@@ -1,33 +1,40 @@
-"""Creating and reading notifications. Each new row's id is published on
+"""Creating and reading notifications. A row holds its kind and parameters, and its
+text is written when it is read (messages.py). Each new row's id is published on
 `notify:user:<id>` after its transaction commits; a rolled-back event publishes
 nothing, and a stream that missed a publish replays rows from the database."""
 import logging
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import JSON, func, insert, literal, select, update
 
 from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import UTCDateTime, utcnow
 from ..web.sse import user_channel
+from .messages import check
 from .models import Notification
 
 log = logging.getLogger(__name__)
 
 
-def notify(user_id: int, kind: str, message: str, link: str | None = None) -> Notification:
-    row = Notification(user_id=user_id, kind=kind, message=message[:300], link=link)
+def notify(user_id: int, kind: str, params: dict, link: str | None = None) -> Notification:
+    """A notification of `kind` (messages.NOTICES) for one user, written from `params`
+    (names, titles, integer won) in each reader's language when read. Raises
+    UnknownNotice for an unknown kind or parameters its text can't use."""
+    row = Notification(user_id=user_id, kind=kind, params=check(kind, params), link=link)
     db.session.add(row)
     db.session.flush()
     publish_after_commit([(user_id, row.id)])
     return row
 
 
-def notify_query(user_ids_select, kind: str, message: str, link: str | None = None) -> int:
-    """One INSERT … SELECT for many recipients (e.g. every wisher of a game)."""
+def notify_query(user_ids_select, kind: str, params: dict, link: str | None = None) -> int:
+    """One INSERT … SELECT for many recipients (e.g. every wisher of a game), the same
+    kind and parameters for each (each reads it in their own language). Raises
+    UnknownNotice as notify() does."""
     stmt = insert(Notification).from_select(
-        ["user_id", "kind", "message", "link", "created_at"],
-        select(user_ids_select.c[0], literal(kind), literal(message[:300]), literal(link),
+        ["user_id", "kind", "params", "link", "created_at"],
+        select(user_ids_select.c[0], literal(kind), literal(check(kind, params), JSON()), literal(link),
                literal(utcnow(), UTCDateTime())),
     ).returning(Notification.user_id, Notification.id)
     rows = db.session.execute(stmt).all()  # rowcount of INSERT…SELECT is -1 on psycopg

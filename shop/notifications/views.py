@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 
 from ..web.forms import EmptyForm
+from ..web.i18n import current_locale, in_locale
 from ..web.numbers import MAX_ID, parse_int
 from ..web.htmx import wants_fragment
 from ..extensions import db
@@ -21,7 +22,7 @@ bp = Blueprint("notifications", __name__)
 # about five times the CPU (bench/sse.py; docs/benchmarks.md).
 _N = Notification.__table__.c
 _REPLAY = (
-    select(_N.id, _N.message, _N.link,
+    select(_N.id, _N.kind, _N.params, _N.message, _N.link,
            select(func.count()).where(_N.user_id == bindparam("user_id"), _N.read_at.is_(None))
            .scalar_subquery().label("unread"))
     .where(_N.user_id == bindparam("user_id"), _N.id > bindparam("last_id"))
@@ -67,18 +68,21 @@ def mark_all_read():
     return redirect(url_for("notifications.page"))
 
 
-def _replay(user_id: int, last_id: int) -> tuple[int, str]:
+def _replay(user_id: int, last_id: int, locale: str) -> tuple[int, str]:
     """The user's rows newer than `last_id` as SSE `notification` events (a toast plus
-    the badge, out of band) and the new last id. One short DB visit: one statement on a
-    pooled connection that goes back to the pool before anything is rendered."""
+    the badge, out of band), written in `locale`, and the new last id. One short DB
+    visit: one statement on a pooled connection that goes back to the pool before
+    anything is rendered."""
     rows = db.session.execute(_REPLAY, {"user_id": user_id, "last_id": last_id}).all()
     db.session.remove()
     if not rows:
         return last_id, ""
     chunks = []
-    for row in rows:
-        html = render_template("notifications/_toast.html", row=row, unread=row.unread)
-        chunks.append(sse.frame("\n".join(line for line in html.splitlines() if line.strip()), "notification", row.id))
+    with in_locale(locale):
+        for row in rows:
+            html = render_template("notifications/_toast.html", row=row, unread=row.unread)
+            chunks.append(sse.frame("\n".join(line for line in html.splitlines() if line.strip()),
+                                    "notification", row.id))
     return rows[-1].id, "".join(chunks)
 
 
@@ -87,8 +91,10 @@ def _replay(user_id: int, last_id: int) -> tuple[int, str]:
 def stream():
     """SSE: an initial event, a heartbeat comment every ~15 s, `id:` on every event,
     replay after `Last-Event-ID`. The channel comes from the session, never the URL,
-    and no database connection is held while the stream idles."""
-    user_id = current_user.id
+    and no database connection is held while the stream idles. Toasts are written in
+    the subscriber's language (their account's, as their pages are), whoever caused
+    the event: the stream renders them, the publish carries only the row's id."""
+    user_id, locale = current_user.id, current_locale()
     last_id = parse_int(request.headers.get("Last-Event-ID"), 0, MAX_ID) or 0  # anything else: a fresh page
     replay = bool(last_id)
     state = {"last": last_id}
@@ -101,12 +107,12 @@ def stream():
             state["last"] = services.latest_id(user_id)  # only what happens from now on
         opening = sse.frame("connected", "ready", state["last"])
         if replay:
-            state["last"], missed = _replay(user_id, state["last"])
+            state["last"], missed = _replay(user_id, state["last"], locale)
             opening += missed
         return opening
 
     def catch_up():
-        state["last"], chunk = _replay(user_id, state["last"])
+        state["last"], chunk = _replay(user_id, state["last"], locale)
         return chunk
 
     def render(channel, data):

@@ -82,7 +82,9 @@ def _tell_the_buyer(order: Order, refunded_at) -> None:
     from ..infra.mail import queue_email
     from ..notifications.services import notify
 
-    notify(order.user_id, "order_refunded", f"Refunded: {order.order_name} (₩{order.total:,})",
-           f"/orders/{order.public_id}")
+    # Names and integer won: each is written out in the buyer's language when read or sent.
+    named = {"title": order.lines[0].title if order.lines else "", "more": max(len(order.lines) - 1, 0)}
+    notify(order.user_id, "order_refunded", {**named, "total": order.total}, f"/orders/{order.public_id}")
     queue_email(order.user.email, "refund", nickname=order.user.nickname, order_id=order.public_id,
-                order_name=order.order_name, total=order.total, refunded_at=refunded_at.isoformat())
+                first_title=named["title"], more=named["more"], total=order.total,
+                refunded_at=refunded_at.isoformat())

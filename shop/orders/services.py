@@ -269,10 +269,11 @@ def finalize_paid(order_id: int) -> bool:
     db.session.execute(CartItem.__table__.delete().where(CartItem.user_id == order.user_id,
                                                          CartItem.game_id.in_(game_ids)))
     hooks.paid(order)
-    notify(order.user_id, "order_paid", f"Payment received: {order.order_name} (₩{order.total:,})",
-           f"/orders/{order.public_id}")
+    # Names and integer won: each is written out in the buyer's language when read or sent.
+    named = {"title": order.lines[0].title if order.lines else "", "more": max(len(order.lines) - 1, 0)}
+    notify(order.user_id, "order_paid", {**named, "total": order.total}, f"/orders/{order.public_id}")
     queue_email(order.user.email, "receipt", nickname=order.user.nickname, order_id=order.public_id,
-                order_name=order.order_name, total=order.total, subtotal=order.subtotal,
+                first_title=named["title"], more=named["more"], total=order.total, subtotal=order.subtotal,
                 discount=order.discount, paid_at=now.isoformat(),
                 lines=[{"title": l.title, "price": l.price, "list_price": l.list_price} for l in order.lines])
     # By name: tasks.py imports this module for its cron jobs.

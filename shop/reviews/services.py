@@ -72,7 +72,7 @@ def post_review(user, game: Game, rating: int, body: str) -> Review:
         db.session.rollback()
         raise ReviewError(_("You already reviewed this game; edit your review instead."))
     _adjust(game.id, rating, +1)
-    notify(game.publisher_id, "review", f"{user.nickname} reviewed {game.title}: {'★' * rating}",
+    notify(game.publisher_id, "review", {"nickname": user.nickname, "title": game.title, "rating": rating},
            f"/games/{game.slug}#review-{review.id}")
     db.session.commit()
     return review
@@ -150,7 +150,6 @@ def reply(user, review: Review, body: str) -> Review:
     first = review.reply_body is None
     review.reply_body, review.reply_at = body, utcnow()
     if first:
-        notify(review.user_id, "review_reply", f"{game.title}'s publisher replied to your review",
-               f"/games/{game.slug}#review-{review.id}")
+        notify(review.user_id, "review_reply", {"title": game.title}, f"/games/{game.slug}#review-{review.id}")
     db.session.commit()
     return review

@@ -34,7 +34,7 @@ def failed_delivery(app, monkeypatch, to="dana@example.com") -> int:
     monkeypatch.setattr(app.extensions["mail"], "port", free_port())  # nothing listens there
     monkeypatch.setitem(app.config, "MAIL_RETRY_INTERVALS", [])
     with app.app_context():
-        entry = queue_email(to, "password_changed", nickname="Dana")
+        entry = queue_email(to, "password_changed", locale="en", nickname="Dana")  # no account: English as asked
         db.session.commit()
         email_id = entry.id
     run_jobs(app)

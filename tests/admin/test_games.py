@@ -8,6 +8,7 @@ from sqlalchemy import select
 from shop.catalog.models import Game
 from shop.extensions import db
 from shop.infra.mail import EmailLog
+from shop.web.i18n import in_locale
 from shop.notifications.models import Notification
 
 from ..support.browser import run_jobs
@@ -27,8 +28,9 @@ def game_id(app, publisher):
 
 
 def notifications_of(app, user_id) -> list[tuple[str, str, str | None]]:
-    with app.app_context():
-        return [(n.kind, n.message, n.link) for n in db.session.scalars(
+    """(kind, text as an English reader reads it, link)."""
+    with app.app_context(), in_locale("en"):
+        return [(n.kind, n.text, n.link) for n in db.session.scalars(
             select(Notification).where(Notification.user_id == user_id).order_by(Notification.id))]
 
 
@@ -122,7 +124,7 @@ def test_delisting_hides_the_game_tells_the_publisher_and_is_audited(app, admin_
                                        {"status": "delisted", "moderation_note": REASON})
     # the publisher hears about it: a notification and an email
     assert notifications_of(app, publisher.user.id) == [
-        ("game_moderation", f"An admin delisted “Hollow Hill”: {REASON}", f"/publisher/games/{game_id}/edit")]
+        ("game_delisted", f"An admin delisted “Hollow Hill”: {REASON}", f"/publisher/games/{game_id}/edit")]
     [mail] = [m for m in outbox.deliver() if "studio@devs.example" in m["to"]]  # also runs the cache job
     assert mail["subject"] == "“Hollow Hill” was removed from the Playcation store"
     assert REASON in mail["text"] and f"/publisher/games/{game_id}/edit" in mail["text"]
@@ -192,7 +194,7 @@ def test_relisting_clears_the_reason_tells_the_publisher_and_is_audited(app, adm
     assert (row.before, row.after) == ({"status": "delisted", "moderation_note": REASON},
                                        {"status": "listed", "moderation_note": None})
     assert notifications_of(app, publisher.user.id)[-1][:2] == (
-        "game_moderation", "An admin listed “Hollow Hill” in the store again.")
+        "game_relisted", "An admin listed “Hollow Hill” in the store again.")
     run_jobs(app)
     assert client.get(f"/games/{row_of(Game, game_id).slug}").status_code == 200
     # the publisher manages it freely again

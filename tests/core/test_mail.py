@@ -32,29 +32,44 @@ CONTEXTS = {
     "password_reset": {"link": "http://localhost/reset/tok3n-value", "nickname": "Mina", "minutes": 60},
     "password_changed": {"nickname": "Mina"},
     "account_withdrawn": {"nickname": "Mina", "days": 30},
-    "receipt": {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000001", "order_name": "Hades",
+    "receipt": {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000001", "first_title": "Hades", "more": 0,
                 "total": 24000, "subtotal": 24000, "discount": 0, "paid_at": "2026-11-21T00:00:00+00:00",
                 "lines": [{"title": "Hades", "price": 24000, "list_price": 30000}]},
 }
 CONTEXTS["vip_upgrade"] = {"nickname": "Mina", "grade": "GOLD", "month": "2026-10", "bonus": 3000}
 CONTEXTS["vip_downgrade"] = {"nickname": "Mina", "grade": "SILVER", "previous": "VIP", "month": "2026-10",
                              "bonus": 1000, "regain_at": 300000}
+# As queued before orders kept their first title: an English order_name, shown as it is.
 CONTEXTS["refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000002",
                       "order_name": "Hades", "total": 24000, "refunded_at": "2026-11-22T00:00:00+00:00"}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
-         "vip_upgrade": ["Mina", "GOLD", "2026-10", "3,000"],
-         "vip_downgrade": ["Mina", "SILVER", "VIP", "2026-10", "1,000", "₩300,000"],
+         "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
+         "vip_downgrade": ["Mina", "SILVER", "VIP", "October 2026", "1,000", "₩300,000"],
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
          "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
+# The subjects an English reader gets for CONTEXTS.
+SUBJECTS_EN = {
+    "verify_email": "Your Playcation verification code: 314159",
+    "email_change": "Confirm your new Playcation email: 271828",
+    "password_reset": "Reset your Playcation password",
+    "password_changed": "Your Playcation password was changed",
+    "account_withdrawn": "Your Playcation account was closed",
+    "receipt": "Your Playcation receipt: Hades",
+    "vip_upgrade": "You reached GOLD on Playcation",
+    "vip_downgrade": "Your Playcation grade for October 2026: SILVER",
+    "refund": "Your Playcation refund: Hades",
+    "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
+}
 
 
-def _queue(app, recipient="to@example.com", kind="password_changed", **context) -> int:
-    """queue_email in its own committed transaction, as a service would."""
+def _queue(app, recipient="to@example.com", kind="password_changed", locale="en", **context) -> int:
+    """queue_email in its own committed transaction, as a service would. The addresses
+    here belong to no account: `locale` is the language the mail is written in."""
     with app.app_context():
-        entry = queue_email(recipient, kind, **(context or CONTEXTS[kind]))
+        entry = queue_email(recipient, kind, locale=locale, **(context or CONTEXTS[kind]))
         db.session.commit()
         return entry.id
 
@@ -291,7 +306,7 @@ def _insert_without_job(app, status="queued", minutes_ago=10, attempts=0) -> int
     """A row whose job never reached Redis (Redis down at commit, or it lost its data)."""
     with app.app_context():
         entry = EmailLog(recipient="lost@example.com", kind="password_changed",
-                         subject=SUBJECTS["password_changed"], context={"nickname": "Mina"},
+                         subject="Your Playcation password was changed", context={"nickname": "Mina"}, locale="en",
                          status=status, attempts=attempts,
                          created_at=utcnow() - timedelta(minutes=minutes_ago))
         db.session.add(entry)
@@ -373,7 +388,7 @@ def test_the_bulk_relay_job_takes_its_own_kinds_only(app, outbox):
 # --- templates ------------------------------------------------------------------------
 
 def test_every_kind_has_a_test_context():
-    assert set(CONTEXTS) == set(SUBJECTS)
+    assert set(CONTEXTS) == set(SUBJECTS) == set(SUBJECTS_EN)
 
 
 @pytest.mark.parametrize("kind", sorted(SUBJECTS))
@@ -381,9 +396,9 @@ def test_every_kind_renders_text_and_html(app, outbox, kind):
     context = CONTEXTS[kind]
     _queue(app, "kinds@example.com", kind, **context)
     [msg] = outbox.deliver()
-    assert msg["subject"] == SUBJECTS[kind].format(**context)
+    assert msg["subject"] == SUBJECTS_EN[kind]
     assert msg["text"].strip() and msg["html"].strip()
-    assert "<html>" in msg["html"] and "<html>" not in msg["text"]
+    assert '<html lang="en">' in msg["html"] and "<html" not in msg["text"]
     for value in SHOWN.get(kind) or context.values():
         assert str(value) in msg["text"], (kind, value)
         assert str(value) in msg["html"], (kind, value)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.loyalty.grades import grade_month
 from shop.infra.mail import EmailLog
+from shop.web.i18n import in_locale
 from shop.web.sse import user_channel
 from shop.notifications.models import Notification
 from shop.orders.models import Order
@@ -28,11 +29,12 @@ def _pay(app, user_id, total, year, month):
         db.session.commit()
 
 
-def _september(app, make_user, outbox):
+def _september(app, make_user, outbox, riser_locale="en"):
     """Three users, September graded and its mail sent: `riser` BRONZE, `stayer` VIP,
     `dropper` VIP. October's spending makes riser GOLD, keeps stayer VIP and drops
     dropper to SILVER. Returns the users and the last email id so far."""
-    riser, stayer, dropper = (make_user(nickname=n) for n in ("Riser", "Stayer", "Dropper"))
+    riser = make_user(nickname="Riser", locale=riser_locale)
+    stayer, dropper = (make_user(nickname=n) for n in ("Stayer", "Dropper"))
     _pay(app, stayer.id, 300_000, 2026, 9)
     _pay(app, dropper.id, 320_000, 2026, 9)
     _pay(app, riser.id, 150_000, 2026, 10)
@@ -66,14 +68,19 @@ def _grade_october(app):
         return grade_month(2026, 10)
 
 
-def _october_notes(app) -> dict[int, list[tuple[str, str]]]:
+def _october_rows(app) -> list[Notification]:
     with app.app_context():
-        rows = db.session.execute(select(Notification.user_id, Notification.kind, Notification.message)
-                                  .where(Notification.kind.in_(("vip_grade", "vip_downgrade")),
-                                         Notification.message.contains("2026-10"))).all()
+        rows = db.session.scalars(select(Notification).where(Notification.kind.in_(("vip_grade", "vip_downgrade")))).all()
+        db.session.expunge_all()
+    return [row for row in rows if row.params["month"] == "2026-10"]
+
+
+def _october_notes(app, locale="en") -> dict[int, list[tuple[str, str]]]:
+    """Each user's October notifications: (kind, text as read in `locale`)."""
     notes: dict[int, list] = {}
-    for user_id, kind, message in rows:
-        notes.setdefault(user_id, []).append((kind, message))
+    with app.app_context(), in_locale(locale):
+        for row in _october_rows(app):
+            notes.setdefault(row.user_id, []).append((row.kind, row.text))
     return notes
 
 
@@ -89,9 +96,9 @@ def _assert_one_letter_each(outbox, riser, stayer, dropper):
     assert sorted(m["to"] for m in mails) == sorted([riser.email, dropper.email])
     [up] = outbox.messages(to=riser.email)
     assert up["subject"] == "You reached GOLD on Playcation"
-    assert "Riser" in up["text"] and "2026-10" in up["text"] and "3,000 bonus points" in up["text"]
+    assert "Riser" in up["text"] and "October 2026" in up["text"] and "3,000 bonus points" in up["text"]
     [down] = outbox.messages(to=dropper.email)
-    assert down["subject"] == "Your Playcation grade for 2026-10: SILVER"
+    assert down["subject"] == "Your Playcation grade for October 2026: SILVER"
     assert "reached" not in down["subject"] + down["text"]  # no congratulation
     assert "SILVER" in down["text"] and "it was VIP" in down["text"] and "Thank you" in down["text"]
     assert "₩300,000" in down["text"] and "1,000 bonus points" in down["text"]
@@ -112,12 +119,10 @@ def test_only_real_changes_are_announced_and_published_live(app, outbox, redis, 
     notes = _october_notes(app)
     assert set(notes) == {riser.id, dropper.id}  # nothing for the unchanged grade
     [(kind, message)] = notes[riser.id]
-    assert kind == "vip_grade" and message == "You reached GOLD for 2026-10! Enjoy your bonus points."
+    assert kind == "vip_grade" and message == "You reached GOLD for October 2026! Enjoy your bonus points."
     [(kind, message)] = notes[dropper.id]
     assert kind == "vip_downgrade" and "SILVER" in message and "VIP" in message and "reached" not in message
-    with app.app_context():
-        ids = {u: db.session.scalar(select(Notification.id).where(
-            Notification.user_id == u, Notification.message.contains("2026-10"))) for u in (riser.id, dropper.id)}
+    ids = {row.user_id: row.id for row in _october_rows(app)}
     # each notification went out on its owner's channel, once, and nobody else heard anything
     assert published == {user_channel(riser.id): [str(ids[riser.id])],
                          user_channel(dropper.id): [str(ids[dropper.id])]}
@@ -153,3 +158,20 @@ def test_grade_mail_survives_redis_down_at_the_commit(app, outbox, make_user, re
     assert [status for *_, status in _emails_after(app, september)] == ["sent", "sent"]
     assert sweep(app) == 0  # delivered rows are not swept again
     assert len(outbox.messages()) == 2
+
+
+def test_grade_news_is_written_in_each_members_language(app, outbox, make_user):
+    """The same run, one statement for everyone: a Korean riser reads Korean, an English
+    dropper English, in the notification and in the letter (subject, text and HTML)."""
+    (riser, stayer, dropper), september = _september(app, make_user, outbox, riser_locale="ko")
+    _grade_october(app)
+    [(kind, note)] = _october_notes(app, "ko")[riser.id]
+    assert kind == "vip_grade" and note == "2026년 10월 GOLD 등급을 달성했어요! 보너스 포인트를 즐겨 보세요."
+    outbox.deliver()
+    [up] = outbox.messages(to=riser.email)
+    assert up["subject"] == "Playcation GOLD 등급을 달성하셨습니다"
+    for body in (up["text"], up["html"]):
+        assert "Riser님, 안녕하세요." in body and "2026년 10월 구매 실적으로" in body and "보너스 포인트 3,000점" in body
+        assert "bonus" not in body
+    [down] = outbox.messages(to=dropper.email)
+    assert down["subject"] == "Your Playcation grade for October 2026: SILVER" and "₩300,000" in down["text"]

@@ -17,9 +17,10 @@ def fast_heartbeat(app, monkeypatch):
     monkeypatch.setitem(app.config, "SSE_HEARTBEAT_SECONDS", 0.3)
 
 
-def _notify(app, user_id, message):
+def _notify(app, user_id, title):
+    """A review of the game `title` by Mina, for `user_id` (its publisher)."""
     with app.app_context():
-        row = notify(user_id, "review", message, "/games/x")
+        row = notify(user_id, "review", {"nickname": "Mina", "title": title, "rating": 5}, "/games/x")
         db.session.commit()
         return row.id
 
@@ -41,7 +42,7 @@ def test_stream_sends_ready_then_live_notifications_with_ids(app, browser, make_
     chunks = iter(res.response)
     assert "event: ready" in next(chunks).decode()
     assert get_hub(REDIS_URL).wait_ready()
-    nid = _notify(app, user.id, "Mina reviewed <Hades>")
+    nid = _notify(app, user.id, "<Hades>")
     text = _read_until(chunks, "event: notification")
     assert f"id: {nid}" in text
     assert "Mina reviewed &lt;Hades&gt;" in text  # escaped
@@ -88,9 +89,9 @@ def test_rolled_back_notification_publishes_nothing(app, make_user):
     listener.subscribe(f"notify:user:{user.id}")
     listener.get_message(timeout=1)
     with app.app_context():
-        notify(user.id, "review", "never happened")
+        notify(user.id, "review_reply", {"title": "never happened"})
         db.session.rollback()
-        notify(user.id, "review", "this one counts")
+        notify(user.id, "review_reply", {"title": "this one counts"})
         db.session.commit()
     messages = []
     deadline = time.monotonic() + 2

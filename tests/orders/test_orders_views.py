@@ -218,8 +218,10 @@ def test_the_buyer_is_notified(app, bought):
     shopper, public_id, _ = bought
     assert count(app, Notification, Notification.user_id == shopper.user.id, Notification.kind == "order_paid") == 1
     link = scalar(app, select(Notification.link).where(Notification.user_id == shopper.user.id))
-    message = scalar(app, select(Notification.message).where(Notification.user_id == shopper.user.id))
-    assert link == f"/orders/{public_id}" and "Hades" in message and "₩24,000" in message
+    params = scalar(app, select(Notification.params).where(Notification.user_id == shopper.user.id))
+    assert link == f"/orders/{public_id}" and params == {"title": "Hades", "more": 0, "total": 24000}
+    page = shopper.browser.get("/notifications").get_data(as_text=True)  # written when read, in English here
+    assert "Payment received: Hades (₩24,000)" in page
 
 
 def test_the_sales_counter_counts_each_paid_copy(app, make_user, bought):

@@ -67,9 +67,9 @@ def test_a_refund_tells_the_buyer_once_even_with_redis_down_at_the_commit(app, o
     assert order_snapshot(app, public_id).status == "REFUNDED"
     assert _emails(app, shopper.user.email) == [("refund", "queued")]
     with app.app_context():
-        [(message, link)] = db.session.execute(select(Notification.message, Notification.link).where(
+        [(params, link)] = db.session.execute(select(Notification.params, Notification.link).where(
             Notification.user_id == shopper.user.id, Notification.kind == "order_refunded")).all()
-    assert message == "Refunded: Hades (₩24,000)" and link == f"/orders/{public_id}"
+    assert params == {"title": "Hades", "more": 0, "total": 24000} and link == f"/orders/{public_id}"
 
     redis_outage.up()
     run_jobs(app)

@@ -62,7 +62,7 @@ def test_publisher_is_notified_after_commit(app, browser, world):
     _post(browser, world["slug"])
     with app.app_context():
         note = db.session.scalar(select(Notification).where(Notification.user_id == world["publisher"].id))
-        assert note.kind == "review" and "Owner reviewed Hades" in note.message
+        assert note.kind == "review" and note.params == {"nickname": "Owner", "title": "Hades", "rating": 5}
 
 
 @pytest.mark.parametrize("who,status", [("stranger", 400), ("unverified", 302), ("anonymous", 302)])
@@ -192,7 +192,7 @@ def test_rolled_back_review_publishes_nothing(app, world):
         db.session.add(review)
         from shop.notifications.services import notify
 
-        notify(game.publisher_id, "review", "should vanish")
+        notify(game.publisher_id, "review", {"nickname": "Owner", "title": game.title, "rating": 5}, "/should-vanish")
         db.session.rollback()
-        assert db.session.scalar(select(Notification).where(Notification.message == "should vanish")) is None
+        assert db.session.scalar(select(Notification).where(Notification.link == "/should-vanish")) is None
     assert listener.get_message(timeout=1) is None

@@ -134,7 +134,7 @@ def build_world(app) -> SimpleNamespace:
 
         review = reviews.post_review(cust_a, db.session.get(Game, game_a.id), 4, "Fun little game, good pace.")
         w.review_a = review.id
-        w.notification_a = notify(cust_a.id, "test", "Your order shipped", "/library").id
+        w.notification_a = notify(cust_a.id, "order_paid", {"title": "Shipped", "more": 0, "total": 1000}, "/library").id
         db.session.commit()
         add_to_cart(cust_a, db.session.get(Game, game_c.id))
         wishlist.set_wishlisted(cust_a, db.session.get(Game, game_c.id), True)
