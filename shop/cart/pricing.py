@@ -4,7 +4,7 @@ Discounts plug in as providers (coupons and points register theirs in their own
 issues): each gets the quote so far and returns a `Discount` or None. Providers run
 in order and can never take the total below zero.
 """
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from flask_babel import gettext as _
 
@@ -27,6 +27,13 @@ class Discount:
     amount: int
     ref: str | None = None
     name: str | None = None  # what the label names (a coupon's event), to say it again in another language
+
+    def stored(self) -> dict:
+        """The order's JSON line: kind, label, amount, ref (and name when there is one)."""
+        line = asdict(self)
+        if line["name"] is None:
+            del line["name"]
+        return line
 
 
 @dataclass

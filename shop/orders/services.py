@@ -6,7 +6,6 @@ happen outside database transactions and carry a per-order idempotency key.
 Refunds live in `refunds.py`.
 """
 import logging
-from dataclasses import asdict
 from datetime import timedelta
 
 from flask import current_app
@@ -138,7 +137,7 @@ def start_checkout(user, options: dict | None = None) -> Order:
         quote = quote_games(games, user, options)
         order = Order(user_id=user.id, status="PENDING", subtotal=quote.subtotal, discount=quote.discount,
                       total=quote.total, gateway=current_app.config["PAYMENT_GATEWAY"],
-                      discounts=[asdict(d) for d in quote.discounts],
+                      discounts=[d.stored() for d in quote.discounts],
                       expires_at=utcnow() + timedelta(minutes=current_app.config["ORDER_EXPIRY_MINUTES"]))
         order.lines = [OrderLine(game_id=line.game_id, title=line.title, list_price=line.list_price,
                                  price=line.price) for line in quote.lines]
