@@ -64,3 +64,28 @@ def test_an_order_of_two_games_is_named_in_the_readers_language(app, korean, mak
     english = Shopper(app, make_user(locale="en"))
     english.buy(new_game(app, "Inside"), new_game(app, "Limbo"))
     assert "Inside and 1 more" in english.browser.get("/orders").get_data(as_text=True)
+
+
+def test_discount_lines_are_said_in_the_readers_language(app, korean, monkeypatch):
+    """A quote's discounts and an order's stored lines name the coupon or the points in
+    whoever reads them's language; a kind nobody knows keeps its stored label."""
+    from shop.cart import pricing
+    from shop.web.i18n import in_locale
+
+    def coupon(quote, user, options):
+        return pricing.Discount("coupon", "Coupon: Chuseok", 2000, ref="1", name="추석 쿠폰")
+
+    def points(quote, user, options):
+        return pricing.Discount("points", "Points (1,000 P)", 1000, ref="1000")
+
+    monkeypatch.setattr(pricing, "DISCOUNT_PROVIDERS", [("coupon", coupon), ("points", points)])
+    korean.add(new_game(app, "Celeste", price=12000))
+    html = korean.browser.get("/checkout").get_data(as_text=True)
+    assert "<span>쿠폰: 추석 쿠폰</span><span>−2,000원</span>" in html
+    assert "<span>포인트 (1,000 P)</span><span>−1,000원</span>" in html and ">9,000원 결제하기</button>" in html
+    stored = [coupon(None, None, {}).stored(), {"kind": "bonus", "label": "Launch bonus", "amount": 5, "ref": None}]
+    with app.test_request_context("/"):
+        with in_locale("en"):
+            assert [pricing.discount_label(d) for d in stored] == ["Coupon: 추석 쿠폰", "Launch bonus"]
+        with in_locale("ko"):
+            assert [pricing.discount_label(d) for d in stored] == ["쿠폰: 추석 쿠폰", "Launch bonus"]
