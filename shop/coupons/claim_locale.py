@@ -14,13 +14,17 @@ _accepted: dict[str, str] = {}  # Accept-Language header -> locale ("" for none)
 
 
 def cookie(header: str | None, name: str = COOKIE) -> str | None:
-    """The first `name` cookie in a Cookie header."""
-    if not header or name + "=" not in header:
+    """The first `name` cookie in a Cookie header (found in place: the header also
+    carries the long session cookie, not worth splitting on every claim)."""
+    if not header:
         return None
-    for part in header.split(";"):
-        key, _eq, value = part.strip().partition("=")
-        if key == name:
-            return value
+    key = name + "="
+    start = header.find(key)
+    while start != -1:
+        if start == 0 or header[start - 1] in "; ":
+            end = header.find(";", start)
+            return header[start + len(key):end if end != -1 else len(header)].strip()
+        start = header.find(key, start + 1)
     return None
 
 
@@ -37,4 +41,7 @@ def from_accept_language(header: str | None) -> str | None:
 
 
 def claim_locale(cookie_header: str | None, accept_language: str | None) -> str:
-    return normalize(cookie(cookie_header)) or from_accept_language(accept_language) or DEFAULT
+    chosen = cookie(cookie_header)
+    if chosen in LOCALES:  # what the switcher and login write
+        return chosen
+    return normalize(chosen) or from_accept_language(accept_language) or DEFAULT
