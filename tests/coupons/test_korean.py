@@ -6,7 +6,7 @@ import pytest
 from shop.coupons import claim_locale
 from shop.coupons.consumer import drain_event
 
-from .test_fastlane import HTMX, JSON, User_, logged_in, same
+from .test_fastlane import Paths, User_, logged_in, same
 
 CLAIMED_KO = "쿠폰을 받았어요! 내 쿠폰함에 넣어 두었습니다."
 CLAIMED_EN = "Got it! The coupon is in your wallet."
@@ -14,8 +14,6 @@ CLAIMED_EN = "Got it! The coupon is in your wallet."
 
 @pytest.fixture
 def paths(app, monkeypatch):
-    from .test_fastlane import Paths
-
     return Paths(app, monkeypatch)
 
 
@@ -89,3 +87,23 @@ def test_the_event_page_and_wallet_in_korean(app, open_event, make_users):
         drain_event(event_id)  # the consumer persists the claim
     wallet = a.browser.get("/coupons/mine").get_data(as_text=True)
     assert "<h1>내 쿠폰함</h1>" in wallet and "사용 가능" in wallet and "까지 사용 가능" in wallet
+
+
+def test_the_claim_never_reads_the_account_for_its_language(app, paths, open_event, make_users):
+    """The account's language reaches the claim through the `lang` cookie login writes;
+    the lane and the view alike leave the row alone, so they can never disagree."""
+    from sqlalchemy import update
+
+    from shop.accounts.models import User
+    from shop.extensions import db
+
+    a, b = logged_in(app, make_users, 2)  # the suite's browsers ask for English
+    with app.app_context():
+        db.session.execute(update(User).where(User.id.in_([a.user.id, b.user.id])).values(locale="ko"))
+        db.session.commit()
+    event_id = open_event()
+    fast = paths.fast(lambda: a.claim(event_id))
+    same(fast, paths.flask(lambda: b.claim(event_id)))
+    assert fast.get_json()["message"] == CLAIMED_EN
+    speaking(a, "ko")
+    assert paths.fast(lambda: a.claim(event_id)).get_json()["message"] == "이미 받은 쿠폰입니다."
