@@ -3,6 +3,7 @@
 Each refusal also says what the game's cart button should become (`state`:
 buy | in_cart | owned | unavailable), so views never guess it from the message.
 """
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -81,22 +82,22 @@ def add_to_cart(user, game: Game) -> CartItem:
     from ..library.services import owned_game_ids
 
     if not game.is_listed:
-        raise NotForSale(f"{game.title} is not for sale.")
+        raise NotForSale(_("%(title)s is not for sale.", title=game.title))
     if sold_out_ids([game.id]):
-        raise NotForSale(f"{game.title} is sold out.")
+        raise NotForSale(_("%(title)s is sold out.", title=game.title))
     if owned_game_ids(user.id, [game.id]):
-        raise AlreadyOwned(f"You already own {game.title}.")
+        raise AlreadyOwned(_("You already own %(title)s.", title=game.title))
     if in_cart(user.id, game.id):
-        raise AlreadyInCart(f"{game.title} is already in your cart.")
+        raise AlreadyInCart(_("%(title)s is already in your cart.", title=game.title))
     if cart_count(user.id) >= MAX_ITEMS:
-        raise CartFull(f"Your cart is full ({MAX_ITEMS} games).")
+        raise CartFull(_("Your cart is full (%(count)s games).", count=MAX_ITEMS))
     item = CartItem(user_id=user.id, game_id=game.id)
     db.session.add(item)
     try:
         db.session.commit()
     except IntegrityError:  # a double click raced us to the primary key
         db.session.rollback()
-        raise AlreadyInCart(f"{game.title} is already in your cart.")
+        raise AlreadyInCart(_("%(title)s is already in your cart.", title=game.title))
     return item
 
 

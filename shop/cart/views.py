@@ -1,5 +1,6 @@
 """Cart pages and htmx actions (button and header badge update in one response)."""
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..web.urls import safe_next
@@ -7,10 +8,11 @@ from ..catalog import card_states
 from ..catalog.models import Game
 from ..web.htmx import wants_fragment
 from ..extensions import db
-from .pricing import quote_games
+from .pricing import discount_label, quote_games
 from . import services
 
 bp = Blueprint("cart", __name__)
+bp.add_app_template_filter(discount_label, "discount_label")
 
 
 @bp.record_once
@@ -48,7 +50,7 @@ def add(game_id):
             count=services.cart_count(current_user.id)))
         response.vary.add("HX-Request")
         return response
-    flash(error or f"{game.title} is in your cart.", "error" if error else "success")
+    flash(error or _("%(title)s is in your cart.", title=game.title), "error" if error else "success")
     return redirect(_back())
 
 
@@ -62,5 +64,5 @@ def remove(game_id):
                                                  quote=quote_games(games, current_user), count=len(games)))
         response.vary.add("HX-Request")
         return response
-    flash("Removed from your cart.", "info")
+    flash(_("Removed from your cart."), "info")
     return redirect(_back())

@@ -11,6 +11,7 @@ open a drop while there is any problem (unless COUPON_REQUIRE_DURABLE_REDIS is o
 import time
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError, ResponseError
 
 from .redis_state import coupon_redis
@@ -18,11 +19,11 @@ from .redis_state import coupon_redis
 REQUIRED = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
 CACHE_SECONDS = 10.0
 
-CONFIG_DISABLED = ("The coupon Redis refuses CONFIG GET (the host disabled or restricted it), so its persistence "
-                   "can't be checked. Make sure it runs with appendonly yes, appendfsync always and "
-                   "maxmemory-policy noeviction, then set COUPON_REQUIRE_DURABLE_REDIS=0.")
-UNREACHABLE = "The coupon Redis can't be reached, so its persistence can't be checked."
-WRONG = "The coupon Redis has {name} {actual}; it must be {wanted}, or claimed coupons can be lost when it restarts."
+# Lazy: the answer is cached per process and read by admins in either language.
+CONFIG_DISABLED = _l("The coupon Redis refuses CONFIG GET (the host disabled or restricted it), so its persistence "
+                     "can't be checked. Make sure it runs with appendonly yes, appendfsync always and "
+                     "maxmemory-policy noeviction, then set COUPON_REQUIRE_DURABLE_REDIS=0.")
+UNREACHABLE = _l("The coupon Redis can't be reached, so its persistence can't be checked.")
 
 
 def read_problems(client) -> list[str]:
@@ -40,7 +41,9 @@ def read_problems(client) -> list[str]:
     for (name, wanted), reply in zip(REQUIRED.items(), replies):
         actual = _text(reply.get(name) if reply else None)
         if actual != wanted:
-            problems.append(WRONG.format(name=name, actual=actual or "unset", wanted=wanted))
+            problems.append(_l("The coupon Redis has %(name)s %(actual)s; it must be %(wanted)s, or claimed "
+                               "coupons can be lost when it restarts.", name=name, actual=actual or "unset",
+                               wanted=wanted))
     return problems
 
 

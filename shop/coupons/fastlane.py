@@ -19,8 +19,9 @@ compares them byte for byte, headers included):
   both in one pipelined round trip, and services.claim()
   (one Lua call, the per-user and per-IP limits counted inside it).
   JSON for `Accept: application/json`, else the coupons/_outcome.html fragment
-  (rendered once per outcome when the lane starts; the rate-limited one carries a
-  fresh CSRF token, as csrf_token() would give).
+  (rendered once per language and outcome when the lane starts; the rate-limited one
+  carries a fresh CSRF token, as csrf_token() would give), in the language
+  claim_locale.py reads from the `lang` cookie or Accept-Language, never the user row.
 
 Everything else goes to Flask untouched, before any side effect: no or a bad cookie,
 a session Flask-Login or Flask would rewrite (remember-me, permanent, protection
@@ -33,6 +34,7 @@ before/after-request hook this lane doesn't know about, the lane switches itself
 import hashlib
 import hmac
 import io
+import itertools
 import logging
 import re
 import time
@@ -46,7 +48,9 @@ from werkzeug.sansio.utils import get_host
 
 from ..infra.metrics import count_claim
 from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
+from ..web.i18n import LOCALES
 from ..web.security import BASE_HEADERS
+from .claim_locale import claim_locale
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +136,7 @@ class ClaimFastLane:
             self.ready = True
             return
         from flask import jsonify, render_template
+        from flask_babel import force_locale
 
         from ..accounts import auth_cache
         from ..accounts.login import parse_login_id
@@ -150,14 +155,15 @@ class ClaimFastLane:
         self.csp = content_security_policy(cfg)
 
         self.store = app.extensions["redis_store"]
-        messages = views.MESSAGES
+        # Keyed by (locale, outcome): each reader gets the answer in their language.
         self.json_bodies, self.fragments = {}, {}
         with app.test_request_context("/"):
-            for outcome, message in messages.items():
-                self.json_bodies[outcome] = jsonify(outcome=outcome, message=message).get_data()
-                html = render_template("coupons/_outcome.html", outcome=outcome, event_id=int(ID_MARK),
-                                       message=message, csrf_token=lambda: CSRF_MARK)
-                self.fragments[outcome] = html
+            for locale, (outcome, message) in itertools.product(LOCALES, views.MESSAGES.items()):
+                with force_locale(locale):
+                    self.json_bodies[locale, outcome] = jsonify(outcome=outcome, message=message).get_data()
+                    self.fragments[locale, outcome] = render_template(
+                        "coupons/_outcome.html", outcome=outcome, event_id=int(ID_MARK), message=message,
+                        csrf_token=lambda: CSRF_MARK)
         self.ready = True
 
     def _unknown_hooks(self) -> list[str]:
@@ -345,13 +351,14 @@ class ClaimFastLane:
     def _respond(self, environ, start_response, started, status, outcome, user_id, wants_json, session):
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         htmx = "HTTP_HX_REQUEST" in environ
+        locale = claim_locale(environ.get("HTTP_COOKIE"), environ.get("HTTP_ACCEPT_LANGUAGE"))
         if wants_json:
-            body = self.json_bodies[outcome]
+            body = self.json_bodies[locale, outcome]
             headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                        (REQUEST_ID_HEADER, request_id), *BASE_HEADERS,
                        ("Vary", "HX-Request, Cookie" if htmx else "Cookie")]
         else:
-            html = self.fragments[outcome].replace(ID_MARK, str(self._event_id(environ)))
+            html = self.fragments[locale, outcome].replace(ID_MARK, str(self._event_id(environ)))
             if CSRF_MARK in html:
                 html = html.replace(CSRF_MARK, self.csrf_serializer.dumps(session["csrf_token"]))
             body = html.encode()

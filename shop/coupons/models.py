@@ -1,11 +1,13 @@
 """Coupon events (first-come drops) and the coupons users claimed from them."""
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
+from ..web.i18n import won
 
 
 class CouponEvent(db.Model):
@@ -55,10 +57,12 @@ class CouponEvent(db.Model):
 
     @property
     def discount_label(self) -> str:
+        """'₩3,000 off' / '3,000원 할인', '15% off (up to ₩10,000)', in the reader's language."""
         if self.discount_type == "fixed":
-            return f"₩{self.discount_value:,} off"
-        cap = f" (up to ₩{self.discount_cap:,})" if self.discount_cap else ""
-        return f"{self.discount_value}% off{cap}"
+            return _("%(amount)s off", amount=won(self.discount_value))
+        if self.discount_cap:
+            return _("%(percent)s%% off (up to %(cap)s)", percent=self.discount_value, cap=won(self.discount_cap))
+        return _("%(percent)s%% off", percent=self.discount_value)
 
 
 class Coupon(db.Model):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
@@ -34,7 +36,8 @@ class RedisNotDurable(CouponError):
     """The coupon Redis could lose claims (coupons/durability.py): no drop may open on it."""
 
     def __init__(self, problems: list[str]):
-        super().__init__("A drop can't open until the coupon Redis is durable: " + " ".join(problems))
+        super().__init__(_("A drop can't open until the coupon Redis is durable: %(problems)s",
+                           problems=" ".join(map(str, problems))))
         self.problems = problems
 
 
@@ -65,26 +68,26 @@ class EventInput:
 
 def _check(data: EventInput):
     if not data.name.strip():
-        raise CouponError("Give the event a name.")
+        raise CouponError(_("Give the event a name."))
     if data.discount_type not in ("fixed", "percent"):
-        raise CouponError("Choose a fixed or percent discount.", "discount_type")
+        raise CouponError(_("Choose a fixed or percent discount."), "discount_type")
     if data.discount_value <= 0 or (data.discount_type == "percent" and data.discount_value > 100):
-        raise CouponError("Discounts are a positive amount, and percentages at most 100.", "discount_value")
+        raise CouponError(_("Discounts are a positive amount, and percentages at most 100."), "discount_value")
     if data.discount_type == "fixed" and data.discount_value > 1_000_000:
-        raise CouponError("A fixed discount is at most ₩1,000,000.", "discount_value")
+        raise CouponError(_("A fixed discount is at most ₩1,000,000."), "discount_value")
     if data.quantity < 1 or data.quantity > 10_000_000:
-        raise CouponError("Quantity is between 1 and 10,000,000.", "quantity")
+        raise CouponError(_("Quantity is between 1 and 10,000,000."), "quantity")
     if data.closes_at <= data.opens_at:
-        raise CouponError("The claim window must close after it opens.", "closes_at")
+        raise CouponError(_("The claim window must close after it opens."), "closes_at")
     if data.valid_days is None and data.valid_until is None:
-        raise CouponError("Set how long claimed coupons stay valid.", "valid_days")
+        raise CouponError(_("Set how long claimed coupons stay valid."), "valid_days")
     if data.valid_days is not None and not 1 <= data.valid_days <= 3650:
-        raise CouponError("Validity is 1 to 3,650 days.", "valid_days")
+        raise CouponError(_("Validity is 1 to 3,650 days."), "valid_days")
     if data.valid_until is not None and data.valid_until <= data.closes_at:
         # Otherwise the last claimers would get coupons that are already dead.
-        raise CouponError("A fixed validity date must come after the claim window closes.", "valid_until")
+        raise CouponError(_("A fixed validity date must come after the claim window closes."), "valid_until")
     if data.min_order_amount < 0:
-        raise CouponError("The minimum order amount can't be negative.", "min_order_amount")
+        raise CouponError(_("The minimum order amount can't be negative."), "min_order_amount")
 
 
 def issued_count(event_id: int) -> int:
@@ -114,7 +117,8 @@ def update_event(event: CouponEvent, data: EventInput) -> CouponEvent:
         _require_durable_redis()
     claimed = max(issued_count(event.id), _redis_claimed(event.id))
     if data.quantity < claimed:
-        raise CouponError(f"{claimed} coupons were already claimed; the quantity can't go below that.", "quantity")
+        raise CouponError(_("%(claimed)s coupons were already claimed; the quantity can't go below that.",
+                            claimed=claimed), "quantity")
     for name, value in data.__dict__.items():
         setattr(event, name, value)
     _sync_after_commit(event)
@@ -161,7 +165,7 @@ REBUILD_WAIT_SECONDS = 3.0
 class NoSuchEvent(DomainError):
     """A claim for an event id the database doesn't know (the view answers 404)."""
 
-    message = "There is no such coupon event."
+    message = _l("There is no such coupon event.")
 
 
 class StateUnavailable(RedisTimeoutError):
@@ -324,7 +328,7 @@ def reconcile(event_id: int | None = None) -> list[dict]:
 class DeadLetterGone(DomainError):
     """The dead letter was already retried (or the event's Redis state was lost)."""
 
-    message = "That failed claim is no longer waiting: it was already retried."
+    message = _l("That failed claim is no longer waiting: it was already retried.")
 
 
 def retry_dead_letter(event_id: int, entry_id: str) -> str:

@@ -4,6 +4,8 @@ the user's wallet."""
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, make_response, redirect, render_template,
                    request, url_for)
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -13,32 +15,34 @@ from ..infra.metrics import count_claim
 from ..web import sse
 from ..timeutil import utcnow
 from . import services, wallet
+from .claim_locale import claim_locale
 from .models import CouponEvent
 
 bp = Blueprint("coupons", __name__)
 
 MESSAGES = {
-    "claimed": "Got it! The coupon is in your wallet.",
-    "already_claimed": "You already have this coupon.",
-    "sold_out": "All gone — this drop is sold out.",
-    "not_open": "Not open yet. Come back when the drop starts.",
-    "closed": "This drop has ended.",
-    "rate_limited": "Too many attempts. Wait a second and try again.",
-    "unverified": "Verify your email to claim coupons.",
+    "claimed": _l("Got it! The coupon is in your wallet."),
+    "already_claimed": _l("You already have this coupon."),
+    "sold_out": _l("All gone — this drop is sold out."),
+    "not_open": _l("Not open yet. Come back when the drop starts."),
+    "closed": _l("This drop has ended."),
+    "rate_limited": _l("Too many attempts. Wait a second and try again."),
+    "unverified": _l("Verify your email to claim coupons."),
 }
+LOGIN_REQUIRED = _l("Log in to claim coupons.")
 
 
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _outcome_json(outcome: str, status: int) -> Response:
+def _outcome_json(outcome: str, status: int, locale: str) -> Response:
     """What `jsonify(outcome=..., message=...)` returns, with the body serialised once per
-    app and outcome instead of on every claim."""
+    app, language and outcome instead of on every claim."""
     bodies = current_app.extensions.setdefault("coupon_claim_bodies", {})
-    body = bodies.get(outcome)
+    body = bodies.get((locale, outcome))
     if body is None:
-        body = bodies[outcome] = jsonify(outcome=outcome, message=MESSAGES[outcome]).get_data()
+        body = bodies[locale, outcome] = jsonify(outcome=outcome, message=MESSAGES[outcome]).get_data()
     return current_app.response_class(body, status=status, mimetype="application/json")
 
 
@@ -90,14 +94,21 @@ def claim(event_id):
 
     In a web process the common cases of this route are answered by coupons/fastlane.py
     before Flask is entered; it hands everything else to this view, so the two must
-    agree (tests/coupons/test_fastlane.py compares them response by response)."""
+    agree (tests/coupons/test_fastlane.py compares them response by response). Both
+    speak the language claim_locale() picks from the headers, without the user's row."""
+    locale = claim_locale(request.headers.get("Cookie"), request.headers.get("Accept-Language"))
+    with force_locale(locale):
+        return _claim(event_id, locale)
+
+
+def _claim(event_id: int, locale: str):
     if session_ids() is not None and services.sold_out_cached(event_id):
-        return _outcome(event_id, "sold_out")
+        return _outcome(event_id, "sold_out", locale)
     who = session_user()
     if who is None:
         count_claim("login_required", "app")
         if _wants_json():
-            return jsonify(outcome="login_required", message="Log in to claim coupons."), 401
+            return jsonify(outcome="login_required", message=LOGIN_REQUIRED), 401
         login = url_for("accounts.login", next=f"/coupons/{event_id}")
         if request.headers.get("HX-Request"):
             response = make_response("", 200)
@@ -115,14 +126,14 @@ def claim(event_id):
         outcome = services.claim(event_id, user_id, request.remote_addr or "-")
     except services.NoSuchEvent:
         abort(404)
-    return _outcome(event_id, outcome)
+    return _outcome(event_id, outcome, locale)
 
 
-def _outcome(event_id: int, outcome: str):
+def _outcome(event_id: int, outcome: str, locale: str):
     count_claim(outcome, "app")
     status = 429 if outcome == "rate_limited" else 200
     if _wants_json():
-        return _outcome_json(outcome, status)
+        return _outcome_json(outcome, status, locale)
     return render_template("coupons/_outcome.html", outcome=outcome, event_id=event_id,
                            message=MESSAGES[outcome]), status
 

@@ -1,6 +1,7 @@
 """Coupons in the wallet and at checkout. Every status change is a conditional UPDATE
 (never read-then-write), so one coupon can never serve two orders."""
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ..web.numbers import MAX_ID, parse_int
@@ -8,6 +9,7 @@ from ..extensions import db
 from ..orders import hooks
 from ..cart.pricing import Discount
 from ..timeutil import utcnow
+from ..web.i18n import won
 from .models import Coupon, CouponEvent
 
 
@@ -73,14 +75,14 @@ def coupon_discount(quote, user, options) -> Discount | None:
     wanted = parse_int(coupon_id, 1, MAX_ID)
     coupon = db.session.get(Coupon, wanted) if wanted is not None else None
     if coupon is None or coupon.user_id != user.id or coupon.status != "available" or coupon.expires_at <= utcnow():
-        raise CheckoutError("That coupon is no longer available.")
+        raise CheckoutError(_("That coupon is no longer available."))
     event = coupon.event
     if quote.subtotal < event.min_order_amount:
-        raise CheckoutError(f"That coupon needs an order of ₩{event.min_order_amount:,} or more.")
+        raise CheckoutError(_("That coupon needs an order of %(amount)s or more.", amount=won(event.min_order_amount)))
     amount = discount_for(event, quote)
     if amount <= 0:
-        raise CheckoutError("That coupon doesn't apply to any game in your cart.")
-    return Discount("coupon", f"Coupon: {event.name}", amount, ref=str(coupon.id))
+        raise CheckoutError(_("That coupon doesn't apply to any game in your cart."))
+    return Discount("coupon", _("Coupon: %(name)s", name=event.name), amount, ref=str(coupon.id), name=event.name)
 
 
 def _coupon_ref(order) -> int | None:
@@ -100,7 +102,7 @@ def reserve(order, quote):
     if reserved != 1:
         from ..orders.services import CheckoutError
 
-        raise CheckoutError("That coupon is no longer available.")
+        raise CheckoutError(_("That coupon is no longer available."))
 
 
 def use(order):

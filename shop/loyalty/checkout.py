@@ -1,7 +1,9 @@
 """Points at checkout: a discount provider plus order hooks (hold, release, cashback,
 refund). Registered once from create_app."""
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
+from ..web.i18n import number
 from ..web.numbers import parse_int
 from ..orders import hooks
 from ..cart.pricing import Discount
@@ -21,7 +23,7 @@ def points_discount(quote, user, options) -> Discount | None:
     amount = min(wanted, points.balance(user.id), cap)
     if amount <= 0:
         return None
-    return Discount("points", f"Points ({amount:,} P)", amount, ref=str(amount))
+    return Discount("points", _("Points (%(points)s P)", points=number(amount)), amount, ref=str(amount))
 
 
 def _points_used(order) -> int:

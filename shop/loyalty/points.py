@@ -5,6 +5,8 @@ exactly those points."""
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -15,7 +17,7 @@ from .models import PointAllocation, PointBalance, PointEntry
 
 
 class NotEnoughPoints(DomainError):
-    message = "You don't have that many points."
+    message = _l("You don't have that many points.")
 
 
 def add_months(value: datetime, months: int) -> datetime:
@@ -75,7 +77,7 @@ def spend(user_id: int, amount: int, order_id: int) -> PointEntry:
     """Hold points for an order. Raises NotEnoughPoints; never lets the balance go negative,
     however many checkouts run at once (the UPDATE is conditional on the balance)."""
     if amount <= 0:
-        raise NotEnoughPoints("Use a positive number of points.")
+        raise NotEnoughPoints(_("Use a positive number of points."))
     _ensure_row(user_id)
     expire_points(user_id=user_id, commit=False)  # so the balance only counts points still valid
     taken = db.session.execute(update(PointBalance).where(
@@ -86,7 +88,7 @@ def spend(user_id: int, amount: int, order_id: int) -> PointEntry:
     entry = _entry(user_id=user_id, kind="spend", amount=-amount, order_id=order_id,
                    idem_key=f"spend:order:{order_id}", note="Used at checkout")
     if entry is None:
-        raise NotEnoughPoints("Points were already used for this order.")
+        raise NotEnoughPoints(_("Points were already used for this order."))
     db.session.flush()
     _allocate(user_id, entry.id, amount)
     return entry

@@ -5,9 +5,12 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from .grades import current_grade, grade_ladder, month_progress
+from .labels import grade_name, point_note
 from .points import balance
 
 bp = Blueprint("loyalty", __name__)
+bp.add_app_template_filter(grade_name, "grade_name")
+bp.add_app_template_filter(point_note, "point_note")
 
 
 @bp.route("/grades")

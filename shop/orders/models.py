@@ -11,6 +11,8 @@ never both move an order forward.
 import uuid
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,10 +61,13 @@ class Order(db.Model):
 
     @property
     def order_name(self) -> str:
+        """The first game's title, '… and 2 more' after it (in the reader's language)."""
         if not self.lines:
-            return "Playcation order"
+            return _("Playcation order")
         first = self.lines[0].title
-        return first if len(self.lines) == 1 else f"{first} and {len(self.lines) - 1} more"
+        if len(self.lines) == 1:
+            return first
+        return ngettext("%(title)s and %(num)d more", "%(title)s and %(num)d more", len(self.lines) - 1, title=first)
 
 
 class OrderLine(db.Model):

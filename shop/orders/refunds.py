@@ -5,6 +5,7 @@ down). A failed cancel leaves the order exactly as it was."""
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from ..catalog.models import Game
@@ -40,11 +41,11 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
     """Cancel at the gateway, then revoke grants in one transaction. Raises RefundError;
     a failed gateway cancel leaves the order unchanged."""
     if order.status == "REFUNDED":
-        raise RefundError("This order was already refunded.")
+        raise RefundError(_("This order was already refunded."))
     if not refundable(order):
         days = current_app.config["REFUND_WINDOW_DAYS"]
-        raise RefundError(f"This order can no longer be refunded (refunds are possible for {days} days "
-                          "after purchase).")
+        raise RefundError(_("This order can no longer be refunded (refunds are possible for %(days)s days "
+                            "after purchase).", days=days))
     order_id, gateway_name, payment_key = order.id, order.gateway, order.payment_key
     needs_gateway, game_ids = order.total > 0 and payment_key, [line.game_id for line in order.lines]
     if needs_gateway:  # a ₩0 order never reached a gateway
@@ -57,8 +58,8 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
             db.session.refresh(order)
             if order.status == "REFUNDED":  # a second click lost the race to the first one
                 return order
-            raise RefundError(f"The refund could not be processed: {result.message or result.code}. "
-                              "Nothing changed; please try again later.")
+            raise RefundError(_("The refund could not be processed: %(reason)s. Nothing changed; please try "
+                                "again later.", reason=(result.message or result.code).rstrip(".")))
     else:
         db.session.commit()  # end the read transaction before the writes (see confirm_payment)
     refunded_at = utcnow()

@@ -6,10 +6,11 @@ happen outside database transactions and carry a per-order idempotency key.
 Refunds live in `refunds.py`.
 """
 import logging
-from dataclasses import asdict
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -30,19 +31,19 @@ IN_FLIGHT = ("CONFIRMING", "AWAITING_CONFIRMATION")
 
 
 class CheckoutError(DomainError):
-    message = "Your cart can't be checked out right now."
+    message = _l("Your cart can't be checked out right now.")
 
 
 class EmptyCart(CheckoutError):
-    message = "Your cart is empty."
+    message = _l("Your cart is empty.")
 
 
 class OrderNotFound(DomainError):
-    message = "No such order."
+    message = _l("No such order.")
 
 
 class AmountMismatch(DomainError):
-    message = "The payment amount did not match the order. Nothing was charged."
+    message = _l("The payment amount did not match the order. Nothing was charged.")
 
 
 class PaymentDeclined(DomainError):
@@ -50,8 +51,8 @@ class PaymentDeclined(DomainError):
 
 
 class PaymentPending(DomainError):
-    message = ("We are still waiting for the payment service to confirm your payment. "
-               "Nothing will be charged twice; this page updates when it is settled.")
+    message = _l("We are still waiting for the payment service to confirm your payment. "
+                 "Nothing will be charged twice; this page updates when it is settled.")
 
 
 # --- helpers -------------------------------------------------------------------
@@ -74,7 +75,12 @@ def record_call(order_id: int, kind: str, result: GatewayResult, key: str | None
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text if text.endswith((".", "!", "?", "다")) else f"{text}."
+    return text if text.endswith((".", "!", "?", "다", "요")) else f"{text}."
+
+
+def _nothing_charged(reason: str) -> str:
+    """'<reason>. Nothing was charged.' in the buyer's language."""
+    return _("%(reason)s Nothing was charged.", reason=_sentence(reason))
 
 
 def confirm_key(public_id: str) -> str:
@@ -110,17 +116,18 @@ def start_checkout(user, options: dict | None = None) -> Order:
         raise EmptyCart()
     blocked = [g.title for g in games if not g.is_listed]
     if blocked:
-        raise CheckoutError(f"No longer for sale: {', '.join(blocked)}. Remove it from your cart.")
+        raise CheckoutError(_("No longer for sale: %(titles)s. Remove it from your cart.", titles=", ".join(blocked)))
     game_ids = [g.id for g in games]
     owned = owned_game_ids(user.id, game_ids)
     if owned:
         titles = ", ".join(g.title for g in games if g.id in owned)
-        raise CheckoutError(f"You already own {titles}. Remove it from your cart.")
+        raise CheckoutError(_("You already own %(titles)s. Remove it from your cart.", titles=titles))
     confirming = db.session.scalars(select(OrderLine.title).join(Order, Order.id == OrderLine.order_id).where(
         Order.user_id == user.id, Order.status.in_(IN_FLIGHT), OrderLine.game_id.in_(game_ids))).all()
     if confirming:
-        raise CheckoutError(f"A payment for {', '.join(sorted(set(confirming)))} is still being confirmed. "
-                            "Check your orders in a minute before paying again.")
+        raise CheckoutError(_("A payment for %(titles)s is still being confirmed. "
+                              "Check your orders in a minute before paying again.",
+                              titles=", ".join(sorted(set(confirming)))))
     try:
         for old in db.session.scalars(select(Order.id).where(Order.user_id == user.id,
                                                              Order.status == "PENDING")).all():
@@ -130,7 +137,7 @@ def start_checkout(user, options: dict | None = None) -> Order:
         quote = quote_games(games, user, options)
         order = Order(user_id=user.id, status="PENDING", subtotal=quote.subtotal, discount=quote.discount,
                       total=quote.total, gateway=current_app.config["PAYMENT_GATEWAY"],
-                      discounts=[asdict(d) for d in quote.discounts],
+                      discounts=[d.stored() for d in quote.discounts],
                       expires_at=utcnow() + timedelta(minutes=current_app.config["ORDER_EXPIRY_MINUTES"]))
         order.lines = [OrderLine(game_id=line.game_id, title=line.title, list_price=line.list_price,
                                  price=line.price) for line in quote.lines]
@@ -170,7 +177,7 @@ def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
         refusal = ("AMOUNT_MISMATCH", "The payment amount did not match the order.", AmountMismatch())
     elif owned:  # bought meanwhile through another order: never charge twice
         refusal = ("ALREADY_OWNED", "You already own these games.",
-                   PaymentDeclined("You already own these games. Nothing was charged."))
+                   PaymentDeclined(_("You already own these games. Nothing was charged.")))
     if refusal:
         code, message, error = refusal
         if move_order(order_id, OPEN, "FAILED", failure_code=code, failure_message=message):
@@ -184,7 +191,7 @@ def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
         claimed = move_order(order_id, OPEN, "CONFIRMING", payment_key=payment_key)
     except IntegrityError:  # that paymentKey already belongs to another order
         db.session.rollback()
-        raise PaymentDeclined("That payment belongs to another order. Nothing was charged.")
+        raise PaymentDeclined(_("That payment belongs to another order. Nothing was charged."))
     if not claimed:
         db.session.rollback()
         db.session.refresh(order)
@@ -227,7 +234,7 @@ def _settle(order: Order, result: GatewayResult) -> Order:
              failure_message=(result.message or "The payment was declined.")[:300]):
         hooks.released(order_id)
     db.session.commit()
-    raise PaymentDeclined(f"{_sentence(result.message or 'The payment was declined')} Nothing was charged.")
+    raise PaymentDeclined(_nothing_charged(result.message or _("The payment was declined.")))
 
 
 def _explain(order: Order, payment_key: str) -> Order:
@@ -235,13 +242,14 @@ def _explain(order: Order, payment_key: str) -> Order:
     if order.status == "PAID":
         if order.payment_key == payment_key:
             return order
-        raise PaymentDeclined("This order was already paid with another payment.")
+        raise PaymentDeclined(_("This order was already paid with another payment."))
     if order.status in IN_FLIGHT:
         raise PaymentPending()
     if order.status == "REFUNDED":
-        raise PaymentDeclined("This order was refunded.")
-    reason = order.failure_message or f"This order is {order.status.lower()}"
-    raise PaymentDeclined(f"{_sentence(reason)} Nothing was charged.")
+        raise PaymentDeclined(_("This order was refunded."))
+    from .messages import failure_text
+
+    raise PaymentDeclined(_nothing_charged(failure_text(order)))
 
 
 def finalize_paid(order_id: int) -> bool:

@@ -1,5 +1,6 @@
 """Checkout, the gateway redirects, orders, receipts and refunds."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -11,11 +12,13 @@ from ..errors import DomainError
 from ..extensions import db
 from ..library import keys
 from . import refunds, services
+from .messages import failure_text
 from .models import Order
 from . import hooks
 from ..cart.pricing import quote_games
 
 bp = Blueprint("orders", __name__)
+bp.add_app_template_filter(failure_text, "failure_text")
 
 
 def _own_order(public_id: str, buyer_only: bool = False) -> Order:
@@ -40,7 +43,7 @@ def _checkout_options() -> dict:
 def checkout():
     games = cart_games(current_user)
     if not games:
-        flash("Your cart is empty.", "info")
+        flash(_("Your cart is empty."), "info")
         return redirect(url_for("cart.cart_page"))
     options = hooks.options_from(request.args)
     option_error = None
@@ -65,7 +68,7 @@ def start_checkout():
         flash(exc.message, "error")
         return redirect(url_for("cart.cart_page"))
     if order.status == "PAID":  # discounts covered everything: no payment window
-        flash("Order complete — enjoy your games!", "success")
+        flash(_("Order complete — enjoy your games!"), "success")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
     success = url_for("orders.payment_success", _external=True)
     fail = url_for("orders.payment_fail", _external=True)
@@ -91,7 +94,7 @@ def payment_success():
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
-    flash("Payment complete — enjoy your games!", "success")
+    flash(_("Payment complete — enjoy your games!"), "success")
     return redirect(url_for("orders.order_page", public_id=order.public_id))
 
 
@@ -105,9 +108,10 @@ def payment_fail():
     if order.status not in ("FAILED", "CANCELLED"):  # a stale fail URL of an order that went on
         return redirect(url_for("orders.order_page", public_id=order.public_id))
     if code == "PAY_PROCESS_CANCELED":
-        flash("Payment cancelled. Your cart is still here.", "info")
+        flash(_("Payment cancelled. Your cart is still here."), "info")
     else:
-        flash(f"The payment did not go through: {(message or code).rstrip('.')}. Nothing was charged.", "error")
+        flash(_("The payment did not go through: %(reason)s. Nothing was charged.",
+                reason=(message or code).rstrip(".")), "error")
     return redirect(url_for("cart.cart_page"))
 
 
@@ -124,7 +128,7 @@ def sandbox_page(public_id):
     if request.method == "POST" and form.validate_on_submit():
         action = request.form.get("action")
         if order.status != "PENDING":
-            flash("This payment window has expired.", "error")
+            flash(_("This payment window has expired."), "error")
             return redirect(url_for("orders.order_page", public_id=order.public_id))
         if action == "approve":
             from .gateways import SandboxGateway
@@ -134,9 +138,9 @@ def sandbox_page(public_id):
                                     amount=order.total))
         if action == "decline":
             return redirect(url_for("orders.payment_fail", code="REJECT_CARD_PAYMENT",
-                                    message="The card was declined (sandbox).", orderId=order.public_id))
+                                    message=_("The card was declined (sandbox)."), orderId=order.public_id))
         return redirect(url_for("orders.payment_fail", code="PAY_PROCESS_CANCELED",
-                                message="The payment window was closed.", orderId=order.public_id))
+                                message=_("The payment window was closed."), orderId=order.public_id))
     return render_template("orders/sandbox_pay.html", order=order, form=form)
 
 
@@ -171,5 +175,5 @@ def refund(public_id):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash("Refunded. The games were removed from your library.", "success")
+        flash(_("Refunded. The games were removed from your library."), "success")
     return redirect(url_for("orders.order_page", public_id=order.public_id))

@@ -95,7 +95,10 @@ def test_create_an_event_in_korea_time(app, admin, redis):
     assert redis.get(keys(event.id)["stock"]) == "100"
     page = admin.get("/admin/coupons").get_data(as_text=True)
     assert "Coupon event “Chuseok drop” created." in unescape(page)
-    assert "2030-09-15 09:00 – 2030-09-15 21:00" in page and "15% off (up to ₩10,000)" in page
+    # the admin page's stamps: numeric, or the long English form (09:00 and 21:00 KST)
+    assert any(window in page for window in ("2030-09-15 09:00 – 2030-09-15 21:00",
+                                             "Sun, Sep 15, 2030, 9:00 AM – Sun, Sep 15, 2030, 9:00 PM"))
+    assert "15% off (up to ₩10,000)" in page
 
 
 def test_create_with_a_scope(app, admin, make_user):

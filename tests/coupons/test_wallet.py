@@ -339,7 +339,7 @@ def test_conditional_update_lets_only_one_of_two_orders_reserve_a_coupon(app, ma
         results = {}
 
         def reserve(order_id):
-            with app.app_context():
+            with app.test_request_context("/", headers={"Accept-Language": "en"}):  # as the buyer's request
                 order = db.session.get(Order, order_id)
                 gate.wait()
                 try:

@@ -1,5 +1,6 @@
 """The local sandbox gateway: Toss's contract without Toss. Its state is a table, so
 confirm/cancel/status behave like a real, idempotent gateway."""
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ...extensions import db
@@ -22,15 +23,16 @@ class SandboxGateway:
     def confirm(self, payment_key: str, order_id: str, amount: int, idempotency_key: str) -> GatewayResult:
         payment = db.session.get(SandboxPayment, payment_key)
         if payment is None or payment.order_public_id != order_id:
-            return GatewayResult("declined", code="NOT_FOUND_PAYMENT_SESSION", message="No such payment.")
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT_SESSION", message=_("No such payment."))
         if payment.amount != amount:
-            return GatewayResult("declined", code="INVALID_REQUEST", message="The amount does not match.")
+            return GatewayResult("declined", code="INVALID_REQUEST", message=_("The amount does not match."))
         if payment.status == "DONE":
             if payment.confirm_key == idempotency_key:  # an idempotent replay
                 return GatewayResult("ok", status="DONE", amount=payment.amount)
             return GatewayResult("already", code="ALREADY_PROCESSED_PAYMENT", message="Already confirmed.")
         if payment.status != "READY":
-            return GatewayResult("declined", code="NOT_AVAILABLE_PAYMENT", message=f"Payment is {payment.status}.")
+            return GatewayResult("declined", code="NOT_AVAILABLE_PAYMENT",
+                                 message=_("The payment is %(status)s.", status=payment.status))
         # Compare-and-set, like the orders: a concurrent confirm cannot also take the money.
         moved = db.session.execute(update(SandboxPayment).where(
             SandboxPayment.payment_key == payment_key, SandboxPayment.status == "READY")
@@ -46,11 +48,12 @@ class SandboxGateway:
     def cancel(self, payment_key: str, reason: str, idempotency_key: str, amount: int | None = None) -> GatewayResult:
         payment = db.session.get(SandboxPayment, payment_key)
         if payment is None:
-            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message="No such payment.")
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message=_("No such payment."))
         if payment.status == "CANCELED":
             return GatewayResult("ok", status="CANCELED", amount=payment.amount)
         if payment.status != "DONE":
-            return GatewayResult("declined", code="NOT_CANCELABLE_PAYMENT", message=f"Payment is {payment.status}.")
+            return GatewayResult("declined", code="NOT_CANCELABLE_PAYMENT",
+                                 message=_("The payment is %(status)s.", status=payment.status))
         payment.status = "CANCELED"
         db.session.commit()
         return GatewayResult("ok", status="CANCELED", amount=payment.amount)
@@ -59,6 +62,6 @@ class SandboxGateway:
         payment = db.session.scalar(select(SandboxPayment).where(SandboxPayment.order_public_id == order_id)
                                     .order_by(SandboxPayment.created_at.desc()))
         if payment is None:
-            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message="No such payment.")
+            return GatewayResult("declined", code="NOT_FOUND_PAYMENT", message=_("No such payment."))
         return GatewayResult("ok", status=payment.status, amount=payment.amount,
                              payload={"paymentKey": payment.payment_key})

@@ -4,6 +4,7 @@ import logging
 from urllib.parse import quote
 
 import requests
+from flask_babel import gettext as _
 
 from .result import GatewayResult
 
@@ -34,7 +35,7 @@ class TossGateway:
             res = self.session.request(method, self.base_url + path, json=body, headers=headers,
                                        timeout=(3, self.timeout))
         except requests.Timeout:
-            return GatewayResult("timeout", code="TIMEOUT", message="The payment service did not answer in time.")
+            return GatewayResult("timeout", code="TIMEOUT", message=_("The payment service did not answer in time."))
         except requests.RequestException as exc:
             return GatewayResult("error", code="NETWORK_ERROR", message=str(exc)[:300])
         try:
@@ -45,11 +46,12 @@ class TossGateway:
             data = {}
         code = str(data.get("code") or f"HTTP_{res.status_code}")[:80]
         if res.status_code >= 500 or res.status_code in UNKNOWN_STATUSES or code in UNKNOWN_CODES:
-            return GatewayResult("error", code=code, message=data.get("message", "The payment service failed."),
+            return GatewayResult("error", code=code, message=data.get("message", _("The payment service failed.")),
                                  payload=data)
         if res.status_code >= 400:
             outcome = "already" if code in ALREADY_CODES else "declined"
-            return GatewayResult(outcome, code=code, message=data.get("message", "Payment was refused."), payload=data)
+            return GatewayResult(outcome, code=code, message=data.get("message", _("Payment was refused.")),
+                                 payload=data)
         return GatewayResult("ok", status=data.get("status"), amount=data.get("totalAmount"), payload=data)
 
     def confirm(self, payment_key: str, order_id: str, amount: int, idempotency_key: str) -> GatewayResult:
