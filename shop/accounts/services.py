@@ -6,7 +6,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +48,7 @@ class WrongPassword(DomainError):
 
 
 class UserNotFound(DomainError):
-    message = _l("No such user.")
+    message = "No such user."  # the CLI's answer: operators read English
 
 
 class AccountSuspended(DomainError):
@@ -236,7 +236,7 @@ def set_role(email: str, role: str) -> User:
     """Raises UserNotFound."""
     user = find_by_email(email)
     if user is None or user.status == "purged":
-        raise UserNotFound(_("No user with email %(email)s.", email=email))
+        raise UserNotFound(f"No user with email {email}.")  # said to the operator (flask users)
     user.role = role
     db.session.commit()
     return user
