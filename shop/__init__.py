@@ -100,7 +100,9 @@ def _register_blueprints(app):
 
 def _register_login(app):
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please log in to continue."
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in to continue.")
     login_manager.login_message_category = "info"
 
     @login_manager.unauthorized_handler
@@ -111,6 +113,7 @@ def _register_login(app):
         from urllib.parse import urlsplit
 
         from flask import flash, make_response, redirect, url_for
+        from flask_babel import gettext as _
 
         from .web.urls import safe_next
 
@@ -121,7 +124,7 @@ def _register_login(app):
             same_site = not came_from.netloc or came_from.netloc == request.host
             target = (came_from.path + (f"?{came_from.query}" if came_from.query else "")) if same_site else "/"
         login_url = url_for("accounts.login", next=safe_next(target))
-        flash("Please log in to continue.", "info")
+        flash(_("Please log in to continue."), "info")
         if request.headers.get("HX-Request"):
             response = make_response("", 200)
             response.headers["HX-Redirect"] = login_url

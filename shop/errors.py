@@ -3,6 +3,7 @@ import logging
 
 import redis
 from flask import current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -12,35 +13,40 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """Base of errors a service raises for the view to show as a message."""
+    """Base of errors a service raises for the view to show as a message.
 
-    message = "That could not be done."
+    Subclasses write `message = _l("...")` (English msgid, lazy: the class is built at
+    import). The instance keeps it as plain text in the language of the request that
+    raised it, so it can be flashed (the session stores strings) or sent as JSON."""
+
+    message = _l("That could not be done.")
 
     def __init__(self, message: str | None = None):
-        super().__init__(message or self.message)
-        self.message = message or self.message
+        text = str(message or self.message)
+        super().__init__(text)
+        self.message = text
 
 
 TITLES = {
-    400: "Bad request",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Method not allowed",
-    413: "Upload too large",
-    429: "Slow down",
-    500: "Something broke",
-    503: "Temporarily unavailable",
+    400: _l("Bad request"),
+    403: _l("Not allowed"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Upload too large"),
+    429: _l("Slow down"),
+    500: _l("Something broke"),
+    503: _l("Temporarily unavailable"),
 }
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You don't have permission to do that.",
-    404: "We couldn't find that page. It may have moved or never existed.",
-    405: "That action isn't available here.",
-    413: "That file is too large.",
-    429: "Too many attempts in a short time. Please wait a moment and try again.",
-    500: "An unexpected error happened on our side. It has been logged.",
-    503: "Part of the store is down for a moment. Your data is safe; please try again shortly.",
+    400: _l("The request could not be understood."),
+    403: _l("You don't have permission to do that."),
+    404: _l("We couldn't find that page. It may have moved or never existed."),
+    405: _l("That action isn't available here."),
+    413: _l("That file is too large."),
+    429: _l("Too many attempts in a short time. Please wait a moment and try again."),
+    500: _l("An unexpected error happened on our side. It has been logged."),
+    503: _l("Part of the store is down for a moment. Your data is safe; please try again shortly."),
 }
 
 
@@ -68,6 +74,7 @@ class PageIdentity:
         self.nickname = fields["nickname"]
         self.role = fields["role"]
         self.avatar_key = fields["avatar_key"]
+        self.locale = fields.get("locale")  # the page speaks the account's language when it was loaded
         self.is_verified = fields["email_verified_at"] is not None
         self.is_admin = self.role == "admin"
         self.is_publisher = self.role in ("publisher", "admin")
@@ -100,11 +107,12 @@ def render_error(status: int, message: str | None = None):
     """The error page (or JSON), rendered without touching the database: the identity
     is what the request already loaded, and the badges that count rows show none."""
     freeze_identity()
-    message = message or MESSAGES.get(status, "")
+    message = str(message or MESSAGES.get(status, ""))
+    title = str(TITLES.get(status) or _l("Error"))
     if request.accept_mimetypes.best == "application/json":
-        return jsonify(error=TITLES.get(status, "Error"), message=message), status
+        return jsonify(error=title, message=message), status
     return (
-        render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"),
+        render_template("errors/error.html", status=status, title=title,
                         message=message, cart_count=_no_count, unread_notifications=_no_count),
         status,
     )
@@ -122,7 +130,7 @@ def register_error_pages(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return render_error(400, "Your form expired or was sent from elsewhere. Reload the page and try again.")
+        return render_error(400, _l("Your form expired or was sent from elsewhere. Reload the page and try again."))
 
     @app.errorhandler(429)
     def too_many(e):

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l, ngettext
 
 from ..errors import DomainError
 from ..infra.redisconn import redis_clients
@@ -13,21 +14,23 @@ from ..infra.redisconn import redis_clients
 
 class ResendCooldown(DomainError):
     def __init__(self, seconds: int):
-        super().__init__(f"A code was sent recently. You can ask for a new one in {seconds} s.")
+        super().__init__(ngettext("A code was sent recently. You can ask for a new one in %(num)d second.",
+                                  "A code was sent recently. You can ask for a new one in %(num)d seconds.", seconds))
         self.seconds = seconds
 
 
 class CodeExpired(DomainError):
-    message = "That code has expired or was already used. Ask for a new one."
+    message = _l("That code has expired or was already used. Ask for a new one.")
 
 
 class CodeLocked(DomainError):
-    message = "Too many wrong codes. Ask for a new code."
+    message = _l("Too many wrong codes. Ask for a new code.")
 
 
 class CodeWrong(DomainError):
     def __init__(self, tries_left: int):
-        super().__init__(f"That code is not right. {tries_left} tries left.")
+        super().__init__(ngettext("That code is not right. %(num)d try left.",
+                                  "That code is not right. %(num)d tries left.", tries_left))
         self.tries_left = tries_left
 
 

@@ -2,6 +2,7 @@
 from functools import wraps
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 
@@ -12,7 +13,7 @@ def verified_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not current_user.is_verified:
-            flash("Verify your email first.", "error")
+            flash(_("Verify your email first."), "error")
             return redirect(url_for("accounts.verify", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

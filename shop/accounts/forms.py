@@ -1,10 +1,14 @@
 """Account forms: lengths and formats are checked here, rules in services."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
 NICKNAME_RE = r"^[\w가-힣][\w가-힣 .\-]{0,18}[\w가-힣.]$"
+PASSWORDS_DIFFER = _l("The passwords do not match.")
+# Each language named in itself, as the footer's switcher does.
+LANGUAGES = (("ko", "한국어"), ("en", "English"))
 
 
 class PasswordRules:
@@ -16,39 +20,53 @@ class PasswordRules:
         for other in ("email", "nickname"):
             other_field = getattr(form, other, None)
             if other_field is not None and other_field.data and value.lower() == other_field.data.strip().lower():
-                raise ValidationError("Your password must not be your email or nickname.")
+                raise ValidationError(_l("Your password must not be your email or nickname."))
 
 
-def email_field(label="Email"):
-    return EmailField(label, validators=[DataRequired(), Length(max=254, message="Emails are at most 254 characters."),
-                                         Email(check_deliverability=False, message="Enter a valid email address.")])
+def email_field(label=_l("Email")):
+    return EmailField(label, validators=[
+        DataRequired(),
+        Length(max=254, message=_l("Emails are at most 254 characters.")),
+        Email(check_deliverability=False, message=_l("Enter a valid email address."))])
 
 
-def new_password_field(label="Password"):
-    return PasswordField(label, validators=[DataRequired(), Length(min=8, max=128, message="Passwords need at least 8 characters and at most 128."), PasswordRules()])
+def new_password_field(label=_l("Password")):
+    return PasswordField(label, validators=[
+        DataRequired(),
+        Length(min=8, max=128, message=_l("Passwords need at least 8 characters and at most 128.")),
+        PasswordRules()])
+
+
+def current_password_field(label=_l("Current password")):
+    return PasswordField(label, validators=[DataRequired(), Length(max=128)])
+
+
+def repeat_password_field(label=_l("Repeat password")):
+    return PasswordField(label, validators=[DataRequired(),
+                                            EqualTo("password", PASSWORDS_DIFFER)])
 
 
 class NicknameMixin:
-    nickname = StringField("Nickname", render_kw={"maxlength": 20}, validators=[
+    nickname = StringField(_l("Nickname"), render_kw={"maxlength": 20}, validators=[
         DataRequired(),
-        Regexp(NICKNAME_RE, message="Nicknames are 2–20 letters, digits, spaces, dots, dashes or underscores.")])
+        Regexp(NICKNAME_RE, message=_l("Nicknames are 2–20 letters, digits, spaces, dots, dashes or underscores."))])
 
 
 class SignupForm(NicknameMixin, FlaskForm):
     email = email_field()
     password = new_password_field()
-    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")])
+    confirm = repeat_password_field()
 
 
 class LoginForm(FlaskForm):
     email = email_field()
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
-    remember = BooleanField("Keep me logged in")
+    password = current_password_field(_l("Password"))
+    remember = BooleanField(_l("Keep me logged in"))
 
 
 class CodeForm(FlaskForm):
-    code = StringField("6-digit code", validators=[
-        DataRequired(), Regexp(r"^\s*\d{6}\s*$", message="The code is 6 digits.")])
+    code = StringField(_l("6-digit code"), validators=[
+        DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("The code is 6 digits."))])
 
 
 class ForgotForm(FlaskForm):
@@ -56,8 +74,8 @@ class ForgotForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    password = new_password_field("New password")
-    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")])
+    password = new_password_field(_l("New password"))
+    confirm = repeat_password_field()
 
 
 class ProfileForm(NicknameMixin, FlaskForm):
@@ -65,20 +83,25 @@ class ProfileForm(NicknameMixin, FlaskForm):
 
 
 class AvatarForm(FlaskForm):
-    avatar = FileField("Avatar", validators=[FileRequired("Choose an image.")])
+    avatar = FileField(_l("Avatar"), validators=[FileRequired(_l("Choose an image."))])
 
 
 class EmailChangeForm(FlaskForm):
-    email = email_field("New email")
-    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
+    email = email_field(_l("New email"))
+    password = current_password_field()
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
-    password = new_password_field("New password")
-    confirm = PasswordField("Repeat new password", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")])
+    current = current_password_field()
+    password = new_password_field(_l("New password"))
+    confirm = repeat_password_field(_l("Repeat new password"))
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=LANGUAGES)  # anything else: "Not a valid choice."
 
 
 class WithdrawForm(FlaskForm):
-    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
-    confirm = BooleanField("I understand my account will be closed", validators=[DataRequired("Tick the box to confirm.")])
+    password = current_password_field()
+    confirm = BooleanField(_l("I understand my account will be closed"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

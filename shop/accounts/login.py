@@ -5,11 +5,12 @@ through log_in, every log-out through log_out, and Flask-Login loads users with 
 import hmac
 import logging
 
-from flask import current_app, request, session
+from flask import after_this_request, current_app, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_login.utils import decode_cookie
 
 from ..extensions import db
+from ..web.i18n import COOKIE, COOKIE_AGE, normalize
 from . import services, sessions
 from .models import User
 
@@ -51,6 +52,21 @@ def log_in(user: User, remember: bool = False) -> None:
     session.clear()
     user.login_session_id = sid
     login_user(user, remember=remember)
+    remember_language(user.locale)
+
+
+def remember_language(locale: str | None) -> None:
+    """Give this browser the account's language as the `lang` cookie too, so the paths
+    that never load the user (the coupon fast lane) speak it as well."""
+    lang = normalize(locale)
+    if lang is None:
+        return
+
+    @after_this_request
+    def set_cookie(response):
+        response.set_cookie(COOKIE, lang, max_age=COOKIE_AGE, samesite="Lax", secure=request.is_secure,
+                            httponly=True)
+        return response
 
 
 def log_out() -> bool:

@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -76,7 +77,7 @@ def request_email_change(user: User, new_email: str, password: str):
     if not password_matches(user, password):
         raise WrongPassword()
     if new_email == user.email or find_by_email(new_email):
-        raise EmailTaken("That email is already in use.")
+        raise EmailTaken(_("That email is already in use."))
     issued = codes.issue_code("email", user.id, new_email)
     queue_email(new_email, "email_change", code=issued.code, nickname=user.nickname,
                 minutes=current_app.config["VERIFY_CODE_TTL"] // 60)
@@ -87,7 +88,7 @@ def confirm_email_change(user: User, code: str) -> str:
     """Raises codes.CodeExpired / CodeLocked / CodeWrong, EmailTaken."""
     new_email = codes.check_code("email", user.id, code)
     if find_by_email(new_email):
-        raise EmailTaken("That email was taken meanwhile.")
+        raise EmailTaken(_("That email was taken meanwhile."))
     user.email = new_email
     user.email_verified_at = utcnow()
     db.session.commit()

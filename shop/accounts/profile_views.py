@@ -1,13 +1,16 @@
 """The account page: nickname, avatar, email, password, signed-in devices, withdrawal."""
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from ..errors import DomainError, render_error
 from ..extensions import limiter
 from ..web.forms import EmptyForm
+from ..web.i18n import in_locale
 from . import profile, services, sessions
-from .forms import AvatarForm, CodeForm, EmailChangeForm, PasswordChangeForm, ProfileForm, WithdrawForm
-from .login import log_out
+from .forms import (AvatarForm, CodeForm, EmailChangeForm, LanguageForm, PasswordChangeForm, ProfileForm,
+                    WithdrawForm)
+from .login import log_out, remember_language
 from .views import _limit, bp
 
 
@@ -28,6 +31,7 @@ def _page(status=200, **forms):
         email_form=EmailChangeForm(formdata=None),
         password_form=PasswordChangeForm(formdata=None),
         remove_avatar_form=EmptyForm(formdata=None),
+        language_form=LanguageForm(formdata=None, locale=current_user.locale or "ko"),
     )
     defaults.update(forms)
     for part in PAGE_PARTS:
@@ -53,7 +57,22 @@ def update_profile():
     if not form.validate_on_submit():
         return _page(400, profile_form=form)
     profile.update_nickname(current_user, form.nickname.data)
-    flash("Profile saved.", "success")
+    flash(_("Profile saved."), "success")
+    return redirect(url_for("accounts.profile_page"))
+
+
+@bp.route("/account/language", methods=["POST"])
+@login_required
+def update_language():
+    """The account's language: its pages, emails and notifications, and this browser's
+    `lang` cookie (read where the user is not loaded)."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _page(400, language_form=form)
+    profile.set_locale(current_user, form.locale.data)
+    remember_language(form.locale.data)
+    with in_locale(form.locale.data):  # said in the language just chosen
+        flash(_("Language saved."), "success")
     return redirect(url_for("accounts.profile_page"))
 
 
@@ -68,7 +87,7 @@ def upload_avatar():
     except DomainError as exc:
         form.avatar.errors.append(exc.message)
         return _page(400, avatar_form=form)
-    flash("Avatar updated.", "success")
+    flash(_("Avatar updated."), "success")
     return redirect(url_for("accounts.profile_page"))
 
 
@@ -77,7 +96,7 @@ def upload_avatar():
 def remove_avatar():
     if EmptyForm().validate_on_submit():
         profile.remove_avatar(current_user)
-        flash("Avatar removed.", "info")
+        flash(_("Avatar removed."), "info")
     return redirect(url_for("accounts.profile_page"))
 
 
@@ -93,7 +112,8 @@ def change_email():
     except DomainError as exc:
         form.email.errors.append(exc.message)
         return _page(400, email_form=form)
-    flash(f"We sent a code to {services.normalize_email(form.email.data)}. Enter it to finish the change.", "info")
+    flash(_("We sent a code to %(email)s. Enter it to finish the change.",
+            email=services.normalize_email(form.email.data)), "info")
     return redirect(url_for("accounts.confirm_email"))
 
 
@@ -108,7 +128,7 @@ def confirm_email():
         except DomainError as exc:
             form.code.errors.append(exc.message)
         else:
-            flash(f"Your email is now {new_email}.", "success")
+            flash(_("Your email is now %(email)s.", email=new_email), "success")
             return redirect(url_for("accounts.profile_page"))
     return render_template("accounts/confirm_email.html", form=form), 200 if not form.errors else 400
 
@@ -126,7 +146,7 @@ def change_password():
         form.current.errors.append(exc.message)
         return _page(400, password_form=form)
     log_out()
-    flash("Password changed. Every session was logged out; log in with the new password.", "success")
+    flash(_("Password changed. Every session was logged out; log in with the new password."), "success")
     return redirect(url_for("accounts.login"))
 
 
@@ -137,11 +157,11 @@ def sign_out_everywhere():
     the login cookie names the session token, and a new token makes every old cookie,
     remember-me ones included, worthless at once."""
     if not EmptyForm().validate_on_submit():
-        flash("That form expired; try again.", "error")
+        flash(_("That form expired; try again."), "error")
         return redirect(url_for("accounts.profile_page"))
     services.sign_out_everywhere(current_user)
     log_out()
-    flash("You were signed out on every device, this one included.", "success")
+    flash(_("You were signed out on every device, this one included."), "success")
     return redirect(url_for("accounts.login"))
 
 
@@ -154,20 +174,20 @@ def end_login(sid):
     if not sessions.SESSION_ID.fullmatch(sid):
         abort(404)
     if not EmptyForm().validate_on_submit():
-        flash("That form expired; try again.", "error")
+        flash(_("That form expired; try again."), "error")
         return redirect(url_for("accounts.profile_page"))
     if sid == current_user.login_session_id:
         log_out()
-        flash("You have been logged out.", "info")
+        flash(_("You have been logged out."), "info")
         return redirect(url_for("accounts.login"))
     try:
         ended = sessions.end(current_user.id, sid)
     except sessions.StoreUnavailable:
-        flash("Signed-in devices are unavailable for a moment. Try again in a minute.", "error")
+        flash(_("Signed-in devices are unavailable for a moment. Try again in a minute."), "error")
         return redirect(url_for("accounts.profile_page"))
     if not ended:  # someone else's, or over already: the same answer for both
-        return render_error(404, "That session has already ended, or it is not one of yours.")
-    flash("That device is signed out.", "success")
+        return render_error(404, _("That session has already ended, or it is not one of yours."))
+    flash(_("That device is signed out."), "success")
     return redirect(url_for("accounts.profile_page"))
 
 
@@ -184,6 +204,7 @@ def withdraw():
         else:
             log_out()
             days = current_app.config["WITHDRAWAL_GRACE_DAYS"]
-            flash(f"Your account is closed. Log in within {days} days to restore it.", "info")
+            flash(ngettext("Your account is closed. Log in within %(num)d day to restore it.",
+                           "Your account is closed. Log in within %(num)d days to restore it.", days), "info")
             return redirect(url_for("core.index"))
     return render_template("accounts/withdraw.html", form=form), 200 if not form.errors else 400

@@ -6,6 +6,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,31 +28,31 @@ _DUMMY_HASH = hasher.hash("dummy password used to equalise timing")
 
 
 class EmailTaken(DomainError):
-    message = "An account with that email already exists."
+    message = _l("An account with that email already exists.")
 
 
 class InvalidCredentials(DomainError):
-    message = "Email or password is not correct."
+    message = _l("Email or password is not correct.")
 
 
 class AlreadyVerified(DomainError):
-    message = "Your email is already verified."
+    message = _l("Your email is already verified.")
 
 
 class InvalidResetLink(DomainError):
-    message = "That reset link is invalid, expired or already used. Ask for a new one."
+    message = _l("That reset link is invalid, expired or already used. Ask for a new one.")
 
 
 class WrongPassword(DomainError):
-    message = "Your current password is not correct."
+    message = _l("Your current password is not correct.")
 
 
 class UserNotFound(DomainError):
-    message = "No such user."
+    message = "No such user."  # the CLI's answer: operators read English
 
 
 class AccountSuspended(DomainError):
-    message = "This account is suspended. Contact support."
+    message = _l("This account is suspended. Contact support.")
 
 
 def normalize_email(email: str) -> str:
@@ -235,7 +236,7 @@ def set_role(email: str, role: str) -> User:
     """Raises UserNotFound."""
     user = find_by_email(email)
     if user is None or user.status == "purged":
-        raise UserNotFound(f"No user with email {email}.")
+        raise UserNotFound(f"No user with email {email}.")  # said to the operator (flask users)
     user.role = role
     db.session.commit()
     return user

@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import redis
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,7 @@ return 2
 
 
 class StoreUnavailable(DomainError):
-    message = "Logging in is unavailable for a moment. Please try again in a minute."
+    message = _l("Logging in is unavailable for a moment. Please try again in a minute.")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,14 @@ def device_label(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system or "Unknown device"
+
+
+def device_text(stored: str | None) -> str:
+    """A record's device label (kept in English) in the reader's language."""
+    if not stored or stored == "Unknown device":
+        return _("Unknown device")
+    browser, on, system = stored.partition(" on ")
+    return _("%(browser)s on %(system)s", browser=browser, system=system) if on else stored
 
 
 @lru_cache(maxsize=4096)
@@ -214,7 +223,7 @@ def active(user: User) -> list[LoginSession]:
             if not rec or rec.get("tok") != tag:
                 dead.append(sid)
                 continue
-            found.append(LoginSession(id=sid, device=rec.get("device") or "Unknown device", ip=rec.get("ip", ""),
+            found.append(LoginSession(id=sid, device=device_text(rec.get("device")), ip=rec.get("ip", ""),
                                       created_at=_when(rec["created"]), last_seen=_when(rec["seen"]),
                                       remember=rec.get("remember") == "1"))
         if dead:

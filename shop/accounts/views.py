@@ -1,6 +1,7 @@
 """Sign-up, verification, log in/out and password reset."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..errors import DomainError
@@ -37,10 +38,11 @@ def signup():
             try:
                 log_in(user)
             except sessions.StoreUnavailable:
-                flash("Your account is ready. Logging in is unavailable for a moment: log in again in a minute.",
+                flash(_("Your account is ready. Logging in is unavailable for a moment: log in again in a minute."),
                       "info")
                 return redirect(url_for("accounts.login"))
-            flash(f"Welcome, {user.nickname}! We emailed a 6-digit code to {user.email}.", "success")
+            flash(_("Welcome, %(nickname)s! We emailed a 6-digit code to %(email)s.", nickname=user.nickname,
+                    email=user.email), "success")
             return redirect(_verify_url())
     return render_template("accounts/signup.html", form=form), 200 if not form.errors else 400
 
@@ -58,7 +60,7 @@ def verify():
         except DomainError as exc:
             form.code.errors.append(exc.message)
         else:
-            flash("Your email is verified. Happy playing!", "success")
+            flash(_("Your email is verified. Happy playing!"), "success")
             return redirect(safe_next(request.args.get("next")))
     return render_template("accounts/verify.html", form=form, resend=EmptyForm()), 200 if not form.errors else 400
 
@@ -74,7 +76,7 @@ def resend_code():
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"A new code is on its way to {current_user.email}.", "success")
+            flash(_("A new code is on its way to %(email)s.", email=current_user.email), "success")
     return redirect(_verify_url())
 
 
@@ -103,9 +105,9 @@ def login():
                 form.password.errors.append(exc.message)
                 return render_template("accounts/login.html", form=form, next=next_url), 503
             if restored:
-                flash("Welcome back! Your account has been restored.", "success")
+                flash(_("Welcome back! Your account has been restored."), "success")
             else:
-                flash(f"Logged in as {user.nickname}.", "success")
+                flash(_("Logged in as %(nickname)s.", nickname=user.nickname), "success")
             if not user.is_verified:
                 return redirect(url_for("accounts.verify", next=next_url))
             return redirect(next_url)
@@ -117,9 +119,9 @@ def logout():
     form = EmptyForm()
     if form.validate_on_submit():
         if log_out():
-            flash("You have been logged out.", "info")
+            flash(_("You have been logged out."), "info")
         else:
-            flash("You have been logged out, on every device: we could not reach the session store.", "info")
+            flash(_("You have been logged out, on every device: we could not reach the session store."), "info")
     return redirect(url_for("core.index"))
 
 
@@ -132,7 +134,7 @@ def forgot_password():
             form.email.data,
             lambda token: url_for("accounts.reset_password", token=token, _external=True))
         # Same answer whether or not the account exists.
-        flash("If an account uses that email, a reset link is on its way. It works once, for one hour.", "info")
+        flash(_("If an account uses that email, a reset link is on its way. It works once, for one hour."), "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form), 200 if not form.errors else 400
 
@@ -153,6 +155,6 @@ def reset_password(token):
         except DomainError:
             return render_template("accounts/reset_invalid.html"), 400
         log_out()
-        flash("Your password was changed. Log in with the new one.", "success")
+        flash(_("Your password was changed. Log in with the new one."), "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form), 200 if not form.errors else 400

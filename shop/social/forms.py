@@ -1,4 +1,5 @@
 """Forms of the social sign-in steps; codes and plain buttons reuse the account forms."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
@@ -15,4 +16,4 @@ class EmailForm(FlaskForm):
 
 
 class ProvePasswordForm(FlaskForm):
-    password = PasswordField("Password of your Playcation account", validators=[DataRequired(), Length(max=128)])
+    password = PasswordField(_l("Password of your Playcation account"), validators=[DataRequired(), Length(max=128)])

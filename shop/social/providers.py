@@ -16,6 +16,7 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError
 from authlib.integrations.flask_client import FlaskIntegration, OAuth
 from flask import current_app, request, session
+from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 
 from ..accounts.services import normalize_email
@@ -25,26 +26,26 @@ from ..errors import DomainError
 class SocialLoginFailed(DomainError):
     """Base of what can go wrong between us and a provider; nothing is created."""
 
-    template = "Signing in with {label} failed. Please try again."
+    template = _l("Signing in with %(label)s failed. Please try again.")
 
     def __init__(self, label: str):
-        super().__init__(self.template.format(label=label))
+        super().__init__(str(self.template) % {"label": label})
 
 
 class ConsentDenied(SocialLoginFailed):
-    template = "You cancelled signing in with {label}. Nothing was changed."
+    template = _l("You cancelled signing in with %(label)s. Nothing was changed.")
 
 
 class StateInvalid(SocialLoginFailed):
-    template = "That {label} sign-in expired or was not started here. Please try again."
+    template = _l("That %(label)s sign-in expired or was not started here. Please try again.")
 
 
 class ProviderError(SocialLoginFailed):
-    template = "{label} could not complete the sign-in. Please try again in a moment."
+    template = _l("%(label)s could not complete the sign-in. Please try again in a moment.")
 
 
 class ProviderTimeout(SocialLoginFailed):
-    template = "{label} did not answer in time. Please try again in a moment."
+    template = _l("%(label)s did not answer in time. Please try again in a moment.")
 
 
 @dataclass(frozen=True)
@@ -119,18 +120,18 @@ def _naver(client, token, urls):
 
 
 PROVIDERS = {p.name: p for p in (
-    Provider("google", "Google", "openid email profile", _google, token_auth="client_secret_basic",
+    Provider("google", _l("Google"), "openid email profile", _google, token_auth="client_secret_basic",
              urls={"discovery": "https://accounts.google.com/.well-known/openid-configuration"}),
-    Provider("github", "GitHub", "read:user user:email", _github, urls={
+    Provider("github", _l("GitHub"), "read:user user:email", _github, urls={
         "authorize": "https://github.com/login/oauth/authorize",
         "token": "https://github.com/login/oauth/access_token",
         "userinfo": "https://api.github.com/user",
         "emails": "https://api.github.com/user/emails"}),
-    Provider("kakao", "Kakao", "profile_nickname account_email", _kakao, urls={
+    Provider("kakao", _l("Kakao"), "profile_nickname account_email", _kakao, urls={
         "authorize": "https://kauth.kakao.com/oauth/authorize",
         "token": "https://kauth.kakao.com/oauth/token",
         "userinfo": "https://kapi.kakao.com/v2/user/me"}),
-    Provider("naver", "Naver", "", _naver, pkce=False, urls={
+    Provider("naver", _l("Naver"), "", _naver, pkce=False, urls={
         "authorize": "https://nid.naver.com/oauth2.0/authorize",
         "token": "https://nid.naver.com/oauth2.0/token",
         "userinfo": "https://openapi.naver.com/v1/nid/me"}),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,26 +29,28 @@ from .providers import PROVIDERS, SocialProfile
 
 
 class AccountClosed(DomainError):
-    message = "That account is closed."
+    message = _l("That account is closed.")
 
 
 class LinkedElsewhere(DomainError):
     def __init__(self, provider: str):
-        super().__init__(f"That {_label(provider)} account is already linked to another Playcation account.")
+        super().__init__(_("That %(label)s account is already linked to another Playcation account.",
+                           label=_label(provider)))
 
 
 class ProviderAlreadyLinked(DomainError):
     def __init__(self, provider: str):
-        super().__init__(f"Your account already has a {_label(provider)} account linked. Unlink it first.")
+        super().__init__(_("Your account already has a %(label)s account linked. Unlink it first.",
+                           label=_label(provider)))
 
 
 class NotLinked(DomainError):
-    message = "That account is not linked."
+    message = _l("That account is not linked.")
 
 
 class LastLoginMethod(DomainError):
-    message = ("That is your only way to log in. Link another account, or set a password with "
-               "“Forgot your password?”, before unlinking it.")
+    message = _l("That is your only way to log in. Link another account, or set a password with "
+                 "“Forgot your password?”, before unlinking it.")
 
 
 @dataclass
@@ -153,7 +156,7 @@ def prove_with_password(user: User, password: str, profile: SocialProfile) -> bo
     """Link after the account's password. Returns restored. Raises WrongPassword and
     what link_proven raises."""
     if not password_matches(user, password):
-        raise WrongPassword("That password is not correct.")
+        raise WrongPassword(_("That password is not correct."))
     return link_proven(user, profile, by_code=False)
 
 

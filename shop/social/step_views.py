@@ -3,6 +3,7 @@ with that email, choose a nickname, give (and verify) an email."""
 from functools import wraps
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..accounts.forms import CodeForm
 from ..web.forms import EmptyForm
@@ -27,7 +28,7 @@ def pending_step(view):
         provider = provider_or_404(provider)
         attempt = pending.load()
         if attempt is None or attempt.profile.provider != provider.name:
-            flash(f"That {provider.label} sign-in expired. Please start again.", "error")
+            flash(_("That %(label)s sign-in expired. Please start again.", label=provider.label), "error")
             return redirect(url_for("accounts.login"))
         return view(provider, attempt)
 
@@ -90,7 +91,7 @@ def prove_send(provider, attempt):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"We emailed a 6-digit code to {user.email}.", "info")
+            flash(_("We emailed a 6-digit code to %(email)s.", email=user.email), "info")
     return redirect(url_for("social.prove", provider=provider.name))
 
 
@@ -148,7 +149,7 @@ def email(provider, attempt):
         return _email_page(provider, attempt, 400, form)
     attempt.code_email = normalize_email(form.email.data)
     pending.save(attempt)
-    flash(f"We emailed a 6-digit code to {attempt.code_email}.", "info")
+    flash(_("We emailed a 6-digit code to %(email)s.", email=attempt.code_email), "info")
     return redirect(url_for("social.email", provider=provider.name))
 
 

@@ -1,6 +1,7 @@
 """Social login: the redirect to a provider, its callback, and linking from the
 account page. The extra sign-in steps (prove, nickname, email) are in step_views."""
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.login import log_in
@@ -60,10 +61,10 @@ def callback(provider):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"{provider.label} is linked. You can log in with it from now on.", "success")
+            flash(_("%(label)s is linked. You can log in with it from now on.", label=provider.label), "success")
         return redirect(back_url)
     if current_user.is_authenticated:  # a second tab's login finished: never switch accounts
-        flash(f"You are already logged in as {current_user.nickname}.", "info")
+        flash(_("You are already logged in as %(nickname)s.", nickname=current_user.nickname), "info")
         return redirect(url_for("core.index"))
     attempt = pending.Pending(profile=profile, next_url=safe_next(session.pop(NEXT_KEY, None)))
     try:
@@ -88,13 +89,14 @@ def continue_sign_in(outcome: services.Outcome, attempt: pending.Pending):
         flash(exc.message, "error")
         return redirect(url_for("accounts.login", next=attempt.next_url))
     if outcome.created:
-        flash(f"Welcome, {user.nickname}! Your account is ready.", "success")
+        flash(_("Welcome, %(nickname)s! Your account is ready.", nickname=user.nickname), "success")
     elif outcome.restored:
-        flash("Welcome back! Your account has been restored.", "success")
+        flash(_("Welcome back! Your account has been restored."), "success")
     elif outcome.linked:
-        flash(f"{provider.label} is now linked to your account. Logged in as {user.nickname}.", "success")
+        flash(_("%(label)s is now linked to your account. Logged in as %(nickname)s.", label=provider.label,
+                nickname=user.nickname), "success")
     else:
-        flash(f"Logged in as {user.nickname}.", "success")
+        flash(_("Logged in as %(nickname)s.", nickname=user.nickname), "success")
     if not user.is_verified:  # linked while unverified: as after a password log-in
         return redirect(url_for("accounts.verify", next=attempt.next_url))
     return redirect(attempt.next_url)
@@ -122,7 +124,7 @@ def unlink(provider):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"{providers.PROVIDERS[provider].label} is unlinked.", "info")
+        flash(_("%(label)s is unlinked.", label=providers.PROVIDERS[provider].label), "info")
     return redirect(url_for("accounts.profile_page"))
 
 

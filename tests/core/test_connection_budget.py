@@ -7,6 +7,7 @@ from shop import create_app
 from shop.config import TestingConfig, connection_budget
 from shop.extensions import db
 
+from tests.conftest import EnglishClient
 from tests.support.env import DATABASE_URL, REDIS_URL, free_port
 
 PG = "postgresql+psycopg://app@db:5432/playcation"
@@ -47,7 +48,9 @@ def test_sqlite_keeps_sqlalchemy_defaults():
 def _app(**overrides):
     cfg = dict(SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=REDIS_URL, RATELIMIT_ENABLED=False)
     cfg.update(overrides)
-    return create_app(TestingConfig, **cfg)
+    app = create_app(TestingConfig, **cfg)
+    app.test_client_class = EnglishClient  # assertions read the English msgids, as the suite's app does
+    return app
 
 
 def _logged_in(client, user_id=1, token="any-session-token"):

@@ -52,7 +52,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
             assert proc.poll() is None, proc.stdout.read()
             time.sleep(0.5)
         assert health is not None and health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
-        login = requests.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        login = requests.get(f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "en"}, timeout=5)
         assert login.status_code == 200 and "Log in" in login.text
         tree[:] = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)

@@ -4,6 +4,7 @@ import pytest
 from shop import create_app
 from shop.config import TestingConfig
 
+from tests.conftest import EnglishClient
 from tests.support.env import DATABASE_URL, REDIS_URL, free_port
 
 
@@ -16,7 +17,9 @@ def test_healthz_reports_both_dependencies(client):
 def _app(**overrides):
     cfg = dict(SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=REDIS_URL)
     cfg.update(overrides)
-    return create_app(TestingConfig, **cfg)
+    app = create_app(TestingConfig, **cfg)
+    app.test_client_class = EnglishClient  # assertions read the English msgids, as the suite's app does
+    return app
 
 
 @pytest.mark.no_db_isolation

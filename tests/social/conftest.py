@@ -27,8 +27,10 @@ def local_provider():
 
 @pytest.fixture(scope="session")
 def app(app, local_provider):
-    return create_app(TestingConfig, **{key: app.config[key] for key in SHARED}, **local_provider.app_config(),
-                      SOCIAL_HTTP_TIMEOUT=HTTP_TIMEOUT)
+    social_app = create_app(TestingConfig, **{key: app.config[key] for key in SHARED}, **local_provider.app_config(),
+                            SOCIAL_HTTP_TIMEOUT=HTTP_TIMEOUT)
+    social_app.test_client_class = app.test_client_class  # the suite's English-asking browser
+    return social_app
 
 
 @pytest.fixture(autouse=True)

@@ -107,6 +107,7 @@ def test_provider_down_when_starting(app, browser, local_provider):
     nobody_home = "http://127.0.0.1:9/.well-known/openid-configuration"  # the discard port: refused
     config = {**local_provider.app_config(), "GOOGLE_DISCOVERY_URL": nobody_home}
     down = create_app(TestingConfig, **{k: app.config[k] for k in SHARED}, **config, SOCIAL_HTTP_TIMEOUT=1.0)
+    down.test_client_class = app.test_client_class  # English, as the suite's browser
     client = down.test_client()
     res = client.get("/login/google")
     assert res.status_code == 302 and res.headers["Location"] == "/login"

@@ -153,7 +153,7 @@ def test_buttons_show_only_configured_providers(app, browser):
                             REDIS_URL=app.config["REDIS_URL"], GOOGLE_CLIENT_ID=None, GITHUB_CLIENT_ID=None,
                             NAVER_CLIENT_ID="id-without-secret", NAVER_CLIENT_SECRET=None,
                             KAKAO_CLIENT_ID="k", KAKAO_CLIENT_SECRET="s")
-    page = only_kakao.test_client().get("/login").get_data(as_text=True)
+    page = only_kakao.test_client().get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Continue with Kakao" in page
     assert "Continue with Google" not in page and "Continue with Naver" not in page
     assert only_kakao.test_client().get("/login/google").status_code == 404
