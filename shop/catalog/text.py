@@ -52,6 +52,18 @@ def hangul_grams(text: str) -> list[str]:
     return grams
 
 
+def query_grams(term: str) -> list[tuple[str, bool]]:
+    """What a query word needs among a title's grams to occur inside it: (gram, as a
+    prefix?) — each bigram of its Hangul, exactly, or a lone Hangul character as a
+    prefix (every character of a title starts a gram). [] for a word without Hangul."""
+    grams: list[tuple[str, bool]] = []
+    for run in hangul_runs(term):
+        for gram in ([(run, True)] if len(run) == 1 else [(run[i:i + 2], False) for i in range(len(run) - 1)]):
+            if gram not in grams:
+                grams.append(gram)
+    return grams
+
+
 def slugify(text: str, max_length: int = 120) -> str:
     """URL slug: folded words joined by '-'. Korean stays Korean (`/games/젤다의-전설`)."""
     slug = "-".join(words(text))[:max_length].strip("-")
