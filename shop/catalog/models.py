@@ -74,6 +74,8 @@ class Game(db.Model):
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
     # Normalised (lower-cased, accents stripped) title + tags; the full-text index reads it.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The title's Hangul bigrams (text.hangul_grams), so search finds "늑대" in "흰늑대".
+    title_grams: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

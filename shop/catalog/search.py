@@ -2,6 +2,12 @@
 
 What the user gets: every listed game whose words start with every word typed
 (title and tags; case, accents and word order ignored), ordered in four tiers —
+where a word with Hangul may also sit anywhere inside the title's words ("늑대" finds
+"흰늑대의 노래", "하늘" finds "황금 하늘의 검"): Korean glues particles and compounds onto
+words, so the title's Hangul bigrams (`games.title_grams`, text.hangul_grams) are
+indexed beside its words, and a Hangul query word matches as a word prefix OR by all
+of its own bigrams (text.query_grams; a lone character as a gram prefix). Two-character
+queries, the most common Korean ones, are one bigram: one index lookup.
 
   0. the title is the query, word for word ("stellar souls" → "Stellar Souls",
      ahead of a best-selling "Stellar Souls: Remastered"),
@@ -26,12 +32,15 @@ half the catalog) costs the same as a rare one:
   order, so `ORDER BY rowid DESC LIMIT n` stops after n hits and never ranks or
   sorts the rest; prefix indexes of 1..12 characters make `word*` a single
   doclist instead of a merge of every word with that prefix. Only listed games
-  are in it (triggers keep it in step with status, sales, slug and search text).
+  are in it (triggers keep it in step with status, sales, slug, search text and
+  grams). Both FTS5 tables hold the title's Hangul grams after their words.
 * PostgreSQL: per tier, either an index-only walk of the covering popularity
   index (`ix_games_listed_popular`) that stops at n hits — best for common words —
   or a GIN/slug index lookup plus a top-n sort — best for rare ones — chosen from
   the words' frequencies in pg_stats (search_pg.py says why not by the planner).
-  All indexes are partial on listed games.
+  All indexes are partial on listed games. The title-words index and search_vector
+  hold the title's Hangul grams too (migration 0014); the walk checks a Hangul word
+  with strpos on the slug.
 
 The /search page also says how many games match: when there is more than one page,
 it asks the same tiers for MAX_RESULTS + 1 ids (`count=True`), so that count costs what
@@ -50,7 +59,7 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from . import search_pg
 from .models import Game
-from .text import words
+from .text import query_grams, words
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +175,7 @@ def _sqlite_first_ids(terms: list[str], need: int) -> list[int]:
 def _sqlite_tiers(terms: list[str]):
     """FTS5 queries, one per tier, each read in popularity (rowid) order. Terms are
     letters and digits only, so inside double quotes they are plain words."""
-    every = " AND ".join(f'"{t}"*' for t in terms)
+    every = " AND ".join(_fts_term(t) for t in terms)
     # games_title starts with "§" + the first title word, so "the title starts with
     # the query" is a phrase: that marker token, then the query's words.
     starts = f'"§{terms[0]}"*' if len(terms) == 1 else '"§' + " ".join([terms[0], *terms]) + '"*'
@@ -175,6 +184,14 @@ def _sqlite_tiers(terms: list[str]):
     # Asked for only when the title tiers fell short of a page, so the title
     # matches to leave out are few.
     yield _fts("games_search", every, "AND rowid NOT IN (SELECT rowid FROM games_title WHERE games_title MATCH :match)")
+
+
+def _fts_term(term: str) -> str:
+    """A word as an FTS5 query: a word prefix, or for Hangul also all of its grams."""
+    grams = query_grams(term)
+    if not grams or grams == [(term, False)] or grams == [(term, True)]:
+        return f'"{term}"*'  # a one- or two-character Hangul word is its own gram
+    return f'("{term}"* OR (' + " AND ".join(f'"{g}"' + ("*" if prefix else "") for g, prefix in grams) + "))"
 
 
 def _fts(table: str, match: str, extra: str = ""):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from ..extensions import db
+from .text import query_grams
 
 STATS_TTL = 300  # seconds between re-reads of pg_stats
 WALK_MIN, WALK_MAX = 2_000, 200_000  # index entries a walk may read before giving up
@@ -33,7 +34,8 @@ STARTS_PROBE = 4_000  # "title starts with" matches read off the slug index befo
 UNION_MAX_ROWS = 1_500  # lookups this small share one round trip
 FORCE_PATH = None  # "walk" or "lookup": tests check both give the same answers
 
-TITLE_WORDS = "to_tsvector('simple', replace(slug, '-', ' '))"  # ix_games_listed_title_words
+# ix_games_listed_title_words: the title's words and Hangul grams (migration 0014).
+TITLE_WORDS = "to_tsvector('simple', replace(slug, '-', ' ') || ' ' || title_grams)"
 LOOKUP = ("SELECT {tier:d} AS tier, id, sales_count FROM (SELECT id, sales_count FROM games "
           "WHERE status = 'listed' AND {where} OFFSET 0) m ORDER BY sales_count DESC, id DESC LIMIT {n:d}")
 WALK = ("SELECT id FROM (SELECT id, sales_count, slug, search_vector FROM games WHERE status = 'listed' "
@@ -61,15 +63,19 @@ def first_ids(terms: list[str], need: int) -> list[int]:
     would treat "indie" and "axolotl" alike. They are letters and digits only
     (`text.words`), and quoted all the same."""
     stats = statistics()
-    query = f"to_tsquery('simple', {_quote(' & '.join(f'{t}:*' for t in terms))})"
+    query = f"to_tsquery('simple', {_quote(tsquery(terms))})"
     starts = f"slug LIKE {_quote('-'.join(terms) + '%')}"
-    in_title = " AND ".join(f"strpos('-' || slug, {_quote('-' + t)}) > 0" for t in terms)
+    # A word starts a title word; a Hangul word may also sit inside one.
+    in_title = " AND ".join(f"strpos(slug, {_quote(t)}) > 0" if query_grams(t)
+                            else f"strpos('-' || slug, {_quote('-' + t)}) > 0" for t in terms)
+    # The grams say a Hangul word may be in the title; strpos says it is.
+    inside = "".join(f" AND strpos(slug, {_quote(t)}) > 0" for t in terms if query_grams(t))
     title_count = stats.listed * stats.selectivity(terms, title=True)
     every_count = stats.listed * stats.selectivity(terms)
 
     ids, starting = _starting(starts, need, stats, terms, title_count)
     rest = [
-        Tier(f"{TITLE_WORDS} @@ {query} AND NOT {starts}", f"{in_title} AND NOT {starts}",
+        Tier(f"{TITLE_WORDS} @@ {query}{inside} AND NOT {starts}", f"{in_title} AND NOT {starts}",
              max(title_count - starting, 0.0), title_count),
         Tier(f"search_vector @@ {query} AND NOT ({in_title})", f"search_vector @@ {query} AND NOT ({in_title})",
              max(every_count - title_count, 0.0), every_count),
@@ -85,6 +91,18 @@ def first_ids(terms: list[str], need: int) -> list[int]:
             break
         ids += fetch(tier, need - len(ids), stats.listed)
     return ids
+
+
+def tsquery(terms: list[str]) -> str:
+    """The words as a tsquery: each a prefix, a Hangul one or else all its grams."""
+    parts = []
+    for term in terms:
+        grams = query_grams(term)
+        if not grams or grams in ([(term, False)], [(term, True)]):
+            parts.append(f"{term}:*")  # a one- or two-character Hangul word is its own gram
+        else:
+            parts.append(f"({term}:* | " + " & ".join(g + (":*" if prefix else "") for g, prefix in grams) + ")")
+    return " & ".join(parts)
 
 
 def _starting(starts: str, n: int, stats: "Statistics", terms: list[str], in_titles: float):
@@ -155,15 +173,23 @@ class Statistics:
     def selectivity(self, terms: list[str], title: bool = False) -> float:
         """Share of listed games matching every term as a prefix (independence
         assumed between terms; a word the statistics do not list is rare)."""
-        lexemes, freqs, floor = self.title if title else self.search
+        elements = self.title if title else self.search
         share = 1.0
         for term in terms:
-            i, total = bisect.bisect_left(lexemes, term), 0.0
-            while i < len(lexemes) and lexemes[i].startswith(term):
-                total += freqs[i]
-                i += 1
-            share *= min(1.0, total) if total else floor
+            grams = query_grams(term)
+            # A Hangul word: as a prefix, or as its rarest gram (its grams go together).
+            by_grams = min((_prefix_share(elements, g) for g, _ in grams), default=0.0)
+            share *= max(_prefix_share(elements, term), by_grams)
         return share
+
+
+def _prefix_share(elements, prefix: str) -> float:
+    lexemes, freqs, floor = elements
+    i, total = bisect.bisect_left(lexemes, prefix), 0.0
+    while i < len(lexemes) and lexemes[i].startswith(prefix):
+        total += freqs[i]
+        i += 1
+    return min(1.0, total) if total else floor
 
 
 _cache: dict[str, tuple[float, Statistics]] = {}

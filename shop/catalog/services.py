@@ -17,7 +17,7 @@ from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from ..web.i18n import won
 from .models import Category, Game, GameSlug, Screenshot, Tag
-from .text import slugify, words
+from .text import hangul_grams, slugify, words
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ def search_text_for(title: str, tags: list[Tag]) -> str:
     return " ".join(words(title) + [w for tag in tags for w in words(tag.name)])
 
 
+def title_grams_for(title: str) -> str:
+    return " ".join(hangul_grams(title))
+
+
 def unique_slug(title: str, game_id: int | None = None) -> str:
     base = slugify(title)
     candidate, n = base, 2
@@ -103,6 +107,7 @@ def _apply(game: Game, data: GameInput):
     game.category_id = data.category_id
     game.tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids)))) if data.tag_ids else []
     game.search_text = search_text_for(game.title, game.tags)
+    game.title_grams = title_grams_for(game.title)
     if (game.sale_price, game.sale_starts_at, game.sale_ends_at) != sale_before:
         game.sale_announced_at = None  # a new sale: wishers hear about it when it starts
 

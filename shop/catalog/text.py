@@ -28,6 +28,42 @@ def words(text: str) -> list[str]:
     return [w for w in _NON_WORD.split(fold(text).replace("_", " ")) if w]
 
 
+# Hangul syllables and jamo (conjoining, extended, and the compatibility letters that
+# `fold` turns into conjoining ones).
+_HANGUL_RUN = re.compile("[\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]+")
+
+
+def hangul_runs(text: str) -> list[str]:
+    """The stretches of Hangul in folded `text` ("흰늑대의 노래 2" → 흰늑대의, 노래)."""
+    return _HANGUL_RUN.findall(fold(text))
+
+
+def hangul_grams(text: str) -> list[str]:
+    """Character bigrams of every Hangul stretch in `text`, plus its last character
+    alone, each once: "흰늑대의" → 흰늑 늑대 대의 의. Korean glues particles and compounds
+    onto words ("젤다의", "흰늑대"), so search matches a Hangul query inside words by
+    these: every character starts a gram, and a query's own bigrams all occur in a
+    title that contains it."""
+    grams: list[str] = []
+    for run in hangul_runs(text):
+        for gram in [run[i:i + 2] for i in range(len(run) - 1)] + [run[-1]]:
+            if gram not in grams:
+                grams.append(gram)
+    return grams
+
+
+def query_grams(term: str) -> list[tuple[str, bool]]:
+    """What a query word needs among a title's grams to occur inside it: (gram, as a
+    prefix?) — each bigram of its Hangul, exactly, or a lone Hangul character as a
+    prefix (every character of a title starts a gram). [] for a word without Hangul."""
+    grams: list[tuple[str, bool]] = []
+    for run in hangul_runs(term):
+        for gram in ([(run, True)] if len(run) == 1 else [(run[i:i + 2], False) for i in range(len(run) - 1)]):
+            if gram not in grams:
+                grams.append(gram)
+    return grams
+
+
 def slugify(text: str, max_length: int = 120) -> str:
     """URL slug: folded words joined by '-'. Korean stays Korean (`/games/젤다의-전설`)."""
     slug = "-".join(words(text))[:max_length].strip("-")

@@ -10,6 +10,7 @@ from ..timeutil import utcnow
 
 seed_cli = AppGroup("seed", help="Load demo data.")
 
+DEMO_LOCALE = "ko"  # the store is Korean first; the demo accounts see it so
 DEMO_USERS = [
     ("admin", "admin@playcation.example", "Admin", "admin-pass-1234"),
     ("publisher", "publisher@playcation.example", "Nexon Indie", "publisher-pass-1234"),
@@ -26,7 +27,7 @@ def seed_demo(force):
     for role, email, nickname, password in DEMO_USERS:
         if services.find_by_email(email) is None:
             db.session.add(User(email=email, nickname=nickname, role=role, email_verified_at=utcnow(),
-                                password_hash=services.hash_password(password)))
+                                locale=DEMO_LOCALE, password_hash=services.hash_password(password)))
     db.session.commit()
     click.echo("Demo logins:")
     for role, email, _, password in DEMO_USERS:

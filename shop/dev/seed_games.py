@@ -23,16 +23,17 @@ from ..accounts.models import User
 from ..extensions import db
 from ..infra.storage import get_storage
 from ..timeutil import utcnow
-from . import seed_words as w
+from . import seed_korean as ko, seed_words as w
 from ..catalog.models import Category, Game, Tag, game_tags
 from .seed_covers import render_cover
 from .seed_reviews import seed_reviews
-from ..catalog.services import search_text_for
+from ..catalog.services import search_text_for, title_grams_for
 from ..catalog.text import slugify
 
 log = logging.getLogger(__name__)
 
 SEED = 20261121
+KOREAN_SHARE = 1 / 3  # of the demo games have Korean titles and descriptions (seed_korean.py)
 BATCH_SIZE = 5000
 DEFAULT_COVERS = 300
 DEFAULT_REVIEWED = 300
@@ -167,7 +168,7 @@ def _uniform(items, random):
 
 
 TITLE_PATTERNS = Picker(range(10), [2, 1, 1, 3, 2, 2, 1, 3, 3, 1])
-KO_PATTERNS = Picker(range(6), [3, 2, 2, 1, 2, 2])
+KO_PATTERNS = Picker(range(len(ko.FORMATS)), ko.FORMAT_WEIGHTS)
 TAG_COUNTS = Picker((1, 2, 3, 4, 5), (15, 25, 30, 20, 10))
 PRICES = Picker(w.PRICES, w.PRICE_WEIGHTS)
 
@@ -192,7 +193,7 @@ class GameGenerator:
     def next(self) -> GameSpec:
         r, i = self.random, self.index
         self.index += 1
-        korean = r() < 0.08
+        korean = r() < KOREAN_SHARE
         title, slug = self._unique(korean)
         category_id = self.category(r)
         tags, count = [], TAG_COUNTS(r)
@@ -214,6 +215,7 @@ class GameGenerator:
             release_date=self.today - timedelta(days=days), category_id=category_id, cover_key=None,
             status=status, featured=i < 200 and i % 20 == 3, sales_count=sales, rating_count=0, rating_sum=0,
             search_text=" ".join([slug.replace("-", " ")] + [self.tag_text[t.id] for t in tags]),
+            title_grams=title_grams_for(title) if korean else "",
             created_at=self.now, updated_at=self.now,
         )
         if price and r() < 0.2:
@@ -231,10 +233,7 @@ class GameGenerator:
         return TITLE_FORMATS[TITLE_PATTERNS(r)].format(**words)
 
     def _korean_title(self) -> str:
-        r = self.random
-        words = {"mod": _uniform(w.KO_MODIFIERS, r), "noun": _uniform(w.KO_NOUNS, r),
-                 "noun2": _uniform(w.KO_NOUNS, r), "sub": _uniform(w.KO_SUBTITLES, r)}
-        return KO_FORMATS[KO_PATTERNS(r)].format(**words)
+        return ko.title(self.random, KO_PATTERNS(self.random))
 
     def _unique(self, korean: bool) -> tuple[str, str]:
         """(title, slug) not used before: a few fresh draws, then a numbered sequel."""
@@ -253,13 +252,13 @@ class GameGenerator:
     def _short(self, title: str, korean: bool) -> str:
         r = self.random
         if korean:
-            return f"{title} — {_uniform(w.KO_HOOKS, r)}"
+            return ko.short_description(r)
         return f"{_uniform(w.VERBS, r).capitalize()} {_uniform(w.OBJECTS, r)} in {_uniform(w.MOODS, r)} style."
 
     def _description(self, title: str, korean: bool) -> str:
         r = self.random
         if korean:
-            return f"**{title}**: {_uniform(w.KO_HOOKS, r)} {_uniform(w.KO_HOOKS, r)}"
+            return ko.description(title, r)
         return (f"**{title}** is a game where you {_uniform(w.VERBS, r)} {_uniform(w.OBJECTS, r)}.\n\n"
                 f"{_uniform(w.HOOKS, r)} {_uniform(w.HOOKS, r)}")
 
@@ -278,8 +277,6 @@ class GameGenerator:
 TITLE_FORMATS = ("{adj} {noun}", "{noun} of {place}", "The {adj} {noun}", "{adj} {noun}: {sub}", "{noun} {noun2}",
                  "{adj} {noun} of {place}", "{noun} {sub}", "{adj} {noun} {noun2}", "{noun} {noun2}: {sub}",
                  "The {noun} of {place}: {sub}")
-KO_FORMATS = ("{mod} {noun}", "{noun}의 {noun2}", "{mod} {noun}: {sub}", "{noun} {sub}", "{mod} {noun}의 {noun2}",
-              "{noun}의 {noun2}: {sub}")
 _ASCII_NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -316,7 +313,7 @@ def _insert_batch(specs: list[GameSpec]) -> int:
 
 GAME_COLUMNS = ["id", "publisher_id", "title", "slug", "short_description", "description", "price", "sale_price",
                 "sale_starts_at", "sale_ends_at", "sale_announced_at", "release_date", "category_id", "cover_key",
-                "status", "featured", "sales_count", "rating_sum", "rating_count", "search_text", "created_at",
+                "status", "featured", "sales_count", "rating_sum", "rating_count", "search_text", "title_grams", "created_at",
                 "updated_at"]
 
 

@@ -48,17 +48,6 @@ SUBTITLES = ["Remastered", "Origins", "Reborn", "Awakening", "Deluxe Edition", "
 RARE_WORDS = ["Quixotic", "Zugzwang", "Borealis", "Kraken", "Xylophone", "Marzipan", "Sphinx",
               "Tesseract", "Quokka", "Axolotl", "Zeppelin", "Gargoyle", "Juggernaut", "Wombat"]
 
-# Korean titles: [modifier] [noun] (+ subtitle). Particles stay glued to the word ("별의").
-KO_MODIFIERS = ["어둠의", "빛의", "잊혀진", "마지막", "작은", "푸른", "붉은", "검은", "하얀", "영원한",
-                "고요한", "위대한", "신비한", "별빛", "달빛", "전설의", "용감한", "외로운", "비밀의", "황금",
-                "얼어붙은", "불타는", "끝없는", "숨겨진", "고대의", "떠도는"]
-KO_NOUNS = ["기사", "왕국", "전설", "던전", "용사", "마법사", "섬", "숲", "바다", "하늘", "도시", "여우",
-            "고양이", "늑대", "유령", "로봇", "모험", "농장", "요리사", "탐정", "학교", "우주", "시간", "꿈",
-            "그림자", "불꽃", "얼음", "천둥", "정원", "카페", "편의점", "해적", "닌자", "검", "방패", "별",
-            "달", "바람", "용", "성", "탑", "미궁", "항구", "열차", "연금술사", "수호자"]
-KO_SUBTITLES = ["키우기", "대모험", "이야기", "연대기", "리마스터", "온라인", "디럭스 에디션", "귀환",
-                "각성", "부활", "타이쿤", "시뮬레이터", "오리진", "서바이벌", "디펜스", "RPG"]
-
 VERBS = ["explore", "build", "defend", "rebuild", "escape", "conquer", "protect", "uncover", "survive",
          "restore", "chart", "tame", "outwit", "befriend", "master"]
 OBJECTS = ["a crumbling kingdom", "procedurally generated dungeons", "a drowned city", "a living galaxy",
@@ -71,9 +60,6 @@ HOOKS = ["Every run is different.", "Your choices shape the ending.", "Play alon
          "Hand-drawn art and an original soundtrack.", "Easy to learn, hard to master.",
          "Over 40 hours of story.", "No two worlds are the same.", "Full controller support.",
          "Made by a small team in Seoul.", "Relax, or chase the leaderboards."]
-KO_HOOKS = ["매번 다른 모험이 기다립니다.", "당신의 선택이 결말을 바꿉니다.", "친구와 함께 협동 플레이!",
-            "손으로 그린 그래픽과 오리지널 사운드트랙.", "쉽게 배우고 깊게 즐기세요."]
-
 PRICES = [0, 5500, 9900, 11000, 16500, 22000, 27500, 33000, 44000, 55000, 64800]
 PRICE_WEIGHTS = [8, 6, 14, 10, 16, 12, 8, 10, 7, 5, 4]
 DISCOUNTS = [10, 15, 20, 25, 30, 40, 50, 60, 75, 90]

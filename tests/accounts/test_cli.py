@@ -37,8 +37,9 @@ def test_seed_demo_is_idempotent(app):
     result = runner.invoke(args=["seed", "demo"])
     assert result.exit_code == 0 and "customer@playcation.example" in result.output
     with app.app_context():
-        roles = sorted(u.role for u in db.session.scalars(db.select(User).where(User.email.like("%@playcation.example"))))
-    assert roles == ["admin", "customer", "publisher"]
+        demo = list(db.session.scalars(db.select(User).where(User.email.like("%@playcation.example"))))
+    assert sorted(u.role for u in demo) == ["admin", "customer", "publisher"]
+    assert {u.locale for u in demo} == {"ko"}  # the demo accounts see the store in Korean
 
 
 def test_demo_logins_work_through_the_login_form(app, browser):

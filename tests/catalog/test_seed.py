@@ -12,7 +12,7 @@ from shop.dev.seed import DEMO_USERS
 from shop.catalog.models import Category, Game, Tag
 from shop.catalog.search import search_ids
 from shop.dev.seed_games import SEED_PUBLISHER, seed_games
-from shop.catalog.services import search_text_for
+from shop.catalog.services import search_text_for, title_grams_for
 from shop.extensions import db
 from shop.infra.storage import get_storage
 
@@ -36,12 +36,15 @@ def test_seed_creates_plausible_games_with_categories_and_tags(ctx):
     assert {c.name for c in db.session.scalars(select(Category))} == set(seed_words.CATEGORIES)
     assert {t.name for t in db.session.scalars(select(Tag))} == set(seed_words.TAGS)
     assert len({g.slug for g in games}) == 120
-    assert any("\uac00" <= ch <= "\ud7a3" for g in games for ch in g.title)  # some Korean titles
+    korean = [g for g in games if any("\uac00" <= ch <= "\ud7a3" for ch in g.title)]
+    assert 25 <= len(korean) <= 55  # about a third, with Korean descriptions
+    assert all(any("\uac00" <= ch <= "\ud7a3" for ch in g.short_description + g.description) for g in korean)
     assert any(g.sale_price is not None for g in games) and any(g.price == 0 for g in games)
     for game in games:
         assert game.category is not None and 1 <= len(game.tags) <= 5
         assert game.price in seed_words.PRICES
         assert game.search_text == search_text_for(game.title, game.tags)  # what the services would write
+        assert game.title_grams == title_grams_for(game.title)
         assert game.short_description and game.description
         assert date(2015, 1, 1) < game.release_date < date.today().replace(year=date.today().year + 1)
         if game.sale_price is not None:
@@ -83,6 +86,9 @@ def test_seeded_games_are_searchable(ctx):
     seed_games(25, covers=0)
     game = db.session.scalar(select(Game).where(Game.status == "listed").order_by(Game.id))
     assert game.id in search_ids(game.title, limit=50).ids
+    korean = db.session.scalar(select(Game).where(Game.title_grams != "").order_by(Game.id))
+    assert search_ids(korean.title, limit=5).ids[0] == korean.id
+    assert korean.id in search_ids(korean.title_grams.split()[0], limit=50).ids  # a bigram inside a word
 
 
 def test_cli_reports_what_it_did(app):
