@@ -5,7 +5,7 @@ Rows written before keep their rendered `message`, shown as it is: `message` bec
 nullable and new rows leave it empty.
 
 Revision ID: 0015_notices
-Revises: 0013_locale
+Revises: 0014_hangul
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0015_notices'
-down_revision = '0013_locale'
+down_revision = '0014_hangul'
 branch_labels = None
 depends_on = None
 
