@@ -25,9 +25,10 @@ LAYOUT_JS = """() => {
   const root = document.documentElement;
   const over = root.scrollWidth - root.clientWidth;
   if (over > 0) {
+    // What sticks out: elements past the screen's edge that are wider than their container.
     const wide = [...document.body.querySelectorAll('*')].filter(el => el.offsetParent !== null
         && el.getBoundingClientRect().right > root.clientWidth + 1
-        && !(el.parentElement && el.parentElement.getBoundingClientRect().right > root.clientWidth + 1));
+        && el.getBoundingClientRect().width > el.parentElement.clientWidth + 1);
     out.push(`page is ${over}px wider than the screen: ` + wide.slice(0, 4).map(label).join(', '));
   }
   for (const el of document.querySelectorAll('button, [role=button], a.button, input[type=submit]')) {

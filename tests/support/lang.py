@@ -87,9 +87,11 @@ def _lookup(msgid: str, locale: str):
 def t(msgid: str, locale: str, **params) -> str:
     """What the store shows for `msgid` in `locale` ('ko' or 'en'), with `params` filled in."""
     found = _lookup(msgid, locale)
-    if found is None or not isinstance(found[1], str):
+    if found is None:
         return _format(msgid, params)
     theirs, string = found
+    if not isinstance(string, str):  # wrapped as ngettext: Korean has one form
+        string = string[0]
     return _format(string, _rename(params, msgid, theirs))
 
 
@@ -97,10 +99,11 @@ def tn(singular: str, plural: str, num: int, locale: str, **params) -> str:
     """ngettext's counterpart: `tn("%(num)d item", "%(num)d items", 3, "ko")` (num is a parameter)."""
     params.setdefault("num", num)
     found = _lookup(singular, locale)
-    if found is None or isinstance(found[1], str):
+    if found is None:
         return _format(singular if num == 1 else plural, params)
     theirs, forms = found
-    return _format(forms[0], _rename(params, singular, theirs))  # Korean: one plural form
+    string = forms if isinstance(forms, str) else forms[0]  # Korean: one plural form
+    return _format(string, _rename(params, singular, theirs))
 
 
 class Language:
