@@ -25,10 +25,13 @@ LAYOUT_JS = """() => {
   const root = document.documentElement;
   const over = root.scrollWidth - root.clientWidth;
   if (over > 0) {
-    // What sticks out: elements past the screen's edge that are wider than their container.
+    // What sticks out: elements past the screen's edge, wider than their container, and
+    // not inside a box that scrolls or clips them.
+    const clipped = el => { for (let up = el.parentElement; up && up !== document.body; up = up.parentElement)
+      if (getComputedStyle(up).overflowX !== 'visible') return true; return false; };
     const wide = [...document.body.querySelectorAll('*')].filter(el => el.offsetParent !== null
         && el.getBoundingClientRect().right > root.clientWidth + 1
-        && el.getBoundingClientRect().width > el.parentElement.clientWidth + 1);
+        && el.getBoundingClientRect().width > el.parentElement.clientWidth + 1 && !clipped(el));
     out.push(`page is ${over}px wider than the screen: ` + wide.slice(0, 4).map(label).join(', '));
   }
   for (const el of document.querySelectorAll('button, [role=button], a.button, input[type=submit]')) {
