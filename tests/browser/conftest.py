@@ -264,13 +264,17 @@ def shots(lang):
 
 def pytest_terminal_summary(terminalreporter):
     """What the journeys looked for that the Korean catalog lacks (English on screen, or a
-    msgid worded differently where it was wrapped), and the layout notes at 390 px."""
+    msgid worded differently where it was wrapped; also in
+    artifacts/screenshots/ko/untranslated-msgids.txt), and the layout notes at 390 px."""
     notes = write_layout_notes()
     if notes:
         terminalreporter.section("layout at 390 px (artifacts/screenshots/<lang>/layout.txt)")
         for note in notes:
             terminalreporter.write_line(note)
     missing = sorted(MISSING.get("ko", ()))
+    if "ko" in MISSING or missing:
+        (SCREENSHOTS / "ko").mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / "ko" / "untranslated-msgids.txt").write_text("".join(f"{m!r}\n" for m in missing))
     if missing:
         terminalreporter.section(f"{len(missing)} msgid(s) the journeys read that have no Korean yet")
         for msgid in missing:
