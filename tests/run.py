@@ -77,6 +77,9 @@ def main(argv: list[str]) -> int:
             # The browser journeys run again here, on the production-shaped stack: the launcher
             # with PostgreSQL and a redis-server over TCP (tests/browser/conftest.py).
             env_pg = dict(env, TEST_DATABASE_URL=pg)
+            # Both languages' journeys run in the SQLite pass; here Korean, the store's
+            # default, keeps `make test` short (BROWSER_LOCALES=ko,en runs both).
+            env_pg.setdefault("BROWSER_LOCALES", "ko")
             failures += _pytest("PostgreSQL", env_pg, argv) != 0
         print("\n* all passes green" if not failures else f"\n* {failures} pass(es) failed")
         return 1 if failures else 0

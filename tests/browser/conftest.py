@@ -13,7 +13,15 @@ traceback may have been logged.
 `live_server` is its base URL. `live_cli` runs `flask --app wsgi ...` commands and small
 Python snippets the way the README prints them (no APP_ENV or SECRET_KEY of their own:
 they read the `.env` and `run.env` the launcher wrote), e.g. `flask seed demo`.
-`shots_in("store")` gives a numbered screenshot folder of its own (artifacts/screenshots/store/).
+`shots_in("store", lang)` gives a numbered screenshot folder of its own
+(artifacts/screenshots/<lang>/store/); each shot is taken 1280 and 390 px wide.
+
+Every journey runs once per language, Korean then English (`lang`, a session fixture
+with a fresh store per language): the browser's locale, hence its Accept-Language, is
+that language, the accounts the journeys use speak it, and the journeys read the page
+through `lang("msgid")` (tests/support/lang.py), the store's own catalog. The PostgreSQL
+pass runs only Korean (BROWSER_LOCALES=ko, set by tests/run.py) to keep `make test` short;
+BROWSER_LOCALES=en,ko (any order, any subset) chooses by hand.
 
 Tests here are skipped (with the reason) when chromium or Playwright is missing, or
 when SKIP_BROWSER_TESTS=1.
@@ -31,17 +39,30 @@ import pytest
 import redis as redis_lib
 
 
+from shop.dev.seed import DEMO_USERS
 from tests.support.env import REDIS_URL, free_port
+from ..support.lang import MISSING, Language
 from ..support.launcher import LaunchedStore, redis_server_binary
+from .shots import LAYOUT, SCREENSHOTS, Shots, shots_in, write_layout_notes  # noqa: F401 (the journeys import them from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STARTUP_TIMEOUT = 30
+USERS = {role: {"email": email, "nickname": nickname, "password": password}
+         for role, email, nickname, password in DEMO_USERS}
+
+
+def browser_locales() -> list[str]:
+    """The languages the journeys run in, in order: BROWSER_LOCALES, else Korean then English."""
+    chosen = [code.strip() for code in os.environ.get("BROWSER_LOCALES", "ko,en").split(",") if code.strip()]
+    unknown = [code for code in chosen if code not in Language.BROWSER_LOCALES]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"BROWSER_LOCALES={os.environ.get('BROWSER_LOCALES')!r}: use ko, en or ko,en")
+    return chosen
 
 
 def chromium_path() -> str | None:
@@ -169,8 +190,15 @@ def browser_stack() -> str:
     return "postgres" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else "embedded"
 
 
+@pytest.fixture(scope="session", params=browser_locales())
+def lang(request) -> Language:
+    """The language this round of journeys speaks ('ko', 'en'): `lang("Add to cart")` is the
+    store's text for that msgid in it. Each language gets a store of its own."""
+    return Language(request.param)
+
+
 @pytest.fixture(scope="session")
-def launched_store():
+def launched_store(lang):
     """The store as `make run` starts it (tests/support/launcher.py), on this pass's stack:
     the embedded one (SQLite, embedded Redis on a unix socket) or PostgreSQL with TCP
     Redis. The demo catalog is left out (DEMO_GAMES=0): the journeys stock the store
@@ -179,7 +207,7 @@ def launched_store():
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    store = LaunchedStore("browser", browser_stack(), os.environ.get("TEST_DATABASE_URL"), DEMO_GAMES="0")
+    store = LaunchedStore(f"browser_{lang.code}", browser_stack(), os.environ.get("TEST_DATABASE_URL"), DEMO_GAMES="0")
     _RUNNING.append(store)
     try:
         store.start()
@@ -203,38 +231,54 @@ def live_cli(launched_store) -> LaunchedStore:
     return launched_store
 
 
+def speak(live_cli, lang: Language, *emails: str):
+    """These accounts' language setting (which wins over the browser's) is `lang`."""
+    live_cli.python(f"""
+        from sqlalchemy import update
+        from shop.accounts.models import User
+        from shop.extensions import db
+        db.session.execute(update(User).where(User.email.in_({list(emails)!r})).values(locale={lang.code!r}))
+        db.session.commit()
+    """)
+
+
+@pytest.fixture(scope="session")
+def demo_users(live_cli, lang):
+    """`flask seed demo` against the live server's database: admin, publisher, customer,
+    speaking this round's language (the demo accounts are Korean as seeded)."""
+    out = live_cli.flask("seed", "demo")
+    assert USERS["publisher"]["email"] in out, out
+    speak(live_cli, lang, *(user["email"] for user in USERS.values()))
+    return USERS
+
+
 # The `chromium` fixture lives in tests/conftest.py: Playwright's sync API allows one
 # instance per process, and the social-login journey needs the same browser.
 
 
-class Shots:
-    """Numbered full-page screenshots: shots(page, "home") -> artifacts/screenshots/01-home.png."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.count = 0
-        self.taken: list[Path] = []
-
-    def __call__(self, page, name: str) -> Path:
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.taken.append(path)
-        return path
-
-
-def shots_in(subfolder: str | None = None) -> Shots:
-    """Numbered screenshots in artifacts/screenshots[/subfolder], emptied of older runs' pictures."""
-    folder = SCREENSHOTS / subfolder if subfolder else SCREENSHOTS
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):  # only this run's pictures
-        old.unlink()
-    return Shots(folder)
-
-
 @pytest.fixture(scope="session")
-def shots():
-    return shots_in()
+def shots(lang):
+    """Numbered screenshots of the sign-up journey: artifacts/screenshots/<lang>/journey/."""
+    return shots_in("journey", lang)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the journeys looked for that the Korean catalog lacks (English on screen, or a
+    msgid worded differently where it was wrapped; also in
+    artifacts/screenshots/ko/untranslated-msgids.txt), and the layout notes at 390 px."""
+    notes = write_layout_notes()
+    if notes:
+        terminalreporter.section("layout at 390 px (artifacts/screenshots/<lang>/layout.txt)")
+        for note in notes:
+            terminalreporter.write_line(note)
+    missing = sorted(MISSING.get("ko", ()))
+    if "ko" in MISSING or "ko" in LAYOUT:  # the Korean round ran: this run's list, even if empty
+        (SCREENSHOTS / "ko").mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / "ko" / "untranslated-msgids.txt").write_text("".join(f"{m!r}\n" for m in missing))
+    if missing:
+        terminalreporter.section(f"{len(missing)} msgid(s) the journeys read that have no Korean yet")
+        for msgid in missing:
+            terminalreporter.write_line(repr(msgid))
 
 
 class PageProblems:
@@ -261,28 +305,30 @@ class PageProblems:
         return page
 
 
-def _new_page(chromium, live_server, viewport, **kw):
+def _new_page(chromium, live_server, viewport, lang: Language, **kw):
+    """A browser context speaking `lang` (its Accept-Language), in Korea time, and its page."""
     problems = PageProblems()
-    context = chromium.new_context(base_url=live_server, viewport=viewport, locale="en-US",
+    context = chromium.new_context(base_url=live_server, viewport=viewport, locale=lang.browser_locale,
                                    timezone_id="Asia/Seoul", **kw)
     context.set_default_timeout(10_000)
     page = problems.watch(context.new_page())
     page.problems = problems
+    page.lang = lang  # what the journeys' helpers read the page in
     return context, page
 
 
 @pytest.fixture
-def page(chromium, live_server):
+def page(chromium, live_server, lang):
     """A fresh desktop (1280x800) browser context and page; `page.problems` collects errors."""
-    context, page = _new_page(chromium, live_server, DESKTOP)
+    context, page = _new_page(chromium, live_server, DESKTOP, lang)
     yield page
     context.close()
 
 
 @pytest.fixture
-def mobile_page(chromium, live_server):
+def mobile_page(chromium, live_server, lang):
     """A fresh phone-sized (390x844, touch) context and page."""
-    context, page = _new_page(chromium, live_server, MOBILE, is_mobile=True, has_touch=True,
+    context, page = _new_page(chromium, live_server, MOBILE, lang, is_mobile=True, has_touch=True,
                               device_scale_factor=1)
     yield page
     context.close()

@@ -6,8 +6,9 @@
    shows the remaining count drop over SSE, without a reload (the coupon consumer,
    `worker.py --coupons`, publishes the counts; it is started here, as `make run` does);
 3. every page reachable from the admin nav is opened and screenshotted
-   (artifacts/screenshots/admin/admin-<name>.png; new sections appear by themselves), plus the
-   RQ dashboard and /publisher/ as its own publisher (Lantern Studio) (publisher-dashboard.png).
+   (artifacts/screenshots/<lang>/admin/NN-admin-<section>-{1280,390}.png; new sections appear
+   by themselves), plus the RQ dashboard and /publisher/ as its own publisher (Lantern Studio).
+In each language (`lang`, see conftest.py).
 """
 import re
 from datetime import timedelta
@@ -17,15 +18,13 @@ from playwright.sync_api import expect
 
 from shop.timeutil import to_seoul, utcnow
 
-from .conftest import SCREENSHOTS
-from .test_store_journey import HEADER_LAYOUT_JS, USERS, _assert_no_problems, _flashes, _label, _open
+from .conftest import USERS, shots_in
+from .test_store_journey import HEADER_LAYOUT_JS, _assert_no_problems, _field, _flashes, _log_in, _open
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
 TIMEOUT_MS = 15_000
 DROP = "Admin journey drop"
-# Its own folder: the customer journey empties artifacts/screenshots/*.png when it starts.
-ADMIN_SHOTS = SCREENSHOTS / "admin"
 STUDIO = {"email": "studio@playcation.example", "nickname": "Lantern Studio", "password": "studio-pass-1234"}
 # Sales and reviews for a publisher of its own over the last weeks, so the charts have a shape.
 SEED = """
@@ -41,7 +40,7 @@ from shop.timeutil import utcnow
 from shop.accounts.services import hash_password
 now = utcnow()
 pub = User(email="studio@playcation.example", nickname="Lantern Studio", role="publisher",
-           password_hash=hash_password("studio-pass-1234"), email_verified_at=now)
+           password_hash=hash_password("studio-pass-1234"), email_verified_at=now, locale=LANG)
 buyer = User(email="buyer@playcation.example", nickname="Buyer", role="customer", password_hash="x",
              email_verified_at=now)
 db.session.add_all([pub, buyer])
@@ -77,16 +76,14 @@ def _patient_expect():
 
 
 @pytest.fixture(scope="module")
-def demo(live_cli):
-    out = live_cli.flask("seed", "demo")
-    assert USERS["admin"]["email"] in out, out
-    assert "seeded" in live_cli.python(SEED)
-    return USERS
+def demo(live_cli, demo_users, lang):
+    assert "seeded" in live_cli.python(f"LANG = {lang.code!r}\n" + SEED)
+    return demo_users
 
 
 @pytest.fixture(scope="module")
-def admin(chromium, live_server, demo):
-    context, page = _open(chromium, live_server, "admin")
+def admin(chromium, live_server, demo, lang):
+    context, page = _open(chromium, live_server, lang, "admin")
     yield page
     context.close()
 
@@ -96,53 +93,51 @@ def journey():
     return {}
 
 
-def _shot(page, name):
-    ADMIN_SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    path = ADMIN_SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+@pytest.fixture(scope="module")
+def shot(lang):
+    return shots_in("admin", lang)
 
 
 def _kst_field(value) -> str:
     return to_seoul(value).strftime("%Y-%m-%dT%H:%M")
 
 
-def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, journey):
+def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, journey, shot, lang):
     page = admin
-    page.get_by_role("banner").get_by_role("link", name="Admin", exact=True).click()
+    page.get_by_role("banner").get_by_role("link", name=lang("Admin"), exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.get_by_role("heading", level=1)).to_have_text(lang("Dashboard"))
     expect(page.locator("#revenue-table tbody tr")).to_have_count(30)
     page.wait_for_function("() => document.querySelector('canvas[data-chart]').dataset.drawn === '1'")
 
     # A drop that is open now, from the Coupons section.
-    page.locator("nav.admin-nav").get_by_role("link", name="Coupons", exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Coupon events")
-    form = page.locator("form").filter(has=page.get_by_role("button", name="Create event"))
-    form.get_by_label(_label("Name")).fill(DROP)
-    form.get_by_label(_label("Quantity")).fill("5")
-    form.get_by_label(_label("Amount")).fill("3000")
-    form.get_by_label(_label("Opens (KST)")).fill(_kst_field(utcnow() - timedelta(minutes=2)))
-    form.get_by_label(_label("Closes (KST)")).fill(_kst_field(utcnow() + timedelta(days=1)))
-    form.get_by_label(_label("Valid for days")).fill("7")
-    form.get_by_role("button", name="Create event").click()
-    expect(_flashes(page)).to_contain_text(f"Coupon event “{DROP}” created.")
+    page.locator("nav.admin-nav a[href='/admin/coupons']").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(lang("Coupon events"))
+    form = page.locator("form").filter(has=page.get_by_role("button", name=lang("Create event")))
+    _field(form, "name").fill(DROP)
+    _field(form, "quantity").fill("5")
+    _field(form, "discount_value").fill("3000")
+    _field(form, "opens_at").fill(_kst_field(utcnow() - timedelta(minutes=2)))
+    _field(form, "closes_at").fill(_kst_field(utcnow() + timedelta(days=1)))
+    _field(form, "valid_days").fill("7")
+    shot(page, "admin-coupon-form")
+    form.get_by_role("button", name=lang("Create event")).click()
+    expect(_flashes(page)).to_contain_text(lang("Coupon event “%(name)s” created.", name=DROP))
     row = page.locator("#coupon-events tbody tr").filter(has_text=DROP)
     event_id = int(row.get_attribute("data-event"))
     expect(row.locator('[data-col="left"]')).to_have_text("5")
 
     # The dashboard shows it with its live counter; the stream must be open before the claim.
     page.evaluate("window.__sseOpen = false")
-    page.locator("nav.admin-nav").get_by_role("link", name="Dashboard", exact=True).click()
+    page.locator("nav.admin-nav a[href='/admin/']").click()
     counter = page.locator(f'#live-drops [sse-swap="remaining-{event_id}"]')
     expect(counter).to_have_text("5")
     page.wait_for_function("() => window.__sseOpen === true")
     page.evaluate("window.__sameDocument = true")
-    _shot(page, "admin-journey-before-claim")
+    shot(page, "admin-journey-before-claim")
 
     # A visitor watches the drop's public page in a browser of their own.
-    watcher_context, watcher = _open(chromium, live_server)
+    watcher_context, watcher = _open(chromium, live_server, lang)
     watcher.goto(f"/coupons/{event_id}")
     public_counter = watcher.locator(".drop-counter .count")
     expect(public_counter).to_have_text("5")
@@ -150,12 +145,15 @@ def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, 
     watcher.evaluate("window.__sameDocument = true")
 
     # The customer claims one in another browser.
-    context, customer = _open(chromium, live_server, "customer")
+    context, customer = _open(chromium, live_server, lang, "customer")
     try:
         customer.goto(f"/coupons/{event_id}")
         expect(customer.get_by_role("heading", level=1)).to_have_text(DROP)
-        customer.get_by_role("button", name="Claim coupon").click()
-        expect(customer.locator(".claim-outcome")).to_contain_text("Got it!")
+        shot(customer, "public-drop-before-claim")
+        customer.get_by_role("button", name=lang("Claim coupon")).click()
+        outcome = customer.locator(".claim-outcome.outcome-claimed")
+        expect(outcome).to_contain_text(lang("Got it! The coupon is in your wallet."))
+        shot(customer, "public-drop-claimed")
     finally:
         context.close()
 
@@ -164,56 +162,52 @@ def test_admin_creates_a_drop_and_watches_it_live(chromium, live_server, admin, 
     try:
         expect(public_counter).to_have_text("4")  # pushed over SSE, no reload
         assert watcher.evaluate("window.__sameDocument === true"), "the public drop page reloaded"
-        _shot(watcher, "public-drop-after-claim")
+        shot(watcher, "public-drop-after-claim")
     finally:
         watcher_context.close()
-    _shot(page, "admin-journey-after-claim")
+    shot(page, "admin-journey-after-claim")
     _assert_no_problems(page)
     journey["event_id"] = event_id
 
 
-def test_every_admin_page_renders(admin, journey):
+def test_every_admin_page_renders(admin, journey, shot, lang):
     page = admin
     page.goto("/admin/")
     assert page.evaluate(HEADER_LAYOUT_JS) == [], "admin header (Publisher and Admin links, role badge)"
     links = page.locator("nav.admin-nav a")
-    sections = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href")) for i in range(links.count())]
-    assert ("Dashboard", "/admin/") in sections and ("Emails", "/admin/emails") in sections
-    assert ("Jobs", "/admin/jobs") in sections and ("Coupons", "/admin/coupons") in sections
+    sections = {links.nth(i).get_attribute("href"): links.nth(i).inner_text().strip() for i in range(links.count())}
+    for href, label in (("/admin/", "Dashboard"), ("/admin/emails", "Emails"), ("/admin/jobs", "Jobs"),
+                        ("/admin/coupons", "Coupons")):
+        assert sections.get(href) == lang(label), f"{href} is labelled {sections.get(href)!r}"
     broken = []
-    for label, href in sections + [("RQ", "/admin/rq/")]:
+    for href in [*sections, "/admin/rq/"]:
         response = page.goto(href)
         if response.status >= 400:
             broken.append(f"{href}: {response.status}")
-        if label == "RQ":  # its tables load over XHR
+        if href == "/admin/rq/":  # its tables load over XHR
             expect(page.locator("table").first).not_to_contain_text("Loading...")
         else:
             expect(page.get_by_role("heading", level=1)).to_be_visible()
-        name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-        _shot(page, f"admin-{name}")
+        name = href.strip("/").removeprefix("admin").strip("/").replace("/", "-") or "dashboard"
+        shot(page, f"admin-{name}")
     if "event_id" in journey:
         page.goto(f"/admin/coupons/{journey['event_id']}")
-        _shot(page, "admin-coupons-edit")
+        shot(page, "admin-coupons-edit")
     page.problems.items.clear()
     assert broken == [], broken
 
 
-def test_publisher_dashboard(chromium, live_server, demo):
-    context, page = _open(chromium, live_server)
+def test_publisher_dashboard(chromium, live_server, demo, shot, lang):
+    context, page = _open(chromium, live_server, lang)
     try:
-        page.goto("/login")
-        form = page.get_by_role("main").locator("form").first
-        form.get_by_label(_label("Email")).fill(STUDIO["email"])
-        form.get_by_label(_label("Password")).fill(STUDIO["password"])
-        form.get_by_role("button", name="Log in").click()
-        expect(_flashes(page)).to_contain_text(f"Logged in as {STUDIO['nickname']}.")
+        _log_in(page, "publisher", user=STUDIO)
         page.get_by_role("banner").locator("summary.user-chip").click()  # the user menu
-        page.get_by_role("banner").get_by_role("link", name="Dashboard", exact=True).click()
+        page.get_by_role("banner").get_by_role("link", name=lang("Dashboard"), exact=True).click()
         expect(page).to_have_url(re.compile(r"/publisher/$"))
         expect(page.get_by_role("heading", level=1)).to_have_text(STUDIO["nickname"])
         expect(page.locator("#pub-games tbody tr")).to_have_count(3)
         page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')].every(c => c.dataset.drawn === '1')")
-        _shot(page, "publisher-dashboard")
+        shot(page, "publisher-dashboard")
         _assert_no_problems(page)
     finally:
         context.close()

@@ -4,7 +4,7 @@ dropped it and the click submitted the filters instead).
 
 Runs after test_store_journey.py (file order) and adds its own publisher, tag and
 games, so the journey's catalog is the one it expects.
-Screenshots: artifacts/screenshots/lists/NN-*.png.
+In each language (`lang`). Screenshots: artifacts/screenshots/<lang>/lists/NN-*.png.
 """
 import re
 
@@ -22,7 +22,7 @@ GAMES = 30  # more than a page (24 cards), so page 1 is full
 
 
 @pytest.fixture(scope="module")
-def shelf(live_cli):
+def shelf(live_cli, lang):
     """A verified customer, a publisher with GAMES listed games and a tag on some of them."""
     live_cli.python(f"""
         from shop.accounts.models import User
@@ -33,7 +33,7 @@ def shelf(live_cli):
         from shop.timeutil import utcnow
         publisher = User(email="shelf-studio@example.com", nickname="Shelf Studio", role="publisher",
                          password_hash=None, email_verified_at=utcnow())
-        buyer = User(email={EMAIL!r}, nickname={NICKNAME!r}, role="customer",
+        buyer = User(email={EMAIL!r}, nickname={NICKNAME!r}, role="customer", locale={lang.code!r},
                      password_hash=hash_password({PASSWORD!r}), email_verified_at=utcnow())
         tag = Tag(name="Shelf Test", slug={TAG_SLUG!r})
         db.session.add_all([publisher, buyer, tag])
@@ -46,14 +46,14 @@ def shelf(live_cli):
 
 
 @pytest.fixture(scope="module")
-def buyer(chromium, live_server, shelf):
-    context, page = _new_page(chromium, live_server, DESKTOP)
+def buyer(chromium, live_server, shelf, lang):
+    context, page = _new_page(chromium, live_server, DESKTOP, lang)
     context.set_default_timeout(TIMEOUT_MS)
     page.goto("/login")
     form = page.get_by_role("main").locator("form").first
-    form.get_by_label(re.compile(r"^\s*Email")).fill(EMAIL)
-    form.get_by_label(re.compile(r"^\s*Password")).fill(PASSWORD)
-    form.get_by_role("button", name="Log in").click()
+    form.locator("[name=email]").fill(EMAIL)
+    form.locator("[name=password]").fill(PASSWORD)
+    form.get_by_role("button", name=lang("Log in")).click()
     expect(page.get_by_role("banner").locator("summary.user-chip")).to_contain_text(NICKNAME, timeout=TIMEOUT_MS)
     yield page
     context.close()
@@ -70,19 +70,20 @@ def _items_in_cart(page) -> int:
 def _add(page, card_index: int, expected_count: int):
     """Click "Add to cart" on the card at `card_index` of the list on screen; the card
     turns to "In cart" and the header badge counts it, with the page staying put."""
+    lang = page.lang
     url = page.url
     card = page.locator("#game-list li.card-with-cart").nth(card_index)
     title = card.locator(".card-title").inner_text()
-    card.get_by_role("button", name="Add to cart").click()
-    expect(card.get_by_role("button", name=re.compile("In cart"))).to_be_visible(timeout=TIMEOUT_MS)
+    card.get_by_role("button", name=lang("Add to cart")).click()
+    expect(card.locator("a.in-cart[href='/cart']")).to_be_visible(timeout=TIMEOUT_MS)
     expect(_badge_count(page)).to_have_attribute(
-        "aria-label", f"Cart, {expected_count} item{'' if expected_count == 1 else 's'}", timeout=TIMEOUT_MS)
+        "aria-label", lang.n("Cart, %(num)d item", "Cart, %(num)d items", expected_count), timeout=TIMEOUT_MS)
     assert page.url == url and "csrf_token" not in page.url, f"adding {title} navigated to {page.url}"
     return title
 
 
-def test_add_to_cart_from_the_first_a_middle_and_the_last_card_of_games(buyer):
-    shots = shots_in("lists")
+def test_add_to_cart_from_the_first_a_middle_and_the_last_card_of_games(buyer, lang):
+    shots = shots_in("lists", lang)
     buyer.goto("/games")
     cards = buyer.locator("#game-list li.card-with-cart")
     expect(cards).to_have_count(24)
@@ -91,12 +92,12 @@ def test_add_to_cart_from_the_first_a_middle_and_the_last_card_of_games(buyer):
     buyer.goto("/games")  # the cart kept them: a reload shows the three as in the cart
     for title in added:
         card = cards.filter(has=buyer.locator(".card-title", has_text=title))
-        expect(card.get_by_role("button", name=re.compile("In cart"))).to_be_visible()
+        expect(card.locator("a.in-cart[href='/cart']")).to_be_visible()
     expect(_badge_count(buyer)).to_contain_text("3")
 
 
-def test_add_to_cart_from_the_first_card_of_a_tag_page(buyer):
-    shots = shots_in("lists-tag")
+def test_add_to_cart_from_the_first_card_of_a_tag_page(buyer, lang):
+    shots = shots_in("lists-tag", lang)
     # Dearest first: those are on the second page of /games, so none is in the cart yet.
     buyer.goto(f"/games?tag={TAG_SLUG}&sort=price_desc")
     cards = buyer.locator("#game-list li.card-with-cart")

@@ -8,7 +8,7 @@
 3. the RQ dashboard at /admin/rq, loaded as the demo admin, requests nothing that fails
    and links back to the admin.
 
-Screenshots: artifacts/screenshots/ui/NN-*.png.
+In each language (`lang`, see conftest.py). Screenshots: artifacts/screenshots/<lang>/ui/NN-*.png.
 """
 import re
 
@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import DESKTOP, MOBILE, _new_page, shots_in
-from .test_store_journey import USERS, _assert_no_problems, _log_in
+from .test_store_journey import _assert_no_problems, _log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
@@ -72,10 +72,8 @@ def _patient_expect():
 
 
 @pytest.fixture(scope="module")
-def demo(live_cli):
-    out = live_cli.flask("seed", "demo")
-    assert USERS["admin"]["email"] in out, out
-    return USERS
+def demo(demo_users):
+    return demo_users
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +83,18 @@ def slug(live_cli, demo):
 
 
 @pytest.fixture(scope="module")
-def ui_shots():
-    return shots_in("ui")
+def ui_shots(lang):
+    return shots_in("ui", lang)
 
 
-def _phone(chromium, live_server, **kw):
-    return _new_page(chromium, live_server, MOBILE, is_mobile=True, has_touch=True, device_scale_factor=1, **kw)
+def _phone(chromium, live_server, lang, **kw):
+    return _new_page(chromium, live_server, MOBILE, lang, is_mobile=True, has_touch=True, device_scale_factor=1, **kw)
 
 
 def _check_phone_header(page, sections, shots, name):
     """The ☰ menu holds `sections` (and they are not in the bar); the search box is usable."""
     banner = page.get_by_role("banner")
+    sections = [page.lang(label) for label in sections]
     for label in sections:
         expect(banner.get_by_role("link", name=label, exact=True)).to_be_hidden()
     layout = page.evaluate(SEARCH_BOX_JS)
@@ -103,7 +102,7 @@ def _check_phone_header(page, sections, shots, name):
     assert layout["width"] >= 0.8 * layout["viewport"] - 40, f"the search box is squeezed: {layout}"
     assert layout["headerHeight"] <= 140 and layout["overflow"] <= 0, layout
     shots(page, f"{name}-header")
-    banner.get_by_label("Menu").click()
+    banner.get_by_label(page.lang("Menu")).click()
     menu = banner.locator("details.site-menu")
     for label in sections:
         expect(menu.get_by_role("link", name=label, exact=True)).to_be_visible()
@@ -111,20 +110,20 @@ def _check_phone_header(page, sections, shots, name):
 
 
 @pytest.mark.parametrize("who", ["anonymous", "customer", "admin"])
-def test_phone_header_has_a_menu_and_a_whole_search_box(chromium, live_server, demo, ui_shots, who):
-    context, page = _phone(chromium, live_server)
+def test_phone_header_has_a_menu_and_a_whole_search_box(chromium, live_server, demo, ui_shots, lang, who):
+    context, page = _phone(chromium, live_server, lang)
     try:
         sections = ["Browse", "Coupons"] + (["Publisher", "Admin"] if who == "admin" else [])
         if who != "anonymous":
             _log_in(page, who)
         page.goto("/")
         _check_phone_header(page, sections, ui_shots, f"phone-{who}")
-        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name="Coupons").click()
+        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name=lang("Coupons")).click()
         expect(page).to_have_url(re.compile(r"/coupons$"))
-        page.get_by_role("banner").get_by_label("Menu").click()
-        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name="Browse").click()
+        page.get_by_role("banner").get_by_label(lang("Menu")).click()
+        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name=lang("Browse")).click()
         expect(page).to_have_url(re.compile(r"/games$"))
-        search = page.get_by_role("banner").get_by_role("searchbox", name="Search games")
+        search = page.get_by_role("banner").get_by_role("searchbox", name=lang("Search games"))
         search.fill(GAME.split()[0])
         search.press("Enter")
         expect(page).to_have_url(re.compile(r"/search\?q=Lighthouse"))
@@ -133,42 +132,43 @@ def test_phone_header_has_a_menu_and_a_whole_search_box(chromium, live_server, d
         context.close()
 
 
-def test_phone_menu_works_without_javascript(chromium, live_server, demo, ui_shots):
-    context, page = _phone(chromium, live_server, java_script_enabled=False)
+def test_phone_menu_works_without_javascript(chromium, live_server, demo, ui_shots, lang):
+    context, page = _phone(chromium, live_server, lang, java_script_enabled=False)
     try:
         page.goto("/games")
         _check_phone_header(page, ["Browse", "Coupons"], ui_shots, "phone-no-js")
-        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name="Coupons").click()
+        page.get_by_role("banner").locator("details.site-menu").get_by_role("link", name=lang("Coupons")).click()
         expect(page).to_have_url(re.compile(r"/coupons$"))
     finally:
         context.close()
 
 
-def test_game_page_buy_box_is_in_the_first_screen_and_facts_appear_once(chromium, live_server, slug, ui_shots):
-    context, page = _new_page(chromium, live_server, DESKTOP)
+def test_game_page_buy_box_is_in_the_first_screen_and_facts_appear_once(chromium, live_server, slug, ui_shots,
+                                                                       lang):
+    context, page = _new_page(chromium, live_server, DESKTOP, lang)
     try:
         # Anonymous: the store journey's customer must keep an empty cart.
         page.goto(f"/games/{slug}")
         buy = page.locator(".purchase-box")
-        expect(buy.get_by_role("heading", name=f"Buy {GAME}")).to_be_visible()
-        button = buy.get_by_role("button", name="Add to cart")
+        expect(buy.get_by_role("heading", name=lang("Buy %(title)s", title=GAME))).to_be_visible()
+        button = buy.get_by_role("button", name=lang("Add to cart"))
         expect(button).to_be_in_viewport(ratio=1)  # no scrolling
-        expect(buy).to_contain_text("₩18,000")
+        expect(buy).to_contain_text(lang.won(18_000))
         ui_shots(page, "game-page-desktop")
         main = page.get_by_role("main")
         # Each fact once: the rating, the publisher, the release date, the cover.
-        expect(main.get_by_text("No reviews yet")).to_have_count(1)
+        expect(main.get_by_text(lang("No reviews yet"))).to_have_count(1)
         expect(main.get_by_text(PUBLISHER, exact=True)).to_have_count(1)
         release = page.locator(".summary-facts time").inner_text()
         assert page.locator("main").inner_text().count(release) == 1
         _assert_no_problems(page)
     finally:
         context.close()
-    context, page = _phone(chromium, live_server)
+    context, page = _phone(chromium, live_server, lang)
     try:
         page.goto(f"/games/{slug}")
         buy = page.locator(".purchase-box")
-        expect(buy.get_by_role("button", name="Add to cart")).to_be_visible()
+        expect(buy.get_by_role("button", name=lang("Add to cart"))).to_be_visible()
         # On a phone the buy box comes right after the gallery, before the summary.
         assert buy.bounding_box()["y"] < page.locator(".game-summary").bounding_box()["y"]
         ui_shots(page, "game-page-phone")
@@ -176,8 +176,8 @@ def test_game_page_buy_box_is_in_the_first_screen_and_facts_appear_once(chromium
         context.close()
 
 
-def test_rq_dashboard_loads_everything_and_links_back(chromium, live_server, demo, ui_shots):
-    context, page = _new_page(chromium, live_server, DESKTOP)
+def test_rq_dashboard_loads_everything_and_links_back(chromium, live_server, demo, ui_shots, lang):
+    context, page = _new_page(chromium, live_server, DESKTOP, lang)
     failed = []
     page.on("console", lambda m: m.type == "error" and failed.append(f"console: {m.text}"))
     try:
@@ -195,7 +195,7 @@ def test_rq_dashboard_loads_everything_and_links_back(chromium, live_server, dem
             ui_shots(page, "rq-" + path.rsplit("/", 1)[-1])
         assert failed == [], "\n".join(failed)
         _assert_no_problems(page)
-        page.get_by_role("link", name="← Playcation admin").click()
+        page.locator(".admin-back a[href='/admin/']").click()  # "← Playcation admin"
         expect(page).to_have_url(re.compile(r"/admin/$"))
         expect(page.get_by_role("heading", level=1)).to_be_visible()
     finally:
