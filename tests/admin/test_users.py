@@ -263,7 +263,7 @@ def test_a_suspended_user_cannot_log_in_with_a_linked_social_account(app, target
     from shop.social.providers import SocialProfile
 
     profile = SocialProfile("google", "sub-123", email=target.email, email_verified=True)
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         db.session.add(SocialAccount(user_id=target.id, provider="google", subject="sub-123", email=target.email))
         db.session.get(User, target.id).suspended_at = utcnow()
         db.session.commit()

@@ -13,15 +13,15 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None
             "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
 
 
-def source_msgids() -> dict[str, str]:
-    """Every msgid in code and templates (as `make messages` extracts them) → where."""
+def source_msgids() -> dict[tuple[str, str | None], str]:
+    """Every (msgid, context) in code and templates (as `make messages` extracts them) → where."""
     with open(ROOT / "babel.cfg") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     found = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+    for filename, lineno, message, _comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS):
         msgid = message[0] if isinstance(message, (tuple, list)) else message
-        found.setdefault(msgid, f"{filename}:{lineno}")
+        found.setdefault((msgid, context), f"{filename}:{lineno}")
     return found
 
 
@@ -33,8 +33,8 @@ def catalog():
 
 def test_every_msgid_in_the_code_has_a_korean_translation(catalog):
     missing = []
-    for msgid, where in sorted(source_msgids().items()):
-        message = catalog.get(msgid)
+    for (msgid, context), where in sorted(source_msgids().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        message = catalog.get(msgid, context=context)
         strings = [] if message is None else (
             list(message.string) if isinstance(message.string, (tuple, list)) else [message.string])
         if message is None or message.fuzzy or not all(s.strip() for s in strings):
