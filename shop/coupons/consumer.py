@@ -25,9 +25,9 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,6 +47,15 @@ REFRESH_SECONDS = 5.0
 # What an entry itself can cause; anything else (the database or Redis unreachable) is
 # the round's failure, and no entry is blamed for it.
 ENTRY_ERRORS = (ValueError, KeyError, TypeError, IntegrityError, DataError)
+
+
+# The database busy (SQLite's "database is locked") or unreachable, or Redis gone: the
+# round is retried and nothing was acknowledged, so these are logged as one line each.
+TRANSIENT = (OperationalError, RedisError)
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
 
 
 def consumer_name() -> str:
@@ -273,6 +282,11 @@ def run_forever(app, block_ms: int = BLOCK_MS, refresh_seconds: float = REFRESH_
                         # One failing event (the database refusing its batch) must not stall the others.
                         try:
                             drain_event(event_id, consumer)
+                        except TRANSIENT as exc:  # a busy or unreachable server: a line, not a traceback
+                            log.warning("coupon consumer: draining event %s failed (%s); retrying", event_id,
+                                        _reason(exc))
+                            db.session.rollback()
+                            swept = float("-inf")
                         except Exception:
                             log.exception("coupon consumer: draining event %s failed; retrying", event_id)
                             db.session.rollback()
@@ -287,6 +301,11 @@ def run_forever(app, block_ms: int = BLOCK_MS, refresh_seconds: float = REFRESH_
                     refreshed = float("-inf")
                 db.session.rollback()
                 publish_counts(event_ids, counts)
+            except TRANSIENT as exc:
+                log.warning("coupon consumer round failed (%s); retrying", _reason(exc))
+                db.session.rollback()
+                refreshed = swept = float("-inf")
+                pause(1.0)
             except Exception:
                 log.exception("coupon consumer round failed; retrying")
                 db.session.rollback()
