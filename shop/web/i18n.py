@@ -6,9 +6,9 @@ switcher writes (visitors), then Accept-Language; Korean when none of them says.
 Strings in code are English msgids (`_("Added to cart.")`); translations/ko holds the
 Korean. Formats go through Babel with the locale's own patterns, in Korea time.
 """
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_currency, format_decimal
 from flask import current_app, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale
@@ -88,12 +88,17 @@ def _aware(value: datetime) -> datetime:
     return to_seoul(value)
 
 
-def datetime_kst(value: datetime | None, style: str = "long", locale: str | None = None) -> str:
+def datetime_kst(value: datetime | date | None, style: str = "long", locale: str | None = None) -> str:
     """A UTC time in Korea time, in the locale's words: '2026년 12월 2일 (수) 오후 3:05'.
     `style` is long, date or short, or a strftime pattern for numeric stamps that read
     the same in every language ('%Y-%m-%d %H:%M')."""
     if value is None:
         return ""
+    if not isinstance(value, datetime):  # a calendar date (a release date): no time, no zone
+        if "%" in style:
+            return value.strftime(style)
+        locale = locale or current_locale()
+        return format_date(value, DATE[locale], locale=locale)
     if "%" in style:
         return format_seoul(value, style)
     locale = locale or current_locale()

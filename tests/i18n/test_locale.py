@@ -73,6 +73,10 @@ def test_dates_are_in_korea_time_in_each_language(app):
     assert i18n.datetime_kst(instant, locale="en") == "Wed, Dec 2, 2026, 3:05 PM"
     assert i18n.datetime_kst(instant, "date", locale="ko") == "2026년 12월 2일 (수)"
     assert i18n.datetime_kst(instant, "%Y-%m-%d %H:%M") == "2026-12-02 15:05"
+    from datetime import date
+
+    assert i18n.datetime_kst(date(2017, 3, 3), "date", locale="ko") == "2017년 3월 3일 (금)"
+    assert i18n.datetime_kst(date(2017, 3, 3), "%Y-%m-%d") == "2017-03-03"
     late = datetime(2026, 12, 2, 16, 30, tzinfo=timezone.utc)  # already the 3rd in Seoul
     assert i18n.datetime_kst(late, "date", locale="en") == "Thu, Dec 3, 2026"
 
