@@ -114,7 +114,7 @@ def test_signup_verify_logout_login(page, shots, lang):
     # Log out through the user menu.
     menu = page.get_by_role("banner").locator("details.dropdown")
     menu.locator("summary").click()
-    menu.get_by_role("button", name=lang("Log out")).click()
+    menu.get_by_role("button", name=lang("Log out"), exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(lang("You have been logged out."))
     expect(page.get_by_role("banner").get_by_role("link", name=lang("Log in"))).to_be_visible()
     expect(page.get_by_role("banner")).not_to_contain_text(NICKNAME)

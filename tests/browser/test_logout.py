@@ -51,7 +51,7 @@ def test_log_out_leaves_the_browser_and_its_cookie_copies_anonymous(chromium, li
         shots(page, f"logged-in-{'remember' if remember else 'plain'}")
 
         page.locator("summary.user-chip").click()
-        page.get_by_role("button", name=lang("Log out")).click()
+        page.get_by_role("button", name=lang("Log out"), exact=True).click()
         page.wait_for_url("**/")
         assert "remember_token" not in {c["name"] for c in page.context.cookies()}
         page.goto("/account")

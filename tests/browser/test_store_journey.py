@@ -286,7 +286,7 @@ def test_admin_and_publisher_stock_the_store(chromium, live_server, publisher, j
         media = page.locator("#media")
         expect(media.locator(".bo-cover img")).to_have_count(0)
         _field(media, "cover").set_input_files(_cover_png(tmp_path / f"{key}.png", game["title"], game["colour"]))
-        media.get_by_role("button", name=lang("Upload cover")).click()
+        media.get_by_role("button", name=lang("Upload cover"), exact=True).click()
         expect(_flashes(page)).to_contain_text(lang("Cover updated."))
         _expect_image_loaded(page.locator("#media .bo-cover img"))
         public = page.locator(".bo-head .bo-public-link").inner_text()
