@@ -190,6 +190,16 @@ def browser_stack() -> str:
     return "postgres" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else "embedded"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _patient_expect():
+    """Assertions wait 15 s, not Playwright's 5: the store shares a busy machine."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="session", params=browser_locales())
 def lang(request) -> Language:
     """The language this round of journeys speaks ('ko', 'en'): `lang("Add to cart")` is the

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from shop.timeutil import to_seoul, utcnow
 
-from .conftest import USERS, shots_in
+from .conftest import shots_in
 from .test_store_journey import HEADER_LAYOUT_JS, _assert_no_problems, _field, _flashes, _log_in, _open
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
@@ -67,12 +67,6 @@ db.session.commit()
 print("seeded")
 """
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _patient_expect():
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(scope="module")

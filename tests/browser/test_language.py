@@ -27,12 +27,6 @@ BUTTON = {"ko": "한국어", "en": "English"}  # each language's name in itself,
 MEMBER = {"email": "switcher@example.com", "nickname": "Switcher", "password": "a long passphrase 1"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _patient_expect():
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
-
 
 @pytest.fixture(scope="module")
 def member(live_cli):

@@ -86,13 +86,6 @@ class Journey:
             pytest.skip(f"needs the earlier step(s) {', '.join(missing)}, which did not pass")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _patient_expect():
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
-
-
 @pytest.fixture(scope="module")
 def journey():
     return Journey()

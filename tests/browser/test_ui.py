@@ -64,12 +64,6 @@ catalog.set_listed(game.publisher, game, False)
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _patient_expect():
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
-
 
 @pytest.fixture(scope="module")
 def demo(demo_users):
