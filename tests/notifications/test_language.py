@@ -13,6 +13,7 @@ from shop.web.sse import get_hub
 
 from tests.support.browser import Browser
 from tests.support.env import REDIS_URL
+from .test_stream import _read_until
 
 PAID = {"title": "Hades", "more": 1, "total": 24000}
 KO_PAID = "결제가 완료되었어요: Hades 외 1건 (24,000원)"
@@ -30,15 +31,6 @@ def _logged_in(app, user) -> Browser:
     browser = Browser(app)
     browser.login(user.email)
     return browser
-
-
-def _read_until(chunks, needle, limit=40):
-    seen = ""
-    for _ in range(limit):
-        seen += next(chunks).decode()
-        if needle in seen:
-            return seen
-    raise AssertionError(f"{needle!r} not in stream: {seen!r}")
 
 
 def test_the_row_holds_kind_and_parameters_not_text(app, make_user):
