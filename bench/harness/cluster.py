@@ -470,14 +470,16 @@ def make_game(app, publisher_id: int, title: str, price: int = 15000) -> SimpleN
 
 class Visitor:
     """A browser behind the load balancer: one cookie jar (requests.Session), any node per
-    request, its own client address in X-Forwarded-For (the nodes trust one proxy hop)."""
+    request, its own client address in X-Forwarded-For (the nodes trust one proxy hop),
+    and a language (Accept-Language; the checks read English pages by default)."""
 
-    def __init__(self, nodes, ip: str = "203.0.113.7", timeout: float = 15.0):
+    def __init__(self, nodes, ip: str = "203.0.113.7", timeout: float = 15.0, lang: str = "en"):
         self.nodes = list(nodes)
         self.ip = ip
         self.timeout = timeout
         self.http = requests.Session()
         self.http.headers["X-Forwarded-For"] = ip
+        self.http.headers["Accept-Language"] = lang
         self.token = None
         self._next = 0
 

@@ -78,6 +78,7 @@ def session_cookie(cluster, user_id: int) -> str:
 
 def logged_in_client(cluster, user) -> requests.Session:
     http = requests.Session()
+    http.headers["Accept-Language"] = "en"  # the checks read the English 503 page
     http.cookies.set("session", session_cookie(cluster, user.id))
     return http
 
