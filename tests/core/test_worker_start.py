@@ -13,6 +13,21 @@ from worker import wait_for_redis
 from tests.support.env import free_port
 
 
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server without persistence on `port`, answering when this returns."""
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return proc
+
+
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
 def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
     port = free_port()
@@ -23,15 +38,7 @@ def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
     def sleep(delay):
         delays.append(delay)
         if len(delays) == 3:  # Redis comes up while the worker is waiting
-            server.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                            "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL))
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
+            server.append(start_redis(port))
 
     try:
         wait_for_redis(app, sleep=sleep, max_delay=1.0)
@@ -82,18 +89,7 @@ def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(t
     from shop.infra.jobs import CRON
 
     port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     client = redis.Redis(port=port, socket_connect_timeout=1)
-
-    def start_redis():
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        return proc
 
     def cron_ids():
         return {job_id.decode() for job_id in client.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
@@ -110,7 +106,7 @@ def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(t
         return False
 
     wanted = {job_id for job_id, _, _ in CRON}
-    server = start_redis()
+    server = start_redis(port)
     env = {**os.environ, "APP_ENV": "testing", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
            "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SCHEDULER_INTERVAL": "1"}
     log = open(tmp_path / "scheduler.log", "wb")
@@ -121,7 +117,7 @@ def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(t
         server.kill()
         server.wait()
         time.sleep(3.0)  # the scheduler's passes (every second) meet the outage
-        server = start_redis()  # empty: the schedule went with it
+        server = start_redis(port)  # empty: the schedule went with it
         assert wait_until(lambda: cron_ids() >= wanted, timeout=30), (tmp_path / "scheduler.log").read_text()[-3000:]
         assert sched.poll() is None, (tmp_path / "scheduler.log").read_text()[-3000:]
     finally:
