@@ -6,9 +6,7 @@ copy). Both take the raw headers through `claim_locale()`, so they always agree.
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
-from ..web.i18n import COOKIE, DEFAULT, LOCALES, normalize
-
-ACCEPTABLE = LOCALES + ("ko-KR", "en-US", "en-GB")  # what select_locale offers best_match
+from ..web.i18n import ACCEPTABLE, COOKIE, DEFAULT, LOCALES, normalize
 MAX_CACHED, MAX_CACHED_HEADER = 512, 200
 _accepted: dict[str, str] = {}  # Accept-Language header -> locale ("" for none); browsers send few
 

@@ -11,10 +11,8 @@ from flask_babel import force_locale, get_locale, lazy_gettext as _l
 from sqlalchemy import text
 
 from ..extensions import db
+from .locales import DEFAULT, normalize
 from .wording import month_label, order_label
-
-LOCALES = ("ko", "en")
-DEFAULT = "ko"
 
 SUBJECTS = {
     "verify_email": _l("Your Playcation verification code: %(code)s"),
@@ -28,11 +26,6 @@ SUBJECTS = {
     "refund": _l("Your Playcation refund: %(order_name)s"),
     "game_delisted": _l("“%(title)s” was removed from the Playcation store"),
 }
-
-
-def normalize(value) -> str | None:
-    code = str(value or "").strip().lower().replace("_", "-").split("-", 1)[0]
-    return code if code in LOCALES else None
 
 
 def queued_locale(explicit: str | None = None) -> str | None:

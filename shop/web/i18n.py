@@ -13,10 +13,9 @@ from babel.numbers import format_currency, format_decimal
 from flask import current_app, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale
 
+from ..infra.locales import ACCEPTABLE, DEFAULT, LOCALES, normalize
 from ..timeutil import SEOUL, format_seoul, to_seoul, utcnow
 
-LOCALES = ("ko", "en")
-DEFAULT = "ko"
 COOKIE = "lang"
 COOKIE_AGE = 365 * 24 * 3600
 
@@ -26,14 +25,6 @@ babel = Babel()
 DATETIME = {"ko": "y년 M월 d일 (E) a h:mm", "en": "EEE, MMM d, y, h:mm a"}
 DATE = {"ko": "y년 M월 d일 (E)", "en": "EEE, MMM d, y"}
 SHORT = {"ko": "y. M. d. a h:mm", "en": "MMM d, y, h:mm a"}
-
-
-def normalize(value: str | None) -> str | None:
-    """'ko', 'ko-KR', 'EN_us' → a supported locale, or None."""
-    if not value:
-        return None
-    code = str(value).strip().lower().replace("_", "-").split("-", 1)[0]
-    return code if code in LOCALES else None
 
 
 def select_locale() -> str:
@@ -46,9 +37,9 @@ def select_locale() -> str:
         cookie = normalize(request.cookies.get(COOKIE))
         if cookie:
             return cookie
-        best = request.accept_languages.best_match(LOCALES + ("ko-KR", "en-US", "en-GB"))
-        if normalize(best):
-            return normalize(best)
+        best = normalize(request.accept_languages.best_match(ACCEPTABLE))
+        if best:
+            return best
     return DEFAULT
 
 
