@@ -10,22 +10,15 @@ from shop import create_app
 from shop.config import TestingConfig
 from worker import wait_for_redis
 
+from bench.harness.cluster import RedisServer
 from tests.support.env import free_port
 
 
-def start_redis(port: int) -> subprocess.Popen:
-    """A redis-server without persistence on `port`, answering when this returns."""
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port, socket_connect_timeout=1)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return proc
+def start_redis(port: int, folder) -> RedisServer:
+    """A redis-server without persistence on `port` (the bench harness's), answering."""
+    server = RedisServer(folder, port=port)
+    server.start()
+    return server
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server binary")
@@ -38,21 +31,21 @@ def test_worker_waits_for_redis_then_goes_on(tmp_path, caplog):
     def sleep(delay):
         delays.append(delay)
         if len(delays) == 3:  # Redis comes up while the worker is waiting
-            server.append(start_redis(port))
+            server.append(start_redis(port, tmp_path))
 
     try:
         wait_for_redis(app, sleep=sleep, max_delay=1.0)
     finally:
         for proc in server:
-            proc.terminate()
-            proc.wait(timeout=10)
+            proc.stop()
     assert delays == [0.5, 1.0, 1.0]  # backoff, capped
     assert sum("is not answering" in r.getMessage() for r in caplog.records) == 3
 
 
 def test_a_worker_loop_ended_by_redis_trouble_is_started_again(app, monkeypatch):
     """RQ ends work() on an unexpected error (a Redis timeout mid-outage) without a stop
-    request, or raises out of it (its teardown talks to Redis): run_worker waits for Redis and starts a new worker; a stop request ends it."""
+    request, or raises out of it (its teardown talks to Redis): run_worker waits for Redis
+    and starts a new worker; a stop request ends it."""
     from datetime import datetime, timezone
 
     from shop.infra import jobs
@@ -106,7 +99,7 @@ def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(t
         return False
 
     wanted = {job_id for job_id, _, _ in CRON}
-    server = start_redis(port)
+    server = start_redis(port, tmp_path)
     env = {**os.environ, "APP_ENV": "testing", "REDIS_URL": f"redis://127.0.0.1:{port}/0",
            "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SCHEDULER_INTERVAL": "1"}
     log = open(tmp_path / "scheduler.log", "wb")
@@ -114,15 +107,13 @@ def test_the_scheduler_process_outlives_a_redis_restart_and_puts_its_cron_back(t
                              stderr=subprocess.STDOUT, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     try:
         assert wait_until(lambda: cron_ids() >= wanted), (tmp_path / "scheduler.log").read_text()
-        server.kill()
-        server.wait()
+        server.stop()  # SIGKILL, like a crash
         time.sleep(3.0)  # the scheduler's passes (every second) meet the outage
-        server = start_redis(port)  # empty: the schedule went with it
+        server = start_redis(port, tmp_path)  # empty: the schedule went with it
         assert wait_until(lambda: cron_ids() >= wanted, timeout=30), (tmp_path / "scheduler.log").read_text()[-3000:]
         assert sched.poll() is None, (tmp_path / "scheduler.log").read_text()[-3000:]
     finally:
         sched.terminate()
         sched.wait(10)
-        server.kill()
-        server.wait()
+        server.stop()
         log.close()
