@@ -29,7 +29,7 @@ def _kst_to_utc(value):
 
 
 def _choices(form):
-    form.scope_tag_id.choices = [(0, _("Any game"))] + [(t.id, t.name) for t in db.session.scalars(select(Tag).order_by(Tag.name))]
+    form.scope_tag_id.choices = [(0, _("Any game"))] + [(t.id, t.label) for t in db.session.scalars(select(Tag).order_by(Tag.name))]
     form.scope_publisher_id.choices = [(0, _("Any publisher"))] + [
         (u.id, u.nickname) for u in db.session.scalars(select(User).where(User.role == "publisher").order_by(User.nickname))]
 

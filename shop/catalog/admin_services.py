@@ -10,6 +10,7 @@ from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..infra.jobs import enqueue_after_commit
+from . import cache
 from .models import Category, Game, Tag, game_tags
 from .services import search_text_for
 from .text import slugify, words
@@ -65,18 +66,30 @@ def tags_with_usage() -> list[tuple[Tag, int]]:
                               .group_by(Tag.id).order_by(Tag.name)).all()
 
 
-def create_category(name: str) -> Category:
+def create_category(name: str, name_ko: str | None = None) -> Category:
     """Raises InvalidTerm, DuplicateTerm."""
-    return _create(Category, name, "category")
+    return _create(Category, name, "category", name_ko)
 
 
-def create_tag(name: str) -> Tag:
+def create_tag(name: str, name_ko: str | None = None) -> Tag:
     """Raises InvalidTerm, DuplicateTerm."""
-    return _create(Tag, name, "tag")
+    return _create(Tag, name, "tag", name_ko)
 
 
-def _create(model, name: str, noun: str):
+def set_korean_name(model, term_id: int, name_ko: str | None):
+    """A term's Korean name (None or blank: pages show the English one). Raises TermNotFound."""
+    term = db.session.get(model, term_id)
+    if term is None:
+        raise TermNotFound()
+    term.name_ko = " ".join((name_ko or "").split())[:40] or None
+    enqueue_after_commit(after_term_rename, "tag" if model is Tag else "category", term.id)
+    db.session.commit()
+    return term
+
+
+def _create(model, name: str, noun: str, name_ko: str | None = None):
     name = " ".join(name.split())
+    name_ko = " ".join((name_ko or "").split())[:40] or None
     if not words(name):
         raise InvalidTerm()
     slug = slugify(name, max_length=60)
@@ -84,7 +97,7 @@ def _create(model, name: str, noun: str):
     clash = db.session.scalar(select(model.name).where((model.slug == slug) | (model.name == name)))
     if clash is not None:
         raise DuplicateTerm(_duplicate(noun, clash))
-    term = model(name=name, slug=slug)
+    term = model(name=name, name_ko=name_ko, slug=slug)
     db.session.add(term)
     try:
         db.session.commit()
@@ -134,3 +147,15 @@ def delete_tag(tag_id: int) -> Removed:
     db.session.delete(tag)
     db.session.commit()
     return Removed(name, len(games))
+
+
+def after_term_rename(kind: str, term_id: int):
+    """A category's or tag's Korean name changed: games with the tag are found by it
+    (their search text is rebuilt, in batches), and every cached page may show it."""
+    if kind == "tag" and db.session.get(Tag, term_id) is not None:
+        ids = db.session.scalars(select(game_tags.c.game_id).where(game_tags.c.tag_id == term_id)).all()
+        for start in range(0, len(ids), 1000):
+            for game in db.session.scalars(select(Game).where(Game.id.in_(ids[start:start + 1000]))):
+                game.search_text = search_text_for(game.title, game.tags)
+            db.session.commit()
+    cache.invalidate_all()

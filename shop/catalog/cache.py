@@ -53,3 +53,11 @@ def invalidate_game(game_id: int):
     keys += list(r.scan_iter(match=f"{PREFIX}lists:*", count=500))
     if keys:
         r.delete(*keys)
+
+
+def invalidate_all():
+    """Drop every cached fragment (a category or tag was renamed: any page may show it)."""
+    r = redis_clients.store
+    keys = list(r.scan_iter(match=f"{PREFIX}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        r.delete(*keys[start:start + 1000])

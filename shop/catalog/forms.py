@@ -63,8 +63,8 @@ class GameForm(FlaskForm):
                                   invalid_choice_message=_l("Choose tags from the list."))
 
     def set_choices(self, categories, tags):
-        self.category_id.choices = [("", _("No category"))] + [(c.id, c.name) for c in categories]
-        self.tag_ids.choices = [(t.id, t.name) for t in tags]
+        self.category_id.choices = [("", _("No category"))] + [(c.id, c.label) for c in categories]
+        self.tag_ids.choices = [(t.id, t.label) for t in tags]
 
     @classmethod
     def for_game(cls, game, **kwargs):
@@ -95,7 +95,13 @@ class ScreenshotForm(FlaskForm):
     screenshot = FileField(_l("Screenshot"), validators=[FileRequired(_l("Choose an image."))])
 
 
-class TermForm(FlaskForm):
+class TermKoreanForm(FlaskForm):
+    """A category's or tag's Korean name: what Korean pages show (empty: the English name)."""
+    name_ko = StringField(_l("Korean name"), filters=[_strip], render_kw={"maxlength": 40}, validators=[
+        Optional(), Length(max=40, message=_l("Names are at most 40 characters."))])
+
+
+class TermForm(TermKoreanForm):
     """A category or tag name; its slug is made from the name."""
     name = StringField(_l("Name"), filters=[_strip], render_kw={"maxlength": 40}, validators=[
         DataRequired(_l("Enter a name.")), Length(max=40, message=_l("Names are at most 40 characters."))])

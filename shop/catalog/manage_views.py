@@ -14,8 +14,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 from . import admin_services, services
 from .blueprint import bp
-from .forms import CategoryForm, CoverForm, GameForm, ScreenshotForm, TagForm
-from .models import Game
+from .forms import CategoryForm, CoverForm, GameForm, ScreenshotForm, TagForm, TermKoreanForm
+from .models import Category, Game, Tag
 from .text import render_markdown
 
 
@@ -200,7 +200,7 @@ def _create_term(kind: str):
     form = spec["form"]()
     if form.validate_on_submit():
         try:
-            term = spec["create"](form.name.data)
+            term = spec["create"](form.name.data, form.name_ko.data)
         except DomainError as exc:
             form.name.errors.append(exc.message)
         else:
@@ -238,6 +238,30 @@ def manage_categories():
 @role_required("admin")
 def manage_delete_category(term_id):
     return _delete_term("category", term_id)
+
+
+def _rename_term(kind: str, term_id: int):
+    form = TermKoreanForm()
+    if not form.validate_on_submit():
+        return _terms_page(kind, 400, error=" ".join(str(e) for e in form.name_ko.errors) or None)
+    try:
+        term = admin_services.set_korean_name(Category if kind == "category" else Tag, term_id, form.name_ko.data)
+    except admin_services.TermNotFound:
+        abort(404)
+    flash(_("Saved the Korean name of “%(name)s”.", name=term.name), "success")
+    return redirect(url_for(TERMS[kind]["endpoint"]))
+
+
+@bp.route("/admin/categories/<int:term_id>/korean", methods=["POST"])
+@role_required("admin")
+def manage_category_korean(term_id):
+    return _rename_term("category", term_id)
+
+
+@bp.route("/admin/tags/<int:term_id>/korean", methods=["POST"])
+@role_required("admin")
+def manage_tag_korean(term_id):
+    return _rename_term("tag", term_id)
 
 
 @bp.route("/admin/tags", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..timeutil import UTCDateTime, utcnow
+from ..web.i18n import current_locale
 
 game_tags = Table(
     "game_tags", db.metadata,
@@ -21,17 +22,28 @@ SALE_INDEX_WHERE = text("games.status = 'listed' AND games.sale_price IS NOT NUL
 _SALE_INDEX_SQL = "status = 'listed' AND sale_price IS NOT NULL"
 
 
-class Category(db.Model):
+class _Term:
+    """A category or tag: `name` is its English name (and the source of its slug),
+    `name_ko` its Korean one; pages show `label`, the one of the request's language."""
+
+    @property
+    def label(self) -> str:
+        return self.name_ko if self.name_ko and current_locale() == "ko" else self.name
+
+
+class Category(_Term, db.Model):
     __tablename__ = "categories"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
+    name_ko: Mapped[str | None] = mapped_column(String(40))
     slug: Mapped[str] = mapped_column(String(60), unique=True)
 
 
-class Tag(db.Model):
+class Tag(_Term, db.Model):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
+    name_ko: Mapped[str | None] = mapped_column(String(40))
     slug: Mapped[str] = mapped_column(String(60), unique=True)
 
 

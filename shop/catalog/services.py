@@ -76,7 +76,7 @@ def _check(data: GameInput):
 
 
 def search_text_for(title: str, tags: list[Tag]) -> str:
-    return " ".join(words(title) + [w for tag in tags for w in words(tag.name)])
+    return " ".join(words(title) + [w for tag in tags for w in words(tag.name) + words(tag.name_ko or "")])
 
 
 def title_grams_for(title: str) -> str:

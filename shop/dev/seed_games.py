@@ -125,7 +125,8 @@ def _publisher_id() -> int:
 
 
 def _ensure_named(model, names: list[str]) -> dict:
-    """Category/Tag rows for `names`, created when missing (matched by slug)."""
+    """Category/Tag rows for `names`, created when missing (matched by slug), with
+    their Korean names filled in where they have none."""
     found = {row.slug: row for row in db.session.scalars(select(model))}
     out = {}
     for name in names:
@@ -134,7 +135,9 @@ def _ensure_named(model, names: list[str]) -> dict:
         if row is None:
             row = model(name=name, slug=slug)
             db.session.add(row)
-            db.session.flush()
+        if row.name_ko is None and name in w.KOREAN_NAMES:
+            row.name_ko = w.KOREAN_NAMES[name]
+        db.session.flush()
         out[name] = row
     return out
 

@@ -11,6 +11,20 @@ TAGS = ["Indie", "Singleplayer", "Action", "Adventure", "Casual", "Multiplayer",
         "Turn-Based", "Strategy", "Sandbox", "Crafting", "Metroidvania", "Deckbuilder", "Horror",
         "Anime", "Space", "Zombies", "Visual Novel", "Farming", "Racing", "Controller Support"]
 
+# The Korean names Korean stores use for the same categories and tags (`name_ko`).
+KOREAN_NAMES = {
+    "Action": "액션", "Adventure": "어드벤처", "RPG": "RPG", "Strategy": "전략", "Simulation": "시뮬레이션",
+    "Puzzle": "퍼즐", "Casual": "캐주얼", "Racing": "레이싱", "Sports": "스포츠", "Horror": "공포",
+    "Shooter": "슈팅", "Platformer": "플랫포머", "Indie": "인디", "Singleplayer": "싱글 플레이어",
+    "Multiplayer": "멀티플레이어", "Atmospheric": "분위기 있는", "Story Rich": "스토리 중심",
+    "Pixel Graphics": "픽셀 그래픽", "Open World": "오픈 월드", "Co-op": "협동", "Fantasy": "판타지",
+    "Sci-fi": "SF", "Relaxing": "힐링", "Roguelike": "로그라이크", "Difficult": "고난도", "Retro": "레트로",
+    "Exploration": "탐험", "Survival": "생존", "Cute": "귀여운", "Funny": "코미디", "Turn-Based": "턴제",
+    "Sandbox": "샌드박스", "Crafting": "제작", "Metroidvania": "메트로배니아", "Deckbuilder": "덱 빌딩",
+    "Anime": "애니메이션", "Space": "우주", "Zombies": "좀비", "Visual Novel": "비주얼 노벨",
+    "Farming": "농장 경영", "Controller Support": "컨트롤러 지원",
+}
+
 ADJECTIVES = ["Dark", "Lost", "Last", "Eternal", "Hidden", "Silent", "Crimson", "Broken", "Forgotten",
               "Wild", "Iron", "Golden", "Shattered", "Endless", "Frozen", "Little", "Ancient", "Savage",
               "Neon", "Hollow", "Burning", "Infinite", "Cursed", "Brave", "Mystic", "Rusty", "Tiny",

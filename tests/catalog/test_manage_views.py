@@ -19,7 +19,7 @@ from shop.catalog.text import render_markdown
 from shop.extensions import db
 from shop.infra.storage import get_storage
 
-from ..support.browser import Browser
+from ..support.browser import Browser, run_jobs
 
 
 # --- helpers --------------------------------------------------------------------
@@ -406,12 +406,17 @@ ADMIN_ROUTES = {
     "tags page": ("GET", "/admin/tags", None, 200),
     "add tag": ("POST", "/admin/tags", lambda w: {"name": "Roguelike"}, 302),
     "delete tag": ("POST", "/admin/tags/{tag}/delete", lambda w: {}, 302),
+    "korean category name": ("POST", "/admin/categories/{category}/korean", lambda w: {"name_ko": "시뮬레이션"}, 302),
+    "korean tag name": ("POST", "/admin/tags/{tag}/korean", lambda w: {"name_ko": "픽셀 아트"}, 302),
 }
 
 
-def terms(app) -> tuple[list[str], list[str]]:
+def terms(app) -> tuple[list[str], list[str], list[str]]:
+    """Category names, tag names, and every Korean name."""
     with app.app_context():
-        return (sorted(db.session.scalars(select(Category.name))), sorted(db.session.scalars(select(Tag.name))))
+        korean = [n for model in (Category, Tag) for n in db.session.scalars(select(model.name_ko)) if n]
+        return (sorted(db.session.scalars(select(Category.name))), sorted(db.session.scalars(select(Tag.name))),
+                sorted(korean))
 
 
 @pytest.mark.parametrize("who,expected", [("admin", "allowed"), ("owner", 403), ("customer", 403), ("anonymous", "login")])
@@ -517,3 +522,36 @@ def test_deleting_a_tag_takes_it_off_games_and_out_of_search(app, as_admin, worl
         assert db.session.get(Tag, world.cosy) is None
     page = as_admin.get("/admin/tags").get_data(as_text=True)
     assert "Deleted the tag “Cosy”. It was taken off 1 game." in page
+
+
+# --- Korean names of categories and tags ------------------------------------------------
+
+def test_korean_names_are_shown_to_korean_pages_and_english_names_to_english_ones(app, as_admin, world):
+    res = as_admin.post(f"/admin/tags/{world.cosy}/korean", {"name_ko": "  아늑한  "})
+    assert res.status_code == 302 and res.headers["Location"] == "/admin/tags"
+    assert as_admin.post("/admin/categories", {"name": "Farming", "name_ko": "농장"}).status_code == 302
+    assert terms(app)[2] == ["농장", "아늑한"]
+    client = app.test_client()
+    korean = client.get(f"/games/{world.slug}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    english = client.get(f"/games/{world.slug}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert ">아늑한</a>" in korean and ">Cosy</a>" not in korean
+    assert ">Cosy</a>" in english and "아늑한" not in english
+    assert "농장" in client.get("/games", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    run_jobs(app)  # the rename's job: search text of the tag's games, and the page cache
+    with app.app_context():
+        assert search_ids("아늑한").ids == [world.game]
+    res = as_admin.post(f"/admin/tags/{world.cosy}/korean", {"name_ko": ""})
+    assert res.status_code == 302 and terms(app)[2] == ["농장"]
+    run_jobs(app)
+    with app.app_context():
+        assert search_ids("아늑한").ids == []
+    assert ">Cosy</a>" in client.get(f"/games/{world.slug}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+
+
+def test_bad_korean_names_are_refused_and_change_nothing(app, as_admin, world):
+    before = terms(app)
+    res = as_admin.post(f"/admin/tags/{world.cosy}/korean", {"name_ko": "가" * 41})
+    assert res.status_code == 400 and "at most 40 characters" in res.get_data(as_text=True)
+    assert as_admin.post("/admin/tags/999999/korean", {"name_ko": "없음"}).status_code == 404
+    assert as_admin.post("/admin/categories/999999/korean", {"name_ko": "없음"}).status_code == 404
+    assert terms(app) == before

@@ -35,6 +35,9 @@ def test_seed_creates_plausible_games_with_categories_and_tags(ctx):
     games = list(db.session.scalars(select(Game)))
     assert {c.name for c in db.session.scalars(select(Category))} == set(seed_words.CATEGORIES)
     assert {t.name for t in db.session.scalars(select(Tag))} == set(seed_words.TAGS)
+    # Korean pages show Korean names: every seeded term has one.
+    korean = {t.name: t.name_ko for model in (Category, Tag) for t in db.session.scalars(select(model))}
+    assert None not in korean.values() and korean["Roguelike"] == "로그라이크" and korean["Action"] == "액션"
     assert len({g.slug for g in games}) == 120
     korean = [g for g in games if any("\uac00" <= ch <= "\ud7a3" for ch in g.title)]
     assert 25 <= len(korean) <= 55  # about a third, with Korean descriptions
