@@ -51,9 +51,9 @@ messages: install
 # Debian's chromium for the Playwright browser tests (skipped with a message when it
 # cannot be installed, e.g. without root).
 browser-deps:
-	@dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 || { \
+	@dpkg -s chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null) \
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "warning: chromium missing and apt-get unavailable; browser tests will be skipped"; fi; }
 
