@@ -16,6 +16,19 @@ LABELS = {
                    "game_delisted": _l("Game delisted")},
     "window": {"upcoming": _l("Upcoming"), "open": _l("Open"), "closed": _l("Closed")},
     "game_status": {"listed": _l("Listed"), "delisted": _l("Delisted")},
+    # The fields an audit row's before/after name (shown with the code beside it).
+    "field": {
+        "status": _l("Status"), "moderation_note": _l("Moderation note"), "role": _l("Role"),
+        "suspended_at": _l("Suspended at"), "closes_at": _l("Closes at"), "opens_at": _l("Opens at"),
+        "name": _l("Name"), "description": _l("Description"), "discount_type": _l("Discount type"),
+        "discount_value": _l("Discount"), "discount_cap": _l("Discount cap"), "quantity": _l("Quantity"),
+        "min_order_amount": _l("Minimum order"), "valid_days": _l("Valid for (days)"),
+        "valid_until": _l("Valid until"), "scope_tag_id": _l("Only games with tag"),
+        "scope_publisher_id": _l("Only games by publisher"), "entry": _l("Stream entry"), "user": _l("User"),
+        "db_issued": _l("Issued (database)"), "redis_claimed": _l("Claimed (Redis)"), "stock": _l("Stock"),
+        "repaired_claimers": _l("Claimers repaired"), "rebuilt": _l("Rebuilt from the database"),
+        "event_id": _l("Event"),
+    },
     "action": {
         "coupon_event.create": _l("Coupon event created"),
         "coupon_event.update": _l("Coupon event edited"),

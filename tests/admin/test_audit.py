@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from shop.accounts.models import User
 from shop.admin.models import AuditLog
 from shop.extensions import db
 
@@ -60,8 +61,9 @@ def test_newest_first_with_a_compact_diff(admin_browser, rows):
     role, suspend, delist, refund = rows
     page = admin_browser.page("/admin/audit")
     assert ids_on(page) == [refund, delist, suspend, role]
-    assert "<span class=\"field\">role</span>: <del>customer</del> → <ins>publisher</ins>" in page
-    assert "<span class=\"field\">suspended_at</span>: <del>none</del> → <ins>2026-03-02 00:30:00 KST</ins>" in page
+    assert "<span class=\"field\" title=\"role\">Role</span>: <del>customer</del> → <ins>publisher</ins>" in page
+    assert ("<span class=\"field\" title=\"suspended_at\">Suspended at</span>: <del>none</del> → "
+            "<ins>2026-03-02 00:30:00 KST</ins>") in page
     assert "2026-03-02 00:30:00" in page  # shown in Korea time
     assert 'href="/admin/orders/70"' in page and 'href="/admin/users/8"' in page
 
@@ -75,8 +77,9 @@ def test_the_change_shows_korea_time_and_leaves_out_unchanged_fields(admin_brows
                              "closes_at": "2026-03-03T03:00:00Z", "valid_until": "2026-03-31"}))
     page = admin_browser.page("/admin/audit")
     diff = re.search(rf'<tr id="audit-{row}">.*?</tr>', page, re.S).group(0)
-    fields = re.findall(r'<span class="field">(\w+)</span>', diff)
+    fields = re.findall(r'<span class="field" title="(\w+)">', diff)
     assert fields == ["quantity", "closes_at"]  # same name, same instant, same date: not shown
+    assert ">Quantity</span>" in diff and ">Closes at</span>" in diff  # the fields' names, not their codes
     assert "<del>2026-03-03 11:00:00 KST</del> → <ins>2026-03-03 12:00:00 KST</ins>" in diff
     assert "+00:00" not in diff
 
@@ -154,3 +157,12 @@ def test_the_target_type_comes_from_the_action_not_the_table_name(app, make_user
             ("library_entry", "41"), ("user", str(user.id)), ("job", "x"), ("email", "41")]
         assert rows[0].target_label == "Owned copy"
         db.session.rollback()
+
+
+def test_field_names_are_in_the_readers_language(app, admin_browser, rows):
+    with app.app_context():  # the admin's account asks for Korean
+        db.session.get(User, admin_browser.user.id).locale = "ko"
+        db.session.commit()
+    page = admin_browser.page("/admin/audit")
+    assert '<span class="field" title="role">역할</span>' in page
+    assert '<span class="field" title="suspended_at">정지 시각</span>' in page
