@@ -21,8 +21,9 @@ from playwright.sync_api import expect
 from shop.dev.mail import start_sink
 
 from ..browser.conftest import (DESKTOP, ROOT, PageProblems, _healthy, _Processes,
-                                _start_private_redis, _wait_until, skip_reason)
+                                _start_private_redis, _wait_until, browser_locales, skip_reason)
 from tests.support.env import free_port
+from tests.support.lang import Language
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "artifacts" / "screenshots") / "social"
@@ -65,76 +66,86 @@ def social_server(local_provider):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture
-def page(social_server, chromium):
+@pytest.fixture(params=browser_locales())
+def page(request, social_server, chromium):
+    """A browser speaking the round's language (Korean, then English: BROWSER_LOCALES);
+    `page.say(msgid)` is the store's text for it."""
+    say = Language(request.param)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(base_url=social_server, viewport=DESKTOP, locale="en-US",
+    context = chromium.new_context(base_url=social_server, viewport=DESKTOP, locale=say.browser_locale,
                                    timezone_id="Asia/Seoul")
     context.set_default_timeout(10_000)
     problems = PageProblems()
     page = problems.watch(context.new_page())
-    page.problems = problems
+    page.problems, page.say = problems, say
     yield page
     context.close()
 
 
 def _shot(page, name):
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page.say.code}-{name}.png"), full_page=True)
 
 
 def test_sign_up_link_unlink_and_log_in_with_providers(page, local_provider):
+    say = page.say
+    # Each language's round is a new person (the store keeps the first round's accounts).
+    first_sub = {"ko": "10101", "en": "10202"}[say.code]
+    local_provider.person.sub = first_sub
     local_provider.person.name = "Journey Gamer"
-    local_provider.person.email = "journey.social@example.com"
+    local_provider.person.email = f"journey.social.{say.code}@example.com"
 
     page.goto("/login")
     buttons = page.get_by_role("main").locator(".social-login")
     for label in ("Google", "GitHub", "Kakao", "Naver"):
-        expect(buttons.get_by_role("button", name=f"Continue with {label}")).to_be_visible()
+        expect(buttons.get_by_role("button", name=say("Continue with %(provider)s", provider=say(label)))).to_be_visible()
     _shot(page, "01-login-buttons")
 
     # Sign up with Google: off to the provider and back, new verified account.
-    buttons.get_by_role("button", name="Continue with Google").click()
-    expect(page.get_by_role("status")).to_contain_text("Welcome, Journey Gamer! Your account is ready.")
+    buttons.get_by_role("button", name=say("Continue with %(provider)s", provider=say("Google"))).click()
+    expect(page.get_by_role("status")).to_contain_text(
+        say("Welcome, %(nickname)s! Your account is ready.", nickname="Journey Gamer"))
     expect(page.get_by_role("banner").locator("summary.user-chip")).to_contain_text("Journey Gamer")
-    expect(page.get_by_role("banner").get_by_role("link", name="Verify email")).to_have_count(0)
+    expect(page.get_by_role("banner").get_by_role("link", name=say("Verify email"))).to_have_count(0)
     assert local_provider.authorize_requests[-1]["code_challenge_method"] == "S256"
     _shot(page, "02-signed-up")
 
     # The account page: Google linked; link Kakao too.
     page.goto("/account")
     card = page.locator("#linked-accounts")
-    expect(card).to_contain_text("journey.social@example.com")
-    expect(card.get_by_role("button", name="Unlink")).to_have_count(1)
+    expect(card).to_contain_text(f"journey.social.{say.code}@example.com")
+    expect(card.get_by_role("button", name=say("Unlink"))).to_have_count(1)
     _shot(page, "03-linked-accounts")
-    local_provider.person.sub = "30003"
-    card.get_by_role("button", name="Link Kakao").click()
-    expect(page.get_by_role("status")).to_contain_text("Kakao is linked.")
-    expect(page.locator("#linked-accounts").get_by_role("button", name="Unlink")).to_have_count(2)
+    local_provider.person.sub = {"ko": "30303", "en": "30404"}[say.code]
+    card.get_by_role("button", name=say("Link %(provider)s", provider=say("Kakao"))).click()
+    expect(page.get_by_role("status")).to_contain_text(say("%(label)s is linked. You can log in with it from now on.", label=say("Kakao")))
+    expect(page.locator("#linked-accounts").get_by_role("button", name=say("Unlink"))).to_have_count(2)
 
     # Unlink Google; Kakao is now the only way in, so it cannot go.
-    page.locator("#linked-accounts li").filter(has_text="Google").get_by_role("button", name="Unlink").click()
-    expect(page.get_by_role("status")).to_contain_text("Google is unlinked.")
-    page.locator("#linked-accounts li").filter(has_text="Kakao").get_by_role("button", name="Unlink").click()
-    expect(page.get_by_role("alert")).to_contain_text("That is your only way to log in.")
+    page.locator("#linked-accounts li").filter(has_text=say("Google")).get_by_role("button", name=say("Unlink")).click()
+    expect(page.get_by_role("status")).to_contain_text(say("%(label)s is unlinked.", label=say("Google")))
+    page.locator("#linked-accounts li").filter(has_text=say("Kakao")).get_by_role("button", name=say("Unlink")).click()
+    expect(page.get_by_role("alert")).to_contain_text(say(
+        "That is your only way to log in. Link another account, or set a password with "
+        "“Forgot your password?”, before unlinking it."))
     _shot(page, "04-last-link-kept")
 
     # Log out, and back in with Kakao.
     menu = page.get_by_role("banner").locator("details.dropdown")
     menu.locator("summary").click()
-    menu.get_by_role("button", name="Log out").click()
-    page.get_by_role("banner").get_by_role("link", name="Log in").click()
-    page.get_by_role("main").get_by_role("button", name="Continue with Kakao").click()
-    expect(page.get_by_role("status")).to_contain_text("Logged in as Journey Gamer.")
+    menu.get_by_role("button", name=say("Log out")).click()
+    page.get_by_role("banner").get_by_role("link", name=say("Log in")).click()
+    page.get_by_role("main").get_by_role("button", name=say("Continue with %(provider)s", provider=say("Kakao"))).click()
+    expect(page.get_by_role("status")).to_contain_text(say("Logged in as %(nickname)s.", nickname="Journey Gamer"))
 
     # A denied consent comes back to the login page with a message.
     menu = page.get_by_role("banner").locator("details.dropdown")
     menu.locator("summary").click()
-    menu.get_by_role("button", name="Log out").click()
+    menu.get_by_role("button", name=say("Log out")).click()
     local_provider.consent = "deny"
     page.goto("/login")
-    page.get_by_role("main").get_by_role("button", name="Continue with Naver").click()
+    page.get_by_role("main").get_by_role("button", name=say("Continue with %(provider)s", provider=say("Naver"))).click()
     expect(page).to_have_url(f"{page.url.split('/login')[0]}/login")
-    expect(page.get_by_role("alert")).to_contain_text("You cancelled signing in with Naver.")
+    expect(page.get_by_role("alert")).to_contain_text(say("You cancelled signing in with %(label)s. Nothing was changed.", label=say("Naver")))
     _shot(page, "05-denied")
 
     # ERR_ABORTED is chromium cancelling what a page still had open (the notification
