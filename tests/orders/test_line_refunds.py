@@ -151,6 +151,7 @@ def test_refunding_one_game_gives_back_its_share_and_keeps_the_other(app, two_ga
         assert subject == "Playcation 환불 완료: Hades" and "7,332원" in text and "1,668" in text
     page = t.shopper.browser.get(f"/orders/{t.public_id}").get_data(as_text=True)
     assert page.count("Refund this game") == 1 and "₩7,332 back to the way you paid" in page
+    assert "Refunded so far" in page and "−₩7,332" in page and "Refund the other games" in page
 
     refund_line(t.shopper, t.public_id, t.hades_line)  # again: nothing moves
     assert "This game was already refunded." in t.shopper.flashes()
