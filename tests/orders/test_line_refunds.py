@@ -302,3 +302,25 @@ def test_the_admin_order_page_shows_each_games_refund(app, make_user, two_games)
     assert "refund value ₩7,332" in page and "refund value ₩14,664" in page
     assert "₩7,332 back" in page and "Coupon share −₩1,000" in page and "Points share −₩1,668" in page
     assert "Refund ₩14,664" in page  # what is left to refund
+
+
+# --- the sandbox gateway's partial cancels ------------------------------------------------------------------
+
+def test_the_sandbox_cancels_part_of_a_payment_once_per_key_and_never_past_the_balance(app, make_user):
+    from shop.orders.gateways import SandboxGateway
+
+    shopper = Shopper(app, make_user())
+    public_id = shopper.buy(new_game(app, "Celeste", price=20000))
+    with app.app_context():
+        key = db.session.scalar(select(Order.payment_key).where(Order.public_id == public_id))
+        gateway = SandboxGateway()
+        first = gateway.cancel(key, "one game", "k-1", 7000)
+        assert (first.outcome, first.status, first.payload["balanceAmount"]) == ("ok", "PARTIAL_CANCELED", 13000)
+        assert gateway.cancel(key, "one game", "k-1", 7000).payload["balanceAmount"] == 13000  # a replay
+        too_much = gateway.cancel(key, "too much", "k-2", 13001)
+        assert (too_much.outcome, too_much.code) == ("declined", "NOT_CANCELABLE_AMOUNT")
+        assert gateway.cancel(key, "zero", "k-3", 0).code == "NOT_CANCELABLE_AMOUNT"
+        rest = gateway.cancel(key, "the rest", "k-4")
+        assert (rest.status, rest.payload["balanceAmount"]) == ("CANCELED", 0)
+        assert gateway.cancel(key, "more", "k-5", 1).code == "ALREADY_CANCELED_PAYMENT"
+    assert sandbox_payment(app, public_id) == SimpleNamespace(status="CANCELED", cancelled=20000, balance=0)
