@@ -73,6 +73,9 @@ def refund_line(order: Order, line_id: int, reason: str = "Customer request") ->
             db.session.refresh(line)
             if line.refunded:  # a second click lost the race to the first one
                 return line
+            if result.code == "IDEMPOTENT_REQUEST_PROCESSING":  # the first click's cancel is still at Toss
+                raise RefundError(_("This refund is already under way in another tab. Reload the page in a "
+                                    "moment."))
             raise cancel_failed(result)
     else:
         db.session.commit()  # end the read transaction before the writes (see confirm_payment)

@@ -114,6 +114,10 @@ def test_one_game_refunded_in_several_tabs_at_once_cancels_once(app, toss, commi
     tabs = at_once(app, buyer.id, lambda b: b.post(f"/orders/{public_id}/lines/{hades.id}/refund"))
 
     assert [status for status, _ in tabs] == [302] * len(tabs)
+    for _status, browser in tabs:  # each tab says it is done or under way, never "nothing changed"
+        page = browser.get(f"/orders/{public_id}").get_data(as_text=True)
+        assert "Refunded Hades" in page or "already under way" in page or "already refunded" in page
+        assert "Nothing changed" not in page
     assert toss.cancel_effects() == 1 and toss.payment_for(public_id)["balanceAmount"] == 22000
     assert [l.status for l in lines_of(app, public_id)] == ["ACTIVE", "REFUNDED"]
     assert library_of(app, buyer.id) == [games[0]]
