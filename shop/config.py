@@ -193,6 +193,7 @@ class Config:
     TOSS_TIMEOUT = float(env("TOSS_TIMEOUT", 10))  # seconds to wait for confirm/cancel
     ORDER_EXPIRY_MINUTES = env_int("ORDER_EXPIRY_MINUTES", 30)
     REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 14)
+    REFUND_MAX_DOWNLOADS = env_int("REFUND_MAX_DOWNLOADS", 2)  # a copy downloaded more often can't be refunded
 
     # VIP grades and points (KRW thresholds on last month's paid total; 1 point = ₩1)
     VIP_THRESHOLDS = {"SILVER": 50_000, "GOLD": 150_000, "VIP": 300_000}

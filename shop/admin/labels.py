@@ -12,6 +12,7 @@ LABELS = {
     "email_kind": {"verify_email": _l("Verification code"), "email_change": _l("New email address"),
                    "password_reset": _l("Password reset"), "password_changed": _l("Password changed"),
                    "account_withdrawn": _l("Account closed"), "receipt": _l("Receipt"), "refund": _l("Refund"),
+                   "line_refund": _l("Refund of one game"),
                    "vip_upgrade": _l("VIP grade up"), "vip_downgrade": _l("VIP grade down"),
                    "game_delisted": _l("Game delisted")},
     "window": {"upcoming": _l("Upcoming"), "open": _l("Open"), "closed": _l("Closed")},

@@ -14,7 +14,7 @@ from ..accounts.models import User
 from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
-from ..orders import refunds
+from ..orders import proration, refunds
 from ..orders.models import Order, PaymentEvent
 from ..library.models import LibraryEntry
 from . import audit
@@ -59,6 +59,8 @@ def order_facts(order: Order) -> dict:
             AuditLog.target_type == "order", AuditLog.target_id == str(order.id))
             .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())).all(),
         "refundable": refunds.refundable(order),
+        "shares": proration.shares(order),
+        "refund_left": proration.unrefunded_cash(order),  # after per-game refunds, only the rest
         "refund_days": current_app.config["REFUND_WINDOW_DAYS"],
     }
 

@@ -252,6 +252,13 @@ def void(order):
                        .values(status="void").execution_options(synchronize_session=False))
 
 
+def void_line(order, line, share=None):
+    """A per-game refund (the `line_refunded` hook): that game's key of the order is void."""
+    db.session.execute(update(ProductKey).where(ProductKey.order_id == order.id, ProductKey.game_id == line.game_id,
+                                                ProductKey.status.in_(("reserved", "assigned")))
+                       .values(status="void").execution_options(synchronize_session=False))
+
+
 # --- reading (owners only) ---------------------------------------------------------
 
 def keys_for_user(user_id: int) -> dict[int, str]:

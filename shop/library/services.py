@@ -49,6 +49,13 @@ def revoke(order_id: int, now: datetime):
         .execution_options(synchronize_session=False))
 
 
+def revoke_game(order_id: int, game_id: int, now: datetime):
+    """Take back one game an order granted (a per-game refund), in the caller's transaction."""
+    db.session.execute(update(LibraryEntry).where(
+        LibraryEntry.order_id == order_id, LibraryEntry.game_id == game_id, LibraryEntry.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False))
+
+
 def entries(user_id: int) -> list[LibraryEntry]:
     """The user's games, newest first."""
     return db.session.scalars(select(LibraryEntry).where(

@@ -8,6 +8,7 @@ from ..web.numbers import parse_int
 from ..orders import hooks
 from ..cart.pricing import Discount
 from . import points
+from .refunds import refund_line
 from .grades import current_grade
 
 MAX_POINTS = 10**15  # above any balance (a wish is capped by the balance); a bigger number is ignored
@@ -54,6 +55,7 @@ def release(order_id: int):
 
 
 def refund(order):
+    """The order is REFUNDED: what per-game refunds did not give back comes back."""
     points.give_back(order.id, "reverse", "Returned: order refunded")
     points.reverse_earned(order.id)
 
@@ -68,4 +70,4 @@ def register():
     """Plug points into checkout (called once from create_app, after coupons: points
     apply to what is left to pay)."""
     hooks.register("points", discount=points_discount, reserved=hold, paid=cashback, released=release,
-                   refunded=refund, panel=checkout_panel)
+                   refunded=refund, line_refunded=refund_line, panel=checkout_panel)

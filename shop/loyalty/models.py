@@ -53,6 +53,7 @@ class PointAllocation(db.Model):
     spend_id: Mapped[int] = mapped_column(ForeignKey("point_entries.id", ondelete="CASCADE"), primary_key=True)
     earn_id: Mapped[int] = mapped_column(ForeignKey("point_entries.id", ondelete="CASCADE"), primary_key=True)
     amount: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # by per-game refunds
 
 
 class PointBalance(db.Model):

@@ -16,6 +16,9 @@ from ..timeutil import utcnow
 from .models import PointAllocation, PointBalance, PointEntry
 
 
+LINE_RETURN = "reverse-points:line:"  # idem_key prefix of a per-game refund's points
+
+
 class NotEnoughPoints(DomainError):
     message = _l("You don't have that many points.")
 
@@ -116,21 +119,28 @@ def _allocate(user_id: int, spend_id: int, amount: int):
 
 
 def give_back(order_id: int, kind: str, note: str) -> int:
-    """Return the points an order held (release) or spent (refund). Idempotent."""
+    """Return the points an order held (release) or spent (refund), less what per-game
+    refunds already returned (loyalty/refunds.py). Idempotent."""
     spent = db.session.scalar(select(PointEntry).where(PointEntry.order_id == order_id, PointEntry.kind == "spend"))
     if spent is None:
         return 0
-    entry = _entry(user_id=spent.user_id, kind=kind, amount=-spent.amount, order_id=order_id,
+    already = db.session.scalar(select(func.coalesce(func.sum(PointEntry.amount), 0)).where(
+        PointEntry.order_id == order_id, PointEntry.kind == "reverse", PointEntry.idem_key.like(f"{LINE_RETURN}%")))
+    back = -spent.amount - already
+    if back <= 0:
+        return 0
+    entry = _entry(user_id=spent.user_id, kind=kind, amount=back, order_id=order_id,
                    idem_key=f"{kind}-points:order:{order_id}", note=note)
     if entry is None:
         return 0
     for alloc in db.session.scalars(select(PointAllocation).where(PointAllocation.spend_id == spent.id)):
         # Back onto the lines they came from, with their original expiry.
         db.session.execute(update(PointEntry).where(PointEntry.id == alloc.earn_id)
-                           .values(remaining=PointEntry.remaining + alloc.amount))
+                           .values(remaining=PointEntry.remaining + alloc.amount - alloc.returned))
+        alloc.returned = alloc.amount
     db.session.execute(update(PointBalance).where(PointBalance.user_id == spent.user_id)
-                       .values(balance=PointBalance.balance - spent.amount))
-    return -spent.amount
+                       .values(balance=PointBalance.balance + back))
+    return back
 
 
 def reverse_earned(order_id: int) -> int:

@@ -26,6 +26,7 @@ NOTICES = {
                       lambda p: {"price": won(p["price"])}),
     "order_paid": (_l("Payment received: %(order_name)s (%(total)s)"), _order),
     "order_refunded": (_l("Refunded: %(order_name)s (%(total)s)"), _order),
+    "order_line_refunded": (_l("Refunded: %(title)s (%(amount)s)"), lambda p: {"amount": won(p["amount"])}),
     "vip_grade": (_l("You reached %(grade)s for %(month)s! Enjoy your bonus points."),
                   lambda p: {"month": month_label(p["month"])}),
     "vip_downgrade": (_l("Your grade for %(month)s is %(grade)s, after %(previous)s. Thank you for playing "

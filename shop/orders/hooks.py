@@ -4,7 +4,11 @@ A plug-in registers once, from create_app, with `register(name, ...)`; orders ne
 import the plug-ins, the plug-ins import orders. `name` is also the checkout form's
 field the plug-in reads. Its callbacks run inside the order's transaction: `reserved`
 when an order is created, `paid` when it is paid, `released` when it ends unpaid
-(failed, cancelled, expired), `refunded` on refund. `discount(quote, user, options)`
+(failed, cancelled, expired), `refunded` when the order becomes REFUNDED,
+`line_refunded(order, line, share)` when one game of a paid order is refunded and
+others stay (`share` is its proration.LineShare: its part of each discount).
+`refunded` settles whatever is left: after per-game refunds it gives back only what
+they did not (docs/refunds.md), and it also follows the last game's refund. `discount(quote, user, options)`
 prices it (shop/cart/pricing.py); `panel(user, options)` renders its part of the
 checkout page."""
 from markupsafe import Markup
@@ -15,17 +19,20 @@ ON_RESERVED: list = []
 ON_PAID: list = []
 ON_RELEASED: list = []
 ON_REFUNDED: list = []
+ON_LINE_REFUNDED: list = []
 PANELS: list = []  # (name, panel(user, options) -> HTML)
 
 
-def register(name: str, *, discount=None, reserved=None, paid=None, released=None, refunded=None, panel=None):
+def register(name: str, *, discount=None, reserved=None, paid=None, released=None, refunded=None,
+             line_refunded=None, panel=None):
     """Plug `name` into checkout; registering the same name again changes nothing.
     Discounts apply in registration order."""
     if name in option_names():
         return
     if discount:
         DISCOUNT_PROVIDERS.append((name, discount))
-    for hooks, fn in ((ON_RESERVED, reserved), (ON_PAID, paid), (ON_RELEASED, released), (ON_REFUNDED, refunded)):
+    for hooks, fn in ((ON_RESERVED, reserved), (ON_PAID, paid), (ON_RELEASED, released), (ON_REFUNDED, refunded),
+                     (ON_LINE_REFUNDED, line_refunded)):
         if fn:
             hooks.append(fn)
     PANELS.append((name, panel))
@@ -63,3 +70,8 @@ def released(order_id: int):
 def refunded(order):
     for fn in ON_REFUNDED:
         fn(order)
+
+
+def line_refunded(order, line, share):
+    for fn in ON_LINE_REFUNDED:
+        fn(order, line, share)

@@ -71,8 +71,12 @@ class Order(db.Model):
 
 
 class OrderLine(db.Model):
+    """One game of an order. ACTIVE until it is refunded, on its own (a per-game refund,
+    shop/orders/line_refunds.py) or with the rest of the order; `refund_amount` is what
+    went back to the way the buyer paid (docs/refunds.md)."""
     __tablename__ = "order_lines"
-    __table_args__ = (UniqueConstraint("order_id", "game_id"),)
+    __table_args__ = (UniqueConstraint("order_id", "game_id"),
+                      CheckConstraint("status IN ('ACTIVE', 'REFUNDED')", name="status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -80,6 +84,13 @@ class OrderLine(db.Model):
     title: Mapped[str] = mapped_column(String(120))      # snapshot at order time
     list_price: Mapped[int] = mapped_column(Integer)     # regular price at order time
     price: Mapped[int] = mapped_column(Integer)          # charged (sale resolved)
+    status: Mapped[str] = mapped_column(String(12), default="ACTIVE", server_default="ACTIVE")
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refund_amount: Mapped[int | None] = mapped_column(Integer)  # KRW back to the card
+
+    @property
+    def refunded(self) -> bool:
+        return self.status == "REFUNDED"
 
 
 class PaymentEvent(db.Model):
@@ -104,6 +115,22 @@ class SandboxPayment(db.Model):
     payment_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     order_public_id: Mapped[str] = mapped_column(String(36), index=True)
     amount: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="READY")  # READY | DONE | CANCELED
+    status: Mapped[str] = mapped_column(String(16), default="READY")  # READY | DONE | PARTIAL_CANCELED | CANCELED
     confirm_key: Mapped[str | None] = mapped_column(String(80))
+    cancelled_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def balance(self) -> int:
+        return self.amount - self.cancelled_amount
+
+
+class SandboxCancel(db.Model):
+    """One cancel the sandbox gateway made, by its idempotency key (a replay moves no money)."""
+    __tablename__ = "sandbox_cancels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_key: Mapped[str] = mapped_column(String(200), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    amount: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

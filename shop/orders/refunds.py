@@ -1,7 +1,9 @@
-"""Refunds: the gateway cancel first (with an idempotency key), then, in one
-transaction, REFUNDED, library grants revoked, sales counters, hooks, and the buyer's
-notification and refund email row (delivered after commit, swept up if Redis was
-down). A failed cancel leaves the order exactly as it was."""
+"""Refunds of a whole order: the gateway cancel first (with an idempotency key), then,
+in one transaction, REFUNDED, library grants revoked, sales counters, hooks, and the
+buyer's notification and refund email row (delivered after commit, swept up if Redis
+was down). A failed cancel leaves the order exactly as it was. After per-game refunds
+(line_refunds.py) it refunds only the games left, with a partial cancel of what is
+left to give back (docs/refunds.md)."""
 from datetime import timedelta
 
 from flask import current_app
@@ -13,9 +15,10 @@ from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
 from . import hooks
+from . import proration, refund_rules
 from .gateways import get_gateway
 from ..library import services as library
-from .models import Order, PaymentEvent
+from .models import Order, OrderLine, PaymentEvent
 from .services import move_order, record_call
 
 
@@ -27,14 +30,21 @@ def refund_key(order: Order) -> str:
     """The cancel's idempotency key: the same for retries of an unknown outcome (a
     timeout must not cancel twice), a new one after the gateway definitely refused,
     since Toss would otherwise replay that refusal for 15 days."""
+    base = f"refund-{order.public_id}"
     refused = db.session.scalar(select(func.count()).select_from(PaymentEvent).where(
-        PaymentEvent.order_id == order.id, PaymentEvent.kind == "cancel", PaymentEvent.outcome == "declined"))
-    return f"refund-{order.public_id}" + (f"-{refused + 1}" if refused else "")
+        PaymentEvent.order_id == order.id, PaymentEvent.kind == "cancel", PaymentEvent.outcome == "declined",
+        PaymentEvent.idempotency_key.notlike(f"{base}-line-%")))  # a game's own refunds have their keys
+    return base + (f"-{refused + 1}" if refused else "")
 
 
 def refundable(order: Order) -> bool:
     window = timedelta(days=current_app.config["REFUND_WINDOW_DAYS"])
     return order.status == "PAID" and order.paid_at is not None and utcnow() - order.paid_at <= window
+
+
+def cancel_failed(result) -> RefundError:
+    return RefundError(_("The refund could not be processed: %(reason)s. Nothing changed; please try "
+                         "again later.", reason=(result.message or result.code).rstrip(".")))
 
 
 def request_refund(order: Order, reason: str = "Customer request") -> Order:
@@ -46,20 +56,27 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
         days = current_app.config["REFUND_WINDOW_DAYS"]
         raise RefundError(_("This order can no longer be refunded (refunds are possible for %(days)s days "
                             "after purchase).", days=days))
+    left = [line for line in order.lines if not line.refunded]
+    for line in left:
+        why = refund_rules.refusal(order, line)
+        if why:
+            raise RefundError(_("%(title)s can't be refunded: %(reason)s", title=line.title, reason=why))
     order_id, gateway_name, payment_key = order.id, order.gateway, order.payment_key
-    needs_gateway, game_ids = order.total > 0 and payment_key, [line.game_id for line in order.lines]
-    if needs_gateway:  # a ₩0 order never reached a gateway
+    every = proration.shares(order)
+    left = [(line.id, line.game_id, every[line.id].cash) for line in left]
+    partly = len(left) < len(order.lines)  # some games were refunded on their own: cancel only the rest
+    amount = sum(cash for _id, _game, cash in left) if partly else order.total
+    if amount > 0 and payment_key:  # a ₩0 order never reached a gateway
         key = refund_key(order)
         db.session.commit()  # no transaction stays open while the gateway works
-        result = get_gateway(gateway_name).cancel(payment_key, reason[:200], key)
+        result = get_gateway(gateway_name).cancel(payment_key, reason[:200], key, amount if partly else None)
         record_call(order_id, "cancel", result, key)
         db.session.commit()
         if not (result.ok or result.code == "ALREADY_CANCELED_PAYMENT"):
             db.session.refresh(order)
             if order.status == "REFUNDED":  # a second click lost the race to the first one
                 return order
-            raise RefundError(_("The refund could not be processed: %(reason)s. Nothing changed; please try "
-                                "again later.", reason=(result.message or result.code).rstrip(".")))
+            raise cancel_failed(result)
     else:
         db.session.commit()  # end the read transaction before the writes (see confirm_payment)
     refunded_at = utcnow()
@@ -67,25 +84,29 @@ def request_refund(order: Order, reason: str = "Customer request") -> Order:
         db.session.rollback()
         db.session.refresh(order)
         return order
+    for line_id, _game, cash in left:
+        db.session.execute(update(OrderLine).where(OrderLine.id == line_id, OrderLine.status == "ACTIVE")
+                           .values(status="REFUNDED", refunded_at=refunded_at, refund_amount=cash))
     library.revoke(order_id, refunded_at)
+    game_ids = [game_id for _id, game_id, _cash in left]
     db.session.execute(update(Game).where(Game.id.in_(game_ids), Game.sales_count > 0)
                        .values(sales_count=Game.sales_count - 1).execution_options(synchronize_session=False))
     db.session.refresh(order)  # hooks see the order as REFUNDED
     hooks.refunded(order)
-    _tell_the_buyer(order, refunded_at)
+    _tell_the_buyer(order, refunded_at, amount)
     db.session.commit()
     db.session.refresh(order)
     return order
 
 
-def _tell_the_buyer(order: Order, refunded_at) -> None:
+def _tell_the_buyer(order: Order, refunded_at, amount: int) -> None:
     """The refund's notification and email rows, in the refund's transaction."""
     from ..infra.mail import queue_email
     from ..notifications.services import notify
 
     # Names and integer won: each is written out in the buyer's language when read or sent.
     named = {"title": order.lines[0].title if order.lines else "", "more": max(len(order.lines) - 1, 0)}
-    notify(order.user_id, "order_refunded", {**named, "total": order.total}, f"/orders/{order.public_id}")
+    notify(order.user_id, "order_refunded", {**named, "total": amount}, f"/orders/{order.public_id}")
     queue_email(order.user.email, "refund", nickname=order.user.nickname, order_id=order.public_id,
-                first_title=named["title"], more=named["more"], total=order.total,
+                first_title=named["title"], more=named["more"], total=amount,
                 refunded_at=refunded_at.isoformat())

@@ -7,11 +7,12 @@ from sqlalchemy import select
 from ..accounts.decorators import verified_required
 from ..web.forms import EmptyForm
 from ..cart.services import cart_games
+from ..web.i18n import won
 from ..web.numbers import MAX_ID, parse_int
 from ..errors import DomainError
 from ..extensions import db
 from ..library import keys
-from . import refunds, services
+from . import line_refunds, proration, refund_rules, refunds, services
 from .messages import failure_text
 from .models import Order
 from . import hooks
@@ -54,7 +55,8 @@ def checkout():
         quote = quote_games(games, current_user)
     return render_template("orders/checkout.html", quote=quote, games=games, options=options,
                            option_error=option_error, panels=hooks.panels(current_user, options),
-                           form=EmptyForm(), gateway=current_app.config["PAYMENT_GATEWAY"])
+                           form=EmptyForm(), gateway=current_app.config["PAYMENT_GATEWAY"],
+                           refund_policy=refund_rules.policy())
 
 
 @bp.route("/checkout", methods=["POST"])
@@ -158,8 +160,16 @@ def order_page(public_id):
     order = _own_order(public_id)
     # Keys only for the buyer: admins read receipts, not keys.
     product_keys = keys.keys_for_order(order.id, current_user.id) if order.user_id == current_user.id else {}
+    buyer = order.user_id == current_user.id
+    # Per game: its share of the order (what a refund gives back) and, for the buyer, why
+    # it can't be refunded (None: the "Refund this game" button).
+    refusals = {line.id: line_refunds.refusal(order, line) for line in order.lines} if buyer else {}
     return render_template("orders/order.html", order=order, form=EmptyForm(), product_keys=product_keys,
-                           can_refund=order.user_id == current_user.id and refunds.refundable(order))
+                           can_refund=buyer and refunds.refundable(order) and not any(
+                               refusals[line.id] for line in order.lines if not line.refunded),
+                           shares=proration.shares(order),
+                           refusals=refusals, several=len(order.lines) > 1,
+                           policy=refund_rules.policy() if order.status in ("PAID", "REFUNDED") else [])
 
 
 @bp.route("/orders/<public_id>/refund", methods=["POST"])
@@ -176,4 +186,28 @@ def refund(public_id):
         flash(exc.message, "error")
     else:
         flash(_("Refunded. The games were removed from your library."), "success")
+    return redirect(url_for("orders.order_page", public_id=order.public_id))
+
+
+@bp.route("/orders/<public_id>/lines/<int:line_id>/refund", methods=["POST"])
+@login_required
+def refund_line(public_id, line_id):
+    """Refund one game of the order (the buyer only; docs/refunds.md)."""
+    order = _own_order(public_id)
+    if order.user_id != current_user.id:
+        abort(403)  # admins see receipts; only the buyer asks for their money back
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        line = line_refunds.refund_line(order, line_id)
+    except line_refunds.LineNotFound:
+        abort(404)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        if line.refunded:
+            flash(_("Refunded %(title)s: %(amount)s goes back to the way you paid. It was removed from your "
+                    "library.", title=line.title, amount=won(line.refund_amount or 0)), "success")
+        else:  # the whole order was refunded meanwhile, in another tab
+            flash(_("This order changed meanwhile; nothing was refunded. Check the order below."), "info")
     return redirect(url_for("orders.order_page", public_id=order.public_id))

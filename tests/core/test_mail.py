@@ -42,6 +42,8 @@ CONTEXTS["vip_downgrade"] = {"nickname": "Mina", "grade": "SILVER", "previous": 
 # As queued before orders kept their first title: an English order_name, shown as it is.
 CONTEXTS["refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000002",
                       "order_name": "Hades", "total": 24000, "refunded_at": "2026-11-22T00:00:00+00:00"}
+CONTEXTS["line_refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-000000000003", "title": "Celeste",
+                           "amount": 8334, "points": 1500, "order_refunded": False}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
 # What a reader must see, where the context holds numbers or structures.
@@ -49,6 +51,7 @@ SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "�
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
          "vip_downgrade": ["Mina", "SILVER", "VIP", "October 2026", "1,000", "₩300,000"],
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
+         "line_refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000003", "Celeste", "₩8,334", "1,500 points"],
          "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
 # The subjects an English reader gets for CONTEXTS.
 SUBJECTS_EN = {
@@ -61,6 +64,7 @@ SUBJECTS_EN = {
     "vip_upgrade": "You reached GOLD on Playcation",
     "vip_downgrade": "Your Playcation grade for October 2026: SILVER",
     "refund": "Your Playcation refund: Hades",
+    "line_refund": "Your Playcation refund: Celeste",
     "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
 }
 

@@ -162,3 +162,30 @@ def test_concurrent_spending_never_goes_negative(app, make_user):
 
             db.session.execute(delete(User).where(User.id == u.id))
             db.session.commit()
+
+
+def test_a_games_refund_returns_its_points_onto_the_longest_lived_lines_first(ctx, make_user):
+    from shop.loyalty.refunds import return_points
+
+    u = make_user()
+    soon = points.earn(u.id, 1000, "earn_grade", "t:soon")
+    later = points.earn(u.id, 1000, "earn_grade", "t:later")
+    soon.expires_at = utcnow() + timedelta(days=30)  # still valid, but expires first: spent first
+    order = Order(user_id=u.id, status="PAID", subtotal=3000, total=1500, gateway="sandbox", expires_at=utcnow())
+    db.session.add(order)
+    db.session.commit()
+    points.spend(u.id, 1500, order.id)  # 1,000 from `soon`, 500 from `later`
+    db.session.commit()
+    assert (soon.remaining, later.remaining) == (0, 500)
+    assert return_points(order.id, 7, 700) == 700
+    assert return_points(order.id, 7, 700) == 0  # the same line again: nothing more
+    db.session.commit()
+    db.session.refresh(soon)
+    db.session.refresh(later)
+    assert (soon.remaining, later.remaining) == (200, 1000)  # `later` refilled first, then `soon`
+    assert points.balance(u.id) == 500 + 700 == points.ledger_balance(u.id)
+    # the order's refund returns only what is left of the spend, onto what is left of each line
+    assert points.give_back(order.id, "reverse", "Returned: order refunded") == 800
+    db.session.commit()
+    db.session.refresh(soon)
+    assert soon.remaining == 1000 and points.balance(u.id) == 2000 == points.ledger_balance(u.id)

@@ -110,6 +110,7 @@ def test_every_kind_reads_in_both_languages(app):
         "wishlist_sale": {"title": "Hades", "price": 12000, "percent": 40},
         "order_paid": PAID,
         "order_refunded": {"title": "Hades", "more": 0, "total": 24000},
+        "order_line_refunded": {"title": "Hades", "amount": 8334},
         "vip_grade": {"grade": "GOLD", "previous": "BRONZE", "month": "2026-10", "regain_at": 0},
         "vip_downgrade": {"grade": "SILVER", "previous": "VIP", "month": "2026-10", "regain_at": 300000},
         "game_delisted": {"title": "Hades", "reason": "Broken cover"},
