@@ -131,6 +131,7 @@ def build_world(app) -> SimpleNamespace:
         db.session.add(LibraryEntry(user_id=cust_a.id, game_id=game_a.id, order_id=paid.id))
         db.session.commit()
         w.order_paid, w.order_pending = paid.public_id, pending.public_id
+        w.order_paid_line = paid.lines[0].id
 
         review = reviews.post_review(cust_a, db.session.get(Game, game_a.id), 4, "Fun little game, good pace.")
         w.review_a = review.id

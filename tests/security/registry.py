@@ -55,6 +55,7 @@ REGISTRY: dict[str, Entry] = {
     # customer A's orders and notifications
     "orders.order_page": owned("customer_a", lambda w: {"public_id": w.order_paid}),
     "orders.refund": owned("customer_a", lambda w: {"public_id": w.order_paid}),
+    "orders.refund_line": owned("customer_a", lambda w: {"public_id": w.order_paid, "line_id": w.order_paid_line}),
     "orders.sandbox_page": owned("customer_a", lambda w: {"public_id": w.order_pending}, action="approve"),
     "notifications.mark_read": owned("customer_a", lambda w: {"notification_id": w.notification_a}, go="1"),
     # customer A's logins (the signed-in devices list)
