@@ -80,6 +80,7 @@ def _register_models():
     from .reviews import models as _reviews  # noqa: F401
     from .coupons import models as _coupons  # noqa: F401
     from .loyalty import models as _loyalty  # noqa: F401
+    from .gifts import models as _gifts  # noqa: F401
     from .social import models as _social  # noqa: F401
     from .admin import models as _admin  # noqa: F401
 
@@ -87,10 +88,11 @@ def _register_models():
 def _register_blueprints(app):
     """Each domain registers its blueprint and plug-ins, from the bottom layer up
     (plug-ins apply in this order: coupons before points)."""
-    from . import accounts, admin, cart, catalog, core, coupons, library, loyalty, notifications, orders, reviews, social
+    from . import (accounts, admin, cart, catalog, core, coupons, gifts, library, loyalty, notifications, orders,
+                   reviews, social)
 
-    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, reviews,
-                   admin):
+    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, gifts,
+                   reviews, admin):
         domain.register(app)
     if app.config.get("DEV_INBOX"):
         from .dev.views import bp as dev_bp

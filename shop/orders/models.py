@@ -80,6 +80,10 @@ class OrderLine(db.Model):
     title: Mapped[str] = mapped_column(String(120))      # snapshot at order time
     list_price: Mapped[int] = mapped_column(Integer)     # regular price at order time
     price: Mapped[int] = mapped_column(Integer)          # charged (sale resolved)
+    # A line with a recipient is a gift: paying creates the claimable gift (shop/gifts),
+    # not a grant to the buyer.
+    gift_to: Mapped[str | None] = mapped_column(String(254))
+    gift_message: Mapped[str | None] = mapped_column(String(500))
 
 
 class PaymentEvent(db.Model):

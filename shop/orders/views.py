@@ -67,6 +67,11 @@ def start_checkout():
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("cart.cart_page"))
+    return pay(order)
+
+
+def pay(order: Order):
+    """The response that takes the buyer to pay a new order (the gift page uses it too)."""
     if order.status == "PAID":  # discounts covered everything: no payment window
         flash(_("Order complete — enjoy your games!"), "success")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
@@ -94,7 +99,10 @@ def payment_success():
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
-    flash(_("Payment complete — enjoy your games!"), "success")
+    if refunds.is_gift(order):
+        flash(_("Payment complete — your gift is on its way."), "success")
+    else:
+        flash(_("Payment complete — enjoy your games!"), "success")
     return redirect(url_for("orders.order_page", public_id=order.public_id))
 
 
@@ -159,7 +167,8 @@ def order_page(public_id):
     # Keys only for the buyer: admins read receipts, not keys.
     product_keys = keys.keys_for_order(order.id, current_user.id) if order.user_id == current_user.id else {}
     return render_template("orders/order.html", order=order, form=EmptyForm(), product_keys=product_keys,
-                           can_refund=order.user_id == current_user.id and refunds.refundable(order))
+                           can_refund=order.user_id == current_user.id and refunds.refundable(order),
+                           is_gift=refunds.is_gift(order), dlc_blocking=refunds.dlc_blocking_refund(order))
 
 
 @bp.route("/orders/<public_id>/refund", methods=["POST"])
