@@ -215,5 +215,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    """BEGIN (deferred); BEGIN IMMEDIATE for a transaction that asked to write at once
+    (`session.connection(execution_options={"sqlite_immediate": True})`): in WAL mode a
+    deferred transaction whose snapshot went stale while it waited for the write lock
+    fails at once with "database is locked", so a compare-and-set that races others
+    takes the lock first and then reads."""
     if _is_sqlite(conn.connection.dbapi_connection):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")

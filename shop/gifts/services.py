@@ -111,6 +111,12 @@ def on_refunded(order) -> None:
 
 # --- claiming ---------------------------------------------------------------------
 
+def _write_first() -> None:
+    """Start the next transaction holding the write lock (BEGIN IMMEDIATE on SQLite; on
+    PostgreSQL the row lock of the UPDATE does it), so racing claims queue, not fail."""
+    db.session.connection(execution_options={"sqlite_immediate": True})
+
+
 def _move(gift_id: int, from_status: str, **values) -> bool:
     result = db.session.execute(update(Gift).where(Gift.id == gift_id, Gift.status == from_status)
                                 .values(**values).execution_options(synchronize_session=False))
@@ -142,6 +148,7 @@ def claim(user, gift: Gift) -> Gift:
                           dlc=game.title, base=orphans[0][1].title))
     gift_id, order_id, game_id, giver_id, title = gift.id, gift.order_id, game.id, gift.giver_id, game.title
     db.session.commit()  # end the read transaction before the write (SQLite: see orders.confirm_payment)
+    _write_first()
     now = utcnow()
     try:
         if not _move(gift_id, "sent", status="claimed", claimed_by=user.id, claimed_at=now):
@@ -162,6 +169,7 @@ def _tell_giver_owned(gift: Gift) -> None:
     """The giver's notification and email, the first time an owner tries to claim."""
     gift_id = gift.id
     db.session.commit()
+    _write_first()
     if not db.session.execute(update(Gift).where(Gift.id == gift_id, Gift.owned_at.is_(None), Gift.status == "sent")
                               .values(owned_at=utcnow()).execution_options(synchronize_session=False)).rowcount:
         db.session.rollback()
@@ -204,6 +212,7 @@ def refund(user, gift: Gift) -> Gift:
         raise GiftError(_("This gift was already refunded."))
     gift_id = gift.id
     db.session.commit()
+    _write_first()
     if not _move(gift_id, "sent", status="refunding"):
         db.session.rollback()
         db.session.refresh(gift)
@@ -213,6 +222,7 @@ def refund(user, gift: Gift) -> Gift:
         refunds.request_refund(gift.order, "Gift refund", gift_held=True)
     except DomainError:
         db.session.rollback()
+        _write_first()
         _move(gift_id, "refunding", status="sent")
         db.session.commit()
         raise
