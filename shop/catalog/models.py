@@ -63,7 +63,7 @@ class Game(db.Model):
     sale_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_date: Mapped[date] = mapped_column(Date, default=date.today)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
-    # A DLC's base game: buying it needs the base game (docs/catalog.md, DLC).
+    # A DLC's base game: buying it needs the base game (docs/gifts-and-dlc.md, DLC).
     base_game_id: Mapped[int | None] = mapped_column(ForeignKey("games.id", ondelete="SET NULL"), index=True)
     cover_key: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="listed")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import DomainError
 from ..extensions import db
 from ..infra.mail import queue_email
+from ..library import keys
 from ..library import services as library
 from ..notifications.services import notify
 from ..orders import refunds
@@ -156,6 +157,7 @@ def claim(user, gift: Gift) -> Gift:
             db.session.refresh(gift)
             raise _why_not(gift, user)
         library.grant(user.id, order_id, [game_id], now)
+        keys.hand_over(order_id, game_id, user.id)
         notify(giver_id, "gift_claimed", {"title": title, "email": gift.recipient_email}, "/gifts")
         db.session.commit()
     except IntegrityError:  # the same game reached the library meanwhile (another gift, a purchase)

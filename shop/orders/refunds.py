@@ -43,7 +43,7 @@ def is_gift(order: Order) -> bool:
 
 def dlc_blocking_refund(order: Order) -> list[tuple[str, Order]]:
     """(DLC title, its order) for each DLC of a base game in `order` that the buyer got
-    through another order that can still be refunded. The rule (docs/catalog.md, DLC):
+    through another order that can still be refunded. The rule (docs/gifts-and-dlc.md, DLC):
     such DLC is refunded first, so a base game's refund never leaves DLC paid for and
     unusable while its money could still come back. DLC bought in the same order goes
     with it; DLC past its own window stays in the library, usable again if the base

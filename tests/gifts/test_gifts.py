@@ -218,3 +218,19 @@ def test_the_gift_email_is_written_in_the_recipients_language_at_send_time(app, 
     with app.app_context():
         row = db.session.scalar(select(EmailLog).where(EmailLog.recipient == korean.email))
         assert row.kind == "gift_received" and row.status == "sent"
+
+
+def test_a_gifted_games_product_key_goes_to_whoever_claims_it_never_the_giver(app, outbox, make_user):
+    from shop.library import keys as key_service
+
+    giver = Shopper(app, make_user())
+    game_id = new_game(app, "Keyed Quest")
+    with app.app_context():
+        key_service.upload_pool(game_id, b"GIFT-KEY-0001\n")
+    public_id = send_gift(giver, game_id, "f@example.com")
+    assert "GIFT-KEY-0001" not in text(giver.browser.get(f"/orders/{public_id}"))
+    assert "GIFT-KEY-0001" not in text(giver.browser.get("/library"))
+    friend = Shopper(app, make_user(email="f@example.com"))
+    friend.browser.post(f"/gifts/claim/{claim_token(outbox, 'f@example.com')}")
+    assert "GIFT-KEY-0001" in text(friend.browser.get("/library"))
+    assert "GIFT-KEY-0001" not in text(giver.browser.get(f"/orders/{public_id}"))
