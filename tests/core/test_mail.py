@@ -44,6 +44,10 @@ CONTEXTS["refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-0
                       "order_name": "Hades", "total": 24000, "refunded_at": "2026-11-22T00:00:00+00:00"}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
+CONTEXTS["gift_received"] = {"giver": "Santa", "title": "Hades", "message": "Have fun in the underworld",
+                             "link": "http://127.0.0.1:5000/gifts/claim/s1gned.t0ken"}
+CONTEXTS["gift_owned"] = {"nickname": "Santa", "title": "Hades", "email": "friend@example.com",
+                          "link": "http://127.0.0.1:5000/gifts"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
@@ -62,6 +66,8 @@ SUBJECTS_EN = {
     "vip_downgrade": "Your Playcation grade for October 2026: SILVER",
     "refund": "Your Playcation refund: Hades",
     "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
+    "gift_received": "Santa sent you a gift on Playcation: Hades",
+    "gift_owned": "Your gift of Hades can't be claimed",
 }
 
 
