@@ -22,11 +22,16 @@ def upgrade():
     with op.batch_alter_table('order_lines') as batch_op:
         batch_op.add_column(sa.Column('gift_to', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('gift_message', sa.String(length=500), nullable=True))
-    with op.batch_alter_table('games') as batch_op:
-        batch_op.add_column(sa.Column('base_game_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_games_base_game_id_games'), 'games', ['base_game_id'], ['id'],
-                                    ondelete='SET NULL')
-        batch_op.create_index(batch_op.f('ix_games_base_game_id'), ['base_game_id'], unique=False)
+    # Not batch mode for games: on SQLite it would copy the table and lose the search
+    # triggers (0003, 0014). SQLite adds a NULL column with its REFERENCES in place.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE games ADD COLUMN base_game_id INTEGER '
+                   'CONSTRAINT fk_games_base_game_id_games REFERENCES games (id) ON DELETE SET NULL')
+    else:
+        op.add_column('games', sa.Column('base_game_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_games_base_game_id_games'), 'games', 'games', ['base_game_id'], ['id'],
+                              ondelete='SET NULL')
+    op.create_index(op.f('ix_games_base_game_id'), 'games', ['base_game_id'], unique=False)
     op.create_table('gifts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('public_id', sa.String(length=36), nullable=False),
@@ -62,10 +67,12 @@ def downgrade():
     op.drop_index(op.f('ix_gifts_order_id'), table_name='gifts')
     op.drop_index('ix_gifts_giver_created', table_name='gifts')
     op.drop_table('gifts')
-    with op.batch_alter_table('games') as batch_op:
-        batch_op.drop_index(batch_op.f('ix_games_base_game_id'))
-        batch_op.drop_constraint(batch_op.f('fk_games_base_game_id_games'), type_='foreignkey')
-        batch_op.drop_column('base_game_id')
+    op.drop_index(op.f('ix_games_base_game_id'), table_name='games')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE games DROP COLUMN base_game_id')  # SQLite 3.35+, triggers kept
+    else:
+        op.drop_constraint(op.f('fk_games_base_game_id_games'), 'games', type_='foreignkey')
+        op.drop_column('games', 'base_game_id')
     with op.batch_alter_table('order_lines') as batch_op:
         batch_op.drop_column('gift_message')
         batch_op.drop_column('gift_to')
