@@ -80,6 +80,7 @@ def _register_models():
     from .reviews import models as _reviews  # noqa: F401
     from .coupons import models as _coupons  # noqa: F401
     from .loyalty import models as _loyalty  # noqa: F401
+    from .gifts import models as _gifts  # noqa: F401
     from .social import models as _social  # noqa: F401
     from .admin import models as _admin  # noqa: F401
 
@@ -87,10 +88,11 @@ def _register_models():
 def _register_blueprints(app):
     """Each domain registers its blueprint and plug-ins, from the bottom layer up
     (plug-ins apply in this order: coupons before points)."""
-    from . import accounts, admin, cart, catalog, core, coupons, library, loyalty, notifications, orders, reviews, social
+    from . import (accounts, admin, cart, catalog, core, coupons, gifts, library, loyalty, notifications, orders,
+                   reviews, social)
 
-    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, reviews,
-                   admin):
+    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, gifts,
+                   reviews, admin):
         domain.register(app)
     if app.config.get("DEV_INBOX"):
         from .dev.views import bp as dev_bp
@@ -213,5 +215,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    """BEGIN (deferred); BEGIN IMMEDIATE for a transaction that asked to write at once
+    (`session.connection(execution_options={"sqlite_immediate": True})`): in WAL mode a
+    deferred transaction whose snapshot went stale while it waited for the write lock
+    fails at once with "database is locked", so a compare-and-set that races others
+    takes the lock first and then reads."""
     if _is_sqlite(conn.connection.dbapi_connection):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")

@@ -36,6 +36,10 @@ class CartFull(CartError):
     state = "buy"
 
 
+class NeedsBaseGame(CartError):
+    state = "buy"
+
+
 def cart_items(user) -> list[CartItem]:
     return list(db.session.scalars(select(CartItem).where(CartItem.user_id == user.id)
                                    .order_by(CartItem.added_at, CartItem.game_id)))
@@ -79,7 +83,7 @@ def cart_states(user, games) -> dict[int, str]:
 
 def add_to_cart(user, game: Game) -> CartItem:
     """Put `game` in the user's cart. Raises NotForSale, AlreadyOwned, AlreadyInCart, CartFull."""
-    from ..library.services import owned_game_ids
+    from ..library.services import missing_base_games, owned_game_ids
 
     if not game.is_listed:
         raise NotForSale(_("%(title)s is not for sale.", title=game.title))
@@ -89,6 +93,12 @@ def add_to_cart(user, game: Game) -> CartItem:
         raise AlreadyOwned(_("You already own %(title)s.", title=game.title))
     if in_cart(user.id, game.id):
         raise AlreadyInCart(_("%(title)s is already in your cart.", title=game.title))
+    if game.base_game_id:
+        carted = db.session.scalars(select(CartItem.game_id).where(CartItem.user_id == user.id)).all()
+        orphans = missing_base_games(user.id, [game], also_buying=carted)
+        if orphans:
+            raise NeedsBaseGame(_("%(dlc)s is DLC for %(base)s: add %(base)s to your cart first, or buy it.",
+                                  dlc=game.title, base=orphans[0][1].title))
     if cart_count(user.id) >= MAX_ITEMS:
         raise CartFull(_("Your cart is full (%(count)s games).", count=MAX_ITEMS))
     item = CartItem(user_id=user.id, game_id=game.id)

@@ -58,6 +58,8 @@ class GameForm(FlaskForm):
     sale_ends_at = _kst(_l("Sale ends (KST)"))
     release_date = DateField(_l("Release date"), validators=[Optional()])
     category_id = SelectField(_l("Category"), coerce=_int_or_none, validate_choice=True)
+    base_game_id = SelectField(_l("DLC of"), coerce=_int_or_none, validate_choice=True,
+                               description=_l("A DLC can only be bought by owners of its base game."))
     tag_ids = SelectMultipleField(_l("Tags"), coerce=int, widget=ListWidget(prefix_label=False),
                                   option_widget=CheckboxInput(),
                                   invalid_choice_message=_l("Choose tags from the list."))
@@ -65,6 +67,11 @@ class GameForm(FlaskForm):
     def set_choices(self, categories, tags):
         self.category_id.choices = [("", _("No category"))] + [(c.id, c.label) for c in categories]
         self.tag_ids.choices = [(t.id, t.label) for t in tags]
+        self.base_game_id.choices = [("", _("Not DLC: a game of its own"))]
+
+    def set_base_choices(self, games):
+        """The games this one can be DLC of (the publisher's own base games)."""
+        self.base_game_id.choices = [("", _("Not DLC: a game of its own"))] + [(g.id, g.title) for g in games]
 
     @classmethod
     def for_game(cls, game, **kwargs):
@@ -79,7 +86,7 @@ class GameForm(FlaskForm):
             sale_price=self.sale_price.data,
             sale_starts_at=_utc(self.sale_starts_at.data), sale_ends_at=_utc(self.sale_ends_at.data),
             release_date=self.release_date.data, category_id=self.category_id.data,
-            tag_ids=list(self.tag_ids.data or []),
+            tag_ids=list(self.tag_ids.data or []), base_game_id=self.base_game_id.data,
         )
 
 

@@ -28,9 +28,11 @@ def _editable_game(game_id: int) -> Game:
     return game
 
 
-def _game_form(**kwargs) -> GameForm:
+def _game_form(game: Game | None = None, **kwargs) -> GameForm:
     form = GameForm(**kwargs)
     form.set_choices(*admin_services.catalog_terms())
+    form.set_base_choices(services.base_game_choices(game.publisher_id if game else current_user.id,
+                                                     game.id if game else None))
     return form
 
 
@@ -40,6 +42,7 @@ def _edit_page(game: Game, status: int = 200, **forms):
     if page["form"] is None:
         page["form"] = GameForm.for_game(game)
         page["form"].set_choices(*admin_services.catalog_terms())
+        page["form"].set_base_choices(services.base_game_choices(game.publisher_id, game.id))
     return render_template("catalog/manage/edit.html", game=game, preview=render_markdown(game.description),
                            max_screenshots=services.MAX_SCREENSHOTS, now=utcnow(), **page), status
 
@@ -82,7 +85,7 @@ def manage_edit_game(game_id):
     game = _editable_game(game_id)
     if request.method == "GET":
         return _edit_page(game)
-    form = _game_form()
+    form = _game_form(game)
     if form.validate_on_submit():
         try:
             services.update_game(current_user, game, form.to_input())

@@ -75,6 +75,8 @@ class Game(db.Model):
     sale_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_date: Mapped[date] = mapped_column(Date, default=date.today)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    # A DLC's base game: buying it needs the base game (docs/gifts-and-dlc.md, DLC).
+    base_game_id: Mapped[int | None] = mapped_column(ForeignKey("games.id", ondelete="SET NULL"), index=True)
     cover_key: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="listed")
     # Set when an admin delists the game (the reason the publisher was told); while set,
@@ -96,6 +98,7 @@ class Game(db.Model):
     tags = relationship(Tag, secondary=game_tags, lazy="selectin", order_by=Tag.name)
     screenshots = relationship("Screenshot", lazy="selectin", order_by="Screenshot.position",
                                cascade="all, delete-orphan")
+    base_game = relationship("Game", remote_side=[id], lazy="select")
 
     def sale_active(self, now: datetime | None = None) -> bool:
         if self.sale_price is None:

@@ -55,6 +55,7 @@ class GameInput:
     release_date: date | None = None
     category_id: int | None = None
     tag_ids: list[int] = field(default_factory=list)
+    base_game_id: int | None = None
 
 
 def can_edit(user, game: Game) -> bool:
@@ -73,6 +74,26 @@ def _check(data: GameInput):
         raise InvalidGame(_("Set a sale price for the sale period."))
     if data.category_id is not None and db.session.get(Category, data.category_id) is None:
         raise InvalidGame(_("Choose an existing category."))
+
+
+def _check_base(game: Game, publisher_id: int, base_game_id: int | None):
+    """A DLC's base game is another game of the same publisher that is not DLC itself,
+    and a game with DLC of its own can't become DLC (one level)."""
+    if base_game_id is None:
+        return
+    base = db.session.get(Game, base_game_id)
+    if base is None or base.id == game.id or base.base_game_id is not None or base.publisher_id != publisher_id:
+        raise InvalidGame(_("Choose one of your own games (not a DLC) as the base game."))
+    if game.id is not None and db.session.scalar(select(Game.id).where(Game.base_game_id == game.id).limit(1)):
+        raise InvalidGame(_("This game has DLC of its own, so it can't be DLC of another game."))
+
+
+def base_game_choices(publisher_id: int, exclude_id: int | None = None) -> list[Game]:
+    """Games of the publisher that can be a base game (not DLC themselves)."""
+    query = select(Game).where(Game.publisher_id == publisher_id, Game.base_game_id.is_(None))
+    if exclude_id is not None:
+        query = query.where(Game.id != exclude_id)
+    return db.session.scalars(query.order_by(Game.title).limit(500)).all()
 
 
 def search_text_for(title: str, tags: list[Tag]) -> str:
@@ -105,6 +126,7 @@ def _apply(game: Game, data: GameInput):
     game.sale_ends_at = data.sale_ends_at if data.sale_price is not None else None
     game.release_date = data.release_date or date.today()
     game.category_id = data.category_id
+    game.base_game_id = data.base_game_id
     game.tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids)))) if data.tag_ids else []
     game.search_text = search_text_for(game.title, game.tags)
     game.title_grams = title_grams_for(game.title)
@@ -116,6 +138,7 @@ def create_game(publisher, data: GameInput) -> Game:
     """Raises InvalidGame."""
     _check(data)
     game = Game(publisher_id=publisher.id, slug=unique_slug(data.title), status="listed")
+    _check_base(game, publisher.id, data.base_game_id)
     _apply(game, data)
     db.session.add(game)
     db.session.flush()
@@ -129,6 +152,7 @@ def update_game(user, game: Game, data: GameInput) -> Game:
     if not can_edit(user, game):
         raise NotOwner()
     _check(data)
+    _check_base(game, game.publisher_id, data.base_game_id)
     old_slug = game.slug
     _apply(game, data)
     new_slug = unique_slug(game.title, game.id) if slugify(game.title) != slugify_base(old_slug) else old_slug
@@ -234,3 +258,9 @@ def find_game(slug: str, include_delisted: bool = False) -> tuple[Game | None, s
 
 def cache_ttl() -> int:
     return current_app.config.get("CATALOG_CACHE_TTL", 300)
+
+
+def dlc_of(game: Game) -> list[Game]:
+    """The listed DLC of a base game, oldest first."""
+    return db.session.scalars(select(Game).where(Game.base_game_id == game.id, Game.status == "listed")
+                              .order_by(Game.release_date, Game.id).limit(50)).all()

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from ..timeutil import utcnow
 from . import cache, card_states, rankings, storefront, wishlist
 from .blueprint import bp
-from .services import find_game
+from .services import dlc_of, find_game
 from .text import render_markdown
 
 # (cache key, template, rows) — each row: (heading, "see all" URL arguments, query).
@@ -97,8 +97,11 @@ def game_page(slug):
         for part in ("detail", "price", "body")
     }
     rankings.record_view(game.id, _visitor())
-    return render_template("catalog/game.html", game=game, parts=parts, state=card_states.states(current_user, [game])[game.id],
-                           wishlisted=wishlist.is_wishlisted(current_user, game.id))
+    dlcs = dlc_of(game)
+    states = card_states.states(current_user, [game, *dlcs])
+    return render_template("catalog/game.html", game=game, parts=parts, state=states[game.id],
+                           wishlisted=wishlist.is_wishlisted(current_user, game.id), dlcs=dlcs, dlc_states=states,
+                           base_game=game.base_game if game.base_game_id else None)
 
 
 def _visitor() -> str:

@@ -26,6 +26,8 @@ SUBJECTS = {
     "refund": _l("Your Playcation refund: %(order_name)s"),
     "line_refund": _l("Your Playcation refund: %(title)s"),
     "game_delisted": _l("“%(title)s” was removed from the Playcation store"),
+    "gift_received": _l("%(giver)s sent you a gift on Playcation: %(title)s"),
+    "gift_owned": _l("Your gift of %(title)s can't be claimed"),
 }
 
 

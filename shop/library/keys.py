@@ -225,17 +225,30 @@ def reserve(order, quote=None):
 
 
 def assign(order):
-    """The paid transaction: each reserved key becomes the buyer's."""
+    """The paid transaction: each reserved key becomes the buyer's; a gift line's key
+    belongs to nobody until the gift is claimed (`hand_over`), so the giver never sees it."""
     now = utcnow()
     db.session.execute(update(ProductKey).where(ProductKey.order_id == order.id, ProductKey.status == "reserved")
                        .values(status="assigned", user_id=order.user_id, assigned_at=now)
                        .execution_options(synchronize_session=False))
     game_ids = [line.game_id for line in order.lines]
+    gifts = {line.game_id for line in order.lines if getattr(line, "gift_to", None)}
+    if gifts:
+        db.session.execute(update(ProductKey).where(ProductKey.order_id == order.id, ProductKey.game_id.in_(gifts))
+                           .values(user_id=None).execution_options(synchronize_session=False))
     held = set(db.session.scalars(select(ProductKey.game_id).where(ProductKey.order_id == order.id)))
     for game_id in sorted(_keyed_game_ids(game_ids) - held):
         # The pool arrived after checkout: this copy was sold without a key, so it gets one if any is left.
-        if not _take(game_id, order.id, "assigned", user_id=order.user_id, assigned_at=now):
+        owner = None if game_id in gifts else order.user_id
+        if not _take(game_id, order.id, "assigned", user_id=owner, assigned_at=now):
             log.warning("order %s: game %s got its key pool after checkout and has none left", order.id, game_id)
+
+
+def hand_over(order_id: int, game_id: int, user_id: int):
+    """A claimed gift: its key becomes the claimer's, in the claim's transaction."""
+    db.session.execute(update(ProductKey).where(ProductKey.order_id == order_id, ProductKey.game_id == game_id,
+                                                ProductKey.status == "assigned")
+                       .values(user_id=user_id).execution_options(synchronize_session=False))
 
 
 def release(order_id: int):

@@ -61,3 +61,33 @@ def entries(user_id: int) -> list[LibraryEntry]:
     return db.session.scalars(select(LibraryEntry).where(
         LibraryEntry.user_id == user_id, LibraryEntry.revoked_at.is_(None))
         .order_by(LibraryEntry.granted_at.desc())).all()
+
+
+def missing_base_games(user_id: int, games, also_buying=()) -> list:
+    """(DLC, base game) for each of `games` that is DLC of a base game the user neither
+    owns nor is buying along with it (`also_buying`: game ids of the same cart)."""
+    from ..catalog.models import Game
+
+    dlcs = [g for g in games if g.base_game_id]
+    if not dlcs:
+        return []
+    base_ids = {g.base_game_id for g in dlcs}
+    have = owned_game_ids(user_id, list(base_ids)) | set(also_buying)
+    bases = {g.id: g for g in db.session.scalars(select(Game).where(Game.id.in_(base_ids)))}
+    return [(g, bases[g.base_game_id]) for g in dlcs if g.base_game_id not in have and g.base_game_id in bases]
+
+
+def grouped(entries_list) -> list[tuple]:
+    """The library as (entry, [DLC entries]) for display: each owned DLC under its base
+    game when the base is owned; a DLC whose base is not owned stands alone (the page
+    says it needs the base game)."""
+    by_game = {e.game_id: e for e in entries_list}
+    children: dict[int, list] = {}
+    top = []
+    for entry in entries_list:
+        base_id = entry.game.base_game_id
+        if base_id and base_id in by_game:
+            children.setdefault(base_id, []).append(entry)
+        else:
+            top.append(entry)
+    return [(entry, children.get(entry.game_id, [])) for entry in top]

@@ -17,7 +17,8 @@ bp = Blueprint("library", __name__)
 @bp.route("/library")
 @login_required
 def library():
-    return render_template("library/index.html", entries=services.entries(current_user.id),
+    entries = services.entries(current_user.id)
+    return render_template("library/index.html", entries=entries, groups=services.grouped(entries),
                            keys=keys.keys_for_user(current_user.id))
 
 

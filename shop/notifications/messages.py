@@ -34,6 +34,9 @@ NOTICES = {
                       lambda p: {"month": month_label(p["month"]), "regain_at": won(p["regain_at"])}),
     "game_delisted": (_l("An admin delisted “%(title)s”: %(reason)s"), None),
     "game_relisted": (_l("An admin listed “%(title)s” in the store again."), None),
+    "gift_claimed": (_l("%(email)s claimed your gift: %(title)s"), None),
+    "gift_owned": (_l("%(email)s already owns %(title)s, so your gift can't be claimed. You can refund it on "
+                      "your Gifts page."), None),
 }
 KINDS = tuple(NOTICES)
 

@@ -21,7 +21,7 @@ from ..timeutil import utcnow
 from . import hooks, proration, refund_rules
 from .gateways import get_gateway
 from .models import Order, OrderLine, PaymentEvent
-from .refunds import RefundError, cancel_failed
+from .refunds import RefundError, cancel_failed, dlc_blocking_refund
 from .services import record_call
 
 
@@ -45,6 +45,13 @@ def refusal(order: Order, line: OrderLine) -> str | None:
         return _("This game was already refunded.")
     if order.status != "PAID":
         return _("Only paid orders can be refunded.")
+    if line.gift_to:
+        return _("A gift is refunded from your Gifts page, while it is unclaimed.")
+    blocking = dlc_blocking_refund(order, [line.game_id])
+    if blocking:
+        title, other = blocking[0]
+        return _("You own %(dlc)s, DLC for a game in this order, from order %(order)s. Refund that "
+                 "order first; nothing changed.", dlc=title, order=other.order_name)
     return refund_rules.refusal(order, line)
 
 

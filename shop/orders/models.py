@@ -87,6 +87,10 @@ class OrderLine(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="ACTIVE", server_default="ACTIVE")
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refund_amount: Mapped[int | None] = mapped_column(Integer)  # KRW back to the card
+    # A line with a recipient is a gift: paying creates the claimable gift (shop/gifts),
+    # not a grant to the buyer.
+    gift_to: Mapped[str | None] = mapped_column(String(254))
+    gift_message: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def refunded(self) -> bool:

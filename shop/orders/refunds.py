@@ -47,15 +47,52 @@ def cancel_failed(result) -> RefundError:
                          "again later.", reason=(result.message or result.code).rstrip(".")))
 
 
-def request_refund(order: Order, reason: str = "Customer request") -> Order:
+def is_gift(order: Order) -> bool:
+    return any(line.gift_to for line in order.lines)
+
+
+def dlc_blocking_refund(order: Order, base_ids: list[int] | None = None) -> list[tuple[str, Order]]:
+    """(DLC title, its order) for each DLC of a base game in `order` that the buyer got
+    through another order that can still be refunded. The rule (docs/gifts-and-dlc.md, DLC):
+    such DLC is refunded first, so a base game's refund never leaves DLC paid for and
+    unusable while its money could still come back. DLC bought in the same order goes
+    with it; DLC past its own window stays in the library, usable again if the base
+    game is bought again."""
+    from ..library.models import LibraryEntry
+
+    if base_ids is None:  # the whole order (else just these games of it)
+        base_ids = [line.game_id for line in order.lines if not line.gift_to]
+    if not base_ids:
+        return []
+    rows = db.session.execute(select(Game.title, LibraryEntry.order_id).join(
+        LibraryEntry, LibraryEntry.game_id == Game.id).where(
+        Game.base_game_id.in_(base_ids), LibraryEntry.user_id == order.user_id,
+        LibraryEntry.revoked_at.is_(None), LibraryEntry.order_id != order.id)).all()
+    blocking = []
+    for title, other_id in rows:
+        other = db.session.get(Order, other_id)
+        if other is not None and refundable(other) and not is_gift(other):
+            blocking.append((title, other))
+    return blocking
+
+
+def request_refund(order: Order, reason: str = "Customer request", gift_held: bool = False) -> Order:
     """Cancel at the gateway, then revoke grants in one transaction. Raises RefundError;
-    a failed gateway cancel leaves the order unchanged."""
+    a failed gateway cancel leaves the order unchanged. A gift's order is refunded only
+    by the gift plug-in, which holds the unclaimed gift first (`gift_held`)."""
     if order.status == "REFUNDED":
         raise RefundError(_("This order was already refunded."))
     if not refundable(order):
         days = current_app.config["REFUND_WINDOW_DAYS"]
         raise RefundError(_("This order can no longer be refunded (refunds are possible for %(days)s days "
                             "after purchase).", days=days))
+    if is_gift(order) and not gift_held:
+        raise RefundError(_("A gift is refunded from your Gifts page, while it is unclaimed."))
+    blocking = dlc_blocking_refund(order)
+    if blocking:
+        title, other = blocking[0]
+        raise RefundError(_("You own %(dlc)s, DLC for a game in this order, from order %(order)s. Refund that "
+                            "order first; nothing changed.", dlc=title, order=other.order_name))
     left = [line for line in order.lines if not line.refunded]
     for line in left:
         why = refund_rules.refusal(order, line)

@@ -97,8 +97,10 @@ def get_order(public_id: str) -> Order:
 
 # --- checkout ------------------------------------------------------------------
 
-def start_checkout(user, options: dict | None = None) -> Order:
-    """Turn the cart into a PENDING order with a price snapshot.
+def start_checkout(user, options: dict | None = None, gift: dict | None = None) -> Order:
+    """Turn the cart into a PENDING order with a price snapshot; with `gift`
+    ({"game", "to", "message"}) the order is that one game for someone else instead
+    (the cart stays as it is, and owning the game yourself doesn't matter).
 
     Older open orders of the user are cancelled first: one open checkout per buyer,
     so two tabs can never pay for the same games twice. An order that comes to ₩0
@@ -111,23 +113,14 @@ def start_checkout(user, options: dict | None = None) -> Order:
     # Serialise checkouts of one buyer (a row lock on PostgreSQL; SQLite has one writer
     # anyway), so two tabs pressing Pay at once still leave one open order.
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    games = cart_games(user)
+    games = [gift["game"]] if gift else cart_games(user)
     if not games:
         raise EmptyCart()
     blocked = [g.title for g in games if not g.is_listed]
     if blocked:
         raise CheckoutError(_("No longer for sale: %(titles)s. Remove it from your cart.", titles=", ".join(blocked)))
-    game_ids = [g.id for g in games]
-    owned = owned_game_ids(user.id, game_ids)
-    if owned:
-        titles = ", ".join(g.title for g in games if g.id in owned)
-        raise CheckoutError(_("You already own %(titles)s. Remove it from your cart.", titles=titles))
-    confirming = db.session.scalars(select(OrderLine.title).join(Order, Order.id == OrderLine.order_id).where(
-        Order.user_id == user.id, Order.status.in_(IN_FLIGHT), OrderLine.game_id.in_(game_ids))).all()
-    if confirming:
-        raise CheckoutError(_("A payment for %(titles)s is still being confirmed. "
-                              "Check your orders in a minute before paying again.",
-                              titles=", ".join(sorted(set(confirming)))))
+    if not gift:
+        _check_cart(user, games)
     try:
         for old in db.session.scalars(select(Order.id).where(Order.user_id == user.id,
                                                              Order.status == "PENDING")).all():
@@ -140,7 +133,8 @@ def start_checkout(user, options: dict | None = None) -> Order:
                       discounts=[d.stored() for d in quote.discounts],
                       expires_at=utcnow() + timedelta(minutes=current_app.config["ORDER_EXPIRY_MINUTES"]))
         order.lines = [OrderLine(game_id=line.game_id, title=line.title, list_price=line.list_price,
-                                 price=line.price) for line in quote.lines]
+                                 price=line.price, gift_to=gift and gift["to"],
+                                 gift_message=gift and gift["message"]) for line in quote.lines]
         db.session.add(order)
         db.session.flush()
         hooks.reserved(order, quote)
@@ -156,6 +150,28 @@ def start_checkout(user, options: dict | None = None) -> Order:
     return order
 
 
+def _check_cart(user, games) -> None:
+    """The cart's games are not owned, not being paid for already, and every DLC's base
+    game is owned or in the same cart. Raises CheckoutError."""
+    game_ids = [g.id for g in games]
+    owned = owned_game_ids(user.id, game_ids)
+    if owned:
+        titles = ", ".join(g.title for g in games if g.id in owned)
+        raise CheckoutError(_("You already own %(titles)s. Remove it from your cart.", titles=titles))
+    orphans = library.missing_base_games(user.id, games, also_buying=game_ids)
+    if orphans:
+        dlc, base = orphans[0]
+        raise CheckoutError(_("%(dlc)s is DLC for %(base)s: add %(base)s to your cart or remove %(dlc)s.",
+                              dlc=dlc.title, base=base.title))
+    confirming = db.session.scalars(select(OrderLine.title).join(Order, Order.id == OrderLine.order_id).where(
+        Order.user_id == user.id, Order.status.in_(IN_FLIGHT), OrderLine.game_id.in_(game_ids),
+        OrderLine.gift_to.is_(None))).all()
+    if confirming:
+        raise CheckoutError(_("A payment for %(titles)s is still being confirmed. "
+                              "Check your orders in a minute before paying again.",
+                              titles=", ".join(sorted(set(confirming)))))
+
+
 # --- confirm -------------------------------------------------------------------
 
 def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
@@ -167,7 +183,7 @@ def confirm_payment(order: Order, payment_key: str, amount: int) -> Order:
     if order.status == "PAID" and order.payment_key == payment_key:
         return order  # a refresh of the success page
     order_id, total, public_id, gateway_name = order.id, order.total, order.public_id, order.gateway
-    owned = owned_game_ids(order.user_id, [line.game_id for line in order.lines])
+    owned = owned_game_ids(order.user_id, [line.game_id for line in order.lines if not line.gift_to])
     # End the read transaction before writing: on SQLite a transaction that read and
     # then writes fails at once if another request wrote in between.
     db.session.commit()
@@ -271,11 +287,12 @@ def finalize_paid(order_id: int) -> bool:
     order = db.session.get(Order, order_id)
     db.session.refresh(order)
     game_ids = [line.game_id for line in order.lines]
-    library.grant(order.user_id, order.id, game_ids, now)
+    own_ids = [line.game_id for line in order.lines if not line.gift_to]  # gifts: the gift plug-in's
+    library.grant(order.user_id, order.id, own_ids, now)
     db.session.execute(update(Game).where(Game.id.in_(game_ids)).values(sales_count=Game.sales_count + 1)
                        .execution_options(synchronize_session=False))
     db.session.execute(CartItem.__table__.delete().where(CartItem.user_id == order.user_id,
-                                                         CartItem.game_id.in_(game_ids)))
+                                                         CartItem.game_id.in_(own_ids)))
     hooks.paid(order)
     # Names and integer won: each is written out in the buyer's language when read or sent.
     named = {"title": order.lines[0].title if order.lines else "", "more": max(len(order.lines) - 1, 0)}
@@ -283,7 +300,8 @@ def finalize_paid(order_id: int) -> bool:
     queue_email(order.user.email, "receipt", nickname=order.user.nickname, order_id=order.public_id,
                 first_title=named["title"], more=named["more"], total=order.total, subtotal=order.subtotal,
                 discount=order.discount, paid_at=now.isoformat(),
-                lines=[{"title": l.title, "price": l.price, "list_price": l.list_price} for l in order.lines])
+                lines=[{"title": l.title, "price": l.price, "list_price": l.list_price,
+                        **({"gift_to": l.gift_to} if l.gift_to else {})} for l in order.lines])
     # By name: tasks.py imports this module for its cron jobs.
     enqueue_after_commit("shop.orders.tasks.after_order_paid", order.id)
     db.session.commit()

@@ -69,6 +69,11 @@ def start_checkout():
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("cart.cart_page"))
+    return pay(order)
+
+
+def pay(order: Order):
+    """The response that takes the buyer to pay a new order (the gift page uses it too)."""
     if order.status == "PAID":  # discounts covered everything: no payment window
         flash(_("Order complete — enjoy your games!"), "success")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
@@ -96,7 +101,10 @@ def payment_success():
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("orders.order_page", public_id=order.public_id))
-    flash(_("Payment complete — enjoy your games!"), "success")
+    if refunds.is_gift(order):
+        flash(_("Payment complete — your gift is on its way."), "success")
+    else:
+        flash(_("Payment complete — enjoy your games!"), "success")
     return redirect(url_for("orders.order_page", public_id=order.public_id))
 
 
@@ -169,7 +177,8 @@ def order_page(public_id):
                                refusals[line.id] for line in order.lines if not line.refunded),
                            shares=proration.shares(order),
                            refusals=refusals, several=len(order.lines) > 1,
-                           policy=refund_rules.policy() if order.status in ("PAID", "REFUNDED") else [])
+                           policy=refund_rules.policy() if order.status in ("PAID", "REFUNDED") else [],
+                           is_gift=refunds.is_gift(order), dlc_blocking=refunds.dlc_blocking_refund(order))
 
 
 @bp.route("/orders/<public_id>/refund", methods=["POST"])

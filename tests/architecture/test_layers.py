@@ -22,7 +22,7 @@ LAYERS = [
     {"library"},
     {"cart"},
     {"orders"},
-    {"coupons", "loyalty"},
+    {"coupons", "loyalty", "gifts"},
     {"reviews"},
     {"core"},
     {"admin"},

@@ -46,6 +46,10 @@ CONTEXTS["line_refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8
                            "amount": 8334, "points": 1500, "order_refunded": False}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
+CONTEXTS["gift_received"] = {"giver": "Santa", "title": "Hades", "message": "Have fun in the underworld",
+                             "link": "http://127.0.0.1:5000/gifts/claim/s1gned.t0ken"}
+CONTEXTS["gift_owned"] = {"nickname": "Santa", "title": "Hades", "email": "friend@example.com",
+                          "link": "http://127.0.0.1:5000/gifts"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
@@ -66,6 +70,8 @@ SUBJECTS_EN = {
     "refund": "Your Playcation refund: Hades",
     "line_refund": "Your Playcation refund: Celeste",
     "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
+    "gift_received": "Santa sent you a gift on Playcation: Hades",
+    "gift_owned": "Your gift of Hades can't be claimed",
 }
 
 
