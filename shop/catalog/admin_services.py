@@ -10,6 +10,7 @@ from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..infra.jobs import enqueue_after_commit
+from . import typos
 from .models import Category, Game, Tag, game_tags
 from .services import search_text_for
 from .text import slugify, words
@@ -86,6 +87,8 @@ def _create(model, name: str, noun: str):
         raise DuplicateTerm(_duplicate(noun, clash))
     term = model(name=name, slug=slug)
     db.session.add(term)
+    if model is Tag:
+        typos.remember([name])  # "did you mean" knows its words
     try:
         db.session.commit()
     except IntegrityError:  # another admin added it a moment ago
