@@ -18,7 +18,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import column, table, text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -77,8 +77,8 @@ def search(q: str, limit: int, offset: int = 0, count: bool = False) -> tuple[Se
     better = search_ids(fixed, limit=limit, count=count)
     if not better.ids:
         return hits, None
-    first = db.session.get(Game, better.ids[0])
-    label = first.title if first is not None and words(first.title) == fixed.split() else fixed
+    title = db.session.scalar(select(Game.title).where(Game.id == better.ids[0]))
+    label = title if title is not None and words(title) == fixed.split() else fixed
     return better, Suggestion(fixed, label)
 
 
