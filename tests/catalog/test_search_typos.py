@@ -99,10 +99,10 @@ def test_a_search_with_hits_never_reads_the_vocabulary(app, shop):
 
 def test_new_titles_and_tags_join_the_vocabulary(app, shop):
     with app.app_context():
-        admin = admin_services.create_tag("Metroidvania")
+        tag = admin_services.create_tag("Metroidvania")
         publisher = db.session.scalar(select(User).where(User.role == "publisher"))
         game = services.create_game(publisher, services.GameInput(title="Zephyrine Odyssey", price=1000,
-                                                                  tag_ids=[admin.id]))
+                                                                  tag_ids=[tag.id]))
         db.session.commit()
         assert typos.search("zephyrnie", limit=5)[0].ids == [game.id]
         assert typos.search("metriodvania", limit=5)[0].ids == [game.id]  # a tag's word
