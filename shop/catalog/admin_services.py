@@ -10,7 +10,7 @@ from ..web.numbers import paginate
 from ..errors import DomainError
 from ..extensions import db
 from ..infra.jobs import enqueue_after_commit
-from . import cache
+from . import cache, typos
 from .models import Category, Game, Tag, game_tags
 from .services import search_text_for
 from .text import slugify, words
@@ -82,6 +82,8 @@ def set_korean_name(model, term_id: int, name_ko: str | None):
     if term is None:
         raise TermNotFound()
     term.name_ko = " ".join((name_ko or "").split())[:40] or None
+    if model is Tag and term.name_ko:
+        typos.remember([term.name_ko])
     enqueue_after_commit(after_term_rename, "tag" if model is Tag else "category", term.id)
     db.session.commit()
     return term
@@ -99,6 +101,8 @@ def _create(model, name: str, noun: str, name_ko: str | None = None):
         raise DuplicateTerm(_duplicate(noun, clash))
     term = model(name=name, name_ko=name_ko, slug=slug)
     db.session.add(term)
+    if model is Tag:
+        typos.remember([name, name_ko or ""])  # "did you mean" knows its words
     try:
         db.session.commit()
     except IntegrityError:  # another admin added it a moment ago

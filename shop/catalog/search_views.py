@@ -9,7 +9,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 from .blueprint import bp
 from .models import Game
-from .search import MAX_RESULTS, query_terms, search_ids
+from . import typos
+from .search import MAX_RESULTS, query_terms
 from .views import is_partial
 
 PAGE_SIZE = 20
@@ -44,12 +45,13 @@ def games_by_ids(ids: list[int]) -> list[Game]:
 @bp.route("/search")
 def search_page():
     q, page = _query(), _page()
-    hits = search_ids(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
+    # No hits: the corrected query's, under "did you mean" (typos.py); paging follows it.
+    hits, suggestion = typos.search(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
     if page > 1 and not hits.ids:  # past the last page: go to the last one (the count is exact here)
         last = max(1, -(-hits.total // PAGE_SIZE))
         return redirect(url_for("catalog.search_page", q=q, page=last if last > 1 else None))
-    context = dict(q=q, page=page, games=games_by_ids(hits.ids), has_more=hits.has_more, total=hits.total,
-                   max_results=MAX_RESULTS,
+    context = dict(q=q, suggestion=suggestion, results_q=suggestion.query if suggestion else q, page=page,
+                   games=games_by_ids(hits.ids), has_more=hits.has_more, total=hits.total, max_results=MAX_RESULTS,
                    searchable=bool(query_terms(q)), first=(page - 1) * PAGE_SIZE + 1, now=utcnow())
     template = "catalog/_search_results.html" if is_partial() else "catalog/search.html"
     return render_template(template, **context)
@@ -61,6 +63,7 @@ def live_search():
     q = _query()
     if len(q) < LIVE_MIN_CHARS or not query_terms(q):
         return ""
-    hits = search_ids(q, limit=LIVE_SIZE)
-    return render_template("catalog/_live_results.html", q=q, games=games_by_ids(hits.ids),
+    hits, suggestion = typos.search(q, limit=LIVE_SIZE)
+    return render_template("catalog/_live_results.html", q=q, suggestion=suggestion,
+                           results_q=suggestion.query if suggestion else q, games=games_by_ids(hits.ids),
                            has_more=hits.has_more, now=utcnow())

@@ -16,6 +16,7 @@ from ..infra.jobs import enqueue_after_commit
 from ..infra.storage import get_storage
 from ..timeutil import utcnow
 from ..web.i18n import won
+from . import typos
 from .models import Category, Game, GameSlug, Screenshot, Tag
 from .text import hangul_grams, slugify, words
 
@@ -130,6 +131,7 @@ def _apply(game: Game, data: GameInput):
     game.tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids)))) if data.tag_ids else []
     game.search_text = search_text_for(game.title, game.tags)
     game.title_grams = title_grams_for(game.title)
+    typos.remember([game.title])  # "did you mean" knows its words
     if (game.sale_price, game.sale_starts_at, game.sale_ends_at) != sale_before:
         game.sale_announced_at = None  # a new sale: wishers hear about it when it starts
 

@@ -27,6 +27,7 @@ from . import seed_korean as ko, seed_words as w
 from ..catalog.models import Category, Game, Tag, game_tags
 from .seed_covers import render_cover
 from .seed_reviews import seed_reviews
+from ..catalog import typos
 from ..catalog.services import search_text_for, title_grams_for
 from ..catalog.text import slugify
 
@@ -63,6 +64,7 @@ def seed_games(n: int, covers: int = DEFAULT_COVERS, batch_size: int = BATCH_SIZ
     publisher_id = _publisher_id()
     categories = _ensure_named(Category, w.CATEGORIES)
     tags = _ensure_named(Tag, w.TAGS)
+    typos.remember(w.TAGS)
     db.session.commit()
     generator = GameGenerator(publisher_id, [categories[name].id for name in w.CATEGORIES],
                               [tags[name] for name in w.TAGS])
@@ -302,6 +304,7 @@ def _insert_batch(specs: list[GameSpec]) -> int:
     new = sorted((s for s in specs if s.row["slug"] not in taken), key=lambda s: s.row["sales_count"])
     if not new:
         return 0
+    typos.remember({s.row["title"] for s in new})  # the words "did you mean" may offer
     if db.engine.dialect.name == "postgresql":
         _copy_rows(new)
     else:
