@@ -198,7 +198,7 @@ def test_counters_are_summed_over_gunicorn_workers_including_exited_ones(app, tm
         def burst():
             nonlocal served
             with ThreadPoolExecutor(8) as pool:  # fresh connections, spread over the workers
-                codes = list(pool.map(lambda _: requests.get(base + "/login", timeout=10).status_code, range(16)))
+                codes = list(pool.map(lambda _: requests.get(base + "/login", timeout=60).status_code, range(16)))
             assert codes == [200] * 16
             served += 16
             return {int(f.stem.rsplit("_", 1)[1]) for f in multiproc.glob("histogram_*.db")} >= first
@@ -207,7 +207,7 @@ def test_counters_are_summed_over_gunicorn_workers_including_exited_ones(app, tm
         for pid in first:
             os.kill(pid, signal.SIGTERM)
         _wait(lambda: len(_workers(master)) == 2 and not _workers(master) & first, what="replacement workers")
-        res = requests.get(base + "/metrics", timeout=10)
+        res = requests.get(base + "/metrics", timeout=60)
         assert res.status_code == 200
         found = samples(res.text)
         assert count(found, "accounts.login", "2xx") == served
@@ -215,7 +215,7 @@ def test_counters_are_summed_over_gunicorn_workers_including_exited_ones(app, tm
         assert first <= writers  # the exited workers' samples are still summed in
         # child_exit marked them dead: their live gauges (open SSE streams) are dropped
         assert not [f for pid in first for f in multiproc.glob(f"gauge_livesum_{pid}.db")]
-        outside = requests.get(base + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10)
+        outside = requests.get(base + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=60)
         assert outside.status_code == 404
     finally:
         proc.terminate()
