@@ -82,15 +82,17 @@ def _register_models():
     from .loyalty import models as _loyalty  # noqa: F401
     from .social import models as _social  # noqa: F401
     from .admin import models as _admin  # noqa: F401
+    from .waiting import models as _waiting  # noqa: F401
 
 
 def _register_blueprints(app):
     """Each domain registers its blueprint and plug-ins, from the bottom layer up
     (plug-ins apply in this order: coupons before points)."""
-    from . import accounts, admin, cart, catalog, core, coupons, library, loyalty, notifications, orders, reviews, social
+    from . import (accounts, admin, cart, catalog, core, coupons, library, loyalty, notifications, orders, reviews, social,
+                   waiting)
 
-    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, reviews,
-                   admin):
+    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, waiting,
+                   reviews, admin):
         domain.register(app)
     if app.config.get("DEV_INBOX"):
         from .dev.views import bp as dev_bp

@@ -23,6 +23,7 @@ LAYERS = [
     {"cart"},
     {"orders"},
     {"coupons", "loyalty"},
+    {"waiting"},
     {"reviews"},
     {"core"},
     {"admin"},

@@ -1,0 +1,180 @@
+"""The Redis half of a waiting room. Every key of room R carries the hash tag {room:R},
+so each script touches one cluster slot and runs unchanged on Redis Cluster:
+
+  wr:{room:R}:seq       int   the last ticket number handed out
+  wr:{room:R}:queue     zset  tickets waiting: member ticket id, score its number (FIFO)
+                              or a random draw (random order)
+  wr:{room:R}:admitted  zset  tickets admitted and not yet picked up (score: admission ms);
+                              picking up is one ZREM, so a ticket is redeemed once
+  wr:{room:R}:active    zset  tickets admitted within the session (cap mode's head count)
+  wr:{room:R}:state     hash  last (ms of the last advance), carry (admissions owed, ×1000),
+                              through (highest number admitted), admitted (total),
+                              abandoned (admitted, never picked up within the session),
+                              stock (the stock last broadcast)
+  wr:{room:R}:owner:<t> str   the account that first claimed with ticket t's pass
+
+Admission is ONE script call (ADVANCE) judged by Redis's own clock, so any number of
+web processes on any number of nodes may call it: whoever calls it first after a
+second has passed admits that second's share, the others find nothing owed.
+"""
+import json
+import secrets
+
+from redis.exceptions import RedisError  # noqa: F401  (callers catch it from here)
+
+KEEP_SECONDS = 2 * 86400  # a room's keys outlive its last activity by this much
+
+JOIN = """
+local n = redis.call('INCR', KEYS[1])
+local score = n
+if ARGV[2] ~= '' then score = tonumber(ARGV[2]) end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+return n
+"""
+
+# ARGV: mode, rate per minute, cap, session ms, opens ms, keep seconds, stock ('' if none)
+ADVANCE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local session = tonumber(ARGV[4])
+local st = redis.call('HMGET', KEYS[4], 'last', 'carry', 'through', 'admitted', 'stock')
+local through = tonumber(st[3] or '0')
+local admitted_total = tonumber(st[4] or '0')
+local changed = 0
+if ARGV[7] ~= (st[5] or '') then
+  redis.call('HSET', KEYS[4], 'stock', ARGV[7])
+  changed = 1
+end
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - session)
+if #stale > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - session)
+  redis.call('HINCRBY', KEYS[4], 'abandoned', #stale)
+end
+local owed = 0
+if now >= tonumber(ARGV[5]) then
+  if ARGV[1] == 'cap' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - session)
+    owed = tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[3])
+  else
+    local last = tonumber(st[1] or ARGV[5])
+    local rate = tonumber(ARGV[2])
+    local credit = tonumber(st[2] or '0') + (now - last) * rate / 60
+    local ceiling = math.max(1000, rate * 1000 / 60)
+    if credit > ceiling then credit = ceiling end
+    owed = math.floor(credit / 1000)
+    local waiting = redis.call('ZCARD', KEYS[1])
+    if owed > waiting then owed = waiting end
+    redis.call('HSET', KEYS[4], 'last', now, 'carry', credit - owed * 1000)
+  end
+end
+local picked = 0
+if owed > 0 then
+  local next = redis.call('ZRANGE', KEYS[1], 0, owed - 1, 'WITHSCORES')
+  for i = 1, #next, 2 do
+    redis.call('ZADD', KEYS[2], now, next[i])
+    if ARGV[1] == 'cap' then redis.call('ZADD', KEYS[3], now, next[i]) end
+    local score = tonumber(next[i + 1])
+    if score > through then through = score end
+    picked = picked + 1
+  end
+  if picked > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, picked - 1)
+    admitted_total = admitted_total + picked
+    redis.call('HSET', KEYS[4], 'through', through, 'admitted', admitted_total)
+    changed = 1
+  end
+end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+return {picked, tostring(through), redis.call('ZCARD', KEYS[1]), changed}
+"""
+
+
+def tag(room_id: int) -> str:
+    return f"wr:{{room:{room_id}}}"
+
+
+def keys(room_id: int) -> dict[str, str]:
+    t = tag(room_id)
+    return {name: f"{t}:{name}" for name in ("seq", "queue", "admitted", "active", "state")}
+
+
+def owner_key(room_id: int, ticket: str) -> str:
+    return f"{tag(room_id)}:owner:{ticket}"
+
+
+def channel(room_id: int) -> str:
+    """The one broadcast every waiter of the room listens to (the SSE hub's broadcast:*)."""
+    return f"broadcast:waiting:{room_id}"
+
+
+def new_ticket_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class RoomRedis:
+    """Scripts bound to one client (plain Redis or RedisCluster)."""
+
+    def __init__(self, client):
+        self.client = client
+        self._join = client.register_script(JOIN)
+        self._advance = client.register_script(ADVANCE)
+
+    def join(self, room_id: int, ticket: str, random_order: bool) -> int:
+        """A new ticket at the back of the line (or at a random place): its number."""
+        k = keys(room_id)
+        draw = str(secrets.randbelow(10**12)) if random_order else ""
+        return int(self._join(keys=[k["seq"], k["queue"], k["state"]], args=[ticket, draw, KEEP_SECONDS]))
+
+    def advance(self, room, stock: int | None) -> tuple[int, int, int, bool]:
+        """(admitted now, admitting up to this number, still waiting, whether waiters
+        should hear about it)."""
+        k = keys(room.id)
+        picked, through, waiting, changed = self._advance(
+            keys=[k["queue"], k["admitted"], k["active"], k["state"]],
+            args=[room.mode, room.rate_per_minute, room.active_cap, room.session_minutes * 60000,
+                  int(room.opens_at.timestamp() * 1000), KEEP_SECONDS, "" if stock is None else stock])
+        return int(picked), int(float(through)), int(waiting), bool(changed)
+
+    def ticket_state(self, room_id: int, ticket: str) -> tuple[float | None, bool]:
+        """(its score if it is waiting, whether it has been admitted and not picked up)."""
+        k = keys(room_id)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.zscore(k["queue"], ticket)
+            pipe.zscore(k["admitted"], ticket)
+            score, admitted = pipe.execute()
+        return score, admitted is not None
+
+    def pick_up(self, room_id: int, ticket: str) -> bool:
+        """True once per admitted ticket: the visitor who gets it gets the pass."""
+        return bool(self.client.zrem(keys(room_id)["admitted"], ticket))
+
+    def rank(self, room_id: int, ticket: str) -> int | None:
+        """Tickets ahead of this one (random order: the place is the draw's rank)."""
+        return self.client.zrank(keys(room_id)["queue"], ticket)
+
+    def bind_owner(self, room_id: int, ticket: str, user_id: int, seconds: int) -> bool:
+        """The pass's first account keeps it: False when another account already used it."""
+        key = owner_key(room_id, ticket)
+        if self.client.set(key, user_id, nx=True, ex=seconds):
+            return True
+        return self.client.get(key) == str(user_id)
+
+    def summary(self, room_id: int) -> dict:
+        """through, waiting, admitted, abandoned: the broadcast's numbers and the metrics'."""
+        k = keys(room_id)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hmget(k["state"], "through", "admitted", "abandoned", "stock")
+            pipe.zcard(k["queue"])
+            (through, admitted, abandoned, stock), waiting = pipe.execute()
+        return {"through": int(float(through or 0)), "waiting": int(waiting), "admitted": int(admitted or 0),
+                "abandoned": int(abandoned or 0), "stock": int(stock) if stock not in (None, "") else None}
+
+    def clear(self, room_id: int):
+        self.client.delete(*keys(room_id).values())
+
+
+def message(through: int, waiting: int, stock: int | None, rate: float) -> str:
+    """The broadcast: "now admitting up to ticket N", how many wait, stock left."""
+    return json.dumps({"through": through, "waiting": waiting, "stock": stock, "rate": round(rate, 2)},
+                      separators=(",", ":"))

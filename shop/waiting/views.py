@@ -1,0 +1,101 @@
+"""The waiting page and its live stream.
+
+GET /waiting/<R>: joins the line (or finds the visitor's place from the ticket cookie),
+advances the room (lazy admission), and either hands out the pass and sends the visitor
+on, or shows the place in line. The page reloads itself without JavaScript; with it, it
+listens to /waiting/<R>/stream, where every waiter gets the same broadcast ("now
+admitting up to ticket N", waiting, stock left) and works out its own place."""
+import json
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+from redis.exceptions import RedisError
+
+from ..web import sse
+from ..web.urls import safe_next
+from . import rooms, state
+from .passes import pass_cookie, signer, ticket_cookie
+from .services import advance, room_redis
+from .ticker import ensure_running
+
+bp = Blueprint("waiting", __name__)
+
+
+def _cookie(response, name: str, value: str, max_age: int | None):
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False), path="/")
+
+
+def _go_in(room, ticket: str, target: str):
+    response = redirect(target, 303)
+    _cookie(response, pass_cookie(room.id), signer(current_app).issue_pass(room.id, ticket), room.session_seconds)
+    response.delete_cookie(ticket_cookie(room.id), path="/")
+    return response
+
+
+def _place(room, ticket: tuple[str, int] | None):
+    """(ticket id, number, admitted?) after the room advanced: the visitor's ticket if it
+    is still in the line, else a new one at the back."""
+    rr = room_redis()
+    if ticket is not None:
+        score, admitted = rr.ticket_state(room.id, ticket[0])
+        if admitted or score is not None:
+            return ticket[0], ticket[1], admitted
+    ticket_id = state.new_ticket_id()
+    number = rr.join(room.id, ticket_id, room.queue_order == "random")
+    advance(room)  # an idle room lets a newcomer straight in
+    _score, admitted = rr.ticket_state(room.id, ticket_id)
+    return ticket_id, number, admitted
+
+
+@bp.route("/waiting/<int:room_id>")
+def room(room_id):
+    found = rooms.get(room_id)
+    target = safe_next(request.args.get("next"), default=found.home if found else "/")
+    if found is None:
+        return redirect(target)  # no such room, or turned off: nothing to wait for
+    app = current_app._get_current_object()
+    ensure_running(app)
+    sign = signer(app)
+    if sign.read_pass(found.id, request.cookies.get(pass_cookie(found.id)), found.session_seconds):
+        return redirect(target)
+    try:
+        numbers = advance(found)
+        ticket, number, admitted = _place(found, sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id))))
+        if admitted and room_redis().pick_up(found.id, ticket):
+            return _go_in(found, ticket, target)
+        ahead = room_redis().rank(found.id, ticket) if found.queue_order == "random" else None
+    except RedisError:
+        current_app.logger.warning("waiting room %s: Redis unreachable, failing %s", found.id, found.on_redis_down)
+        if found.on_redis_down == "open":
+            return _go_in(found, state.new_ticket_id(), target)
+        response = make_response(render_template("waiting/unavailable.html", room=found, target=target), 503)
+        response.headers["Retry-After"] = "10"
+        return response
+    position = (ahead + 1 if ahead is not None else max(number - numbers["through"], 1))
+    rate = found.admissions_per_minute
+    response = make_response(render_template(
+        "waiting/room.html", room=found, target=target, number=number, position=position,
+        minutes=max(round((position - 1) / rate), 0), waiting=numbers["waiting"], stock=numbers["stock"],
+        settings=json.dumps({"number": number, "random": found.queue_order == "random", "rate": rate,
+                             "through": numbers["through"], "stock": numbers["stock"]})))
+    _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, ticket, number), None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/waiting/<int:room_id>/stream")
+def stream(room_id):
+    """SSE: the room's one broadcast, as `admit` events carrying its JSON."""
+    found = rooms.get(room_id)
+    if found is None:
+        abort(404)
+
+    def first():
+        try:
+            summary = room_redis().summary(found.id)
+        except RedisError:
+            return ""
+        return sse.frame(state.message(summary["through"], summary["waiting"], summary["stock"],
+                                       found.admissions_per_minute), "admit")
+
+    return sse.stream([state.channel(found.id)], lambda _channel, data: sse.frame(data, "admit"), first=first)
