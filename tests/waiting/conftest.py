@@ -11,7 +11,7 @@ from shop.timeutil import utcnow
 from shop.waiting import rooms, services
 from shop.waiting.models import WaitingRoom
 
-from ..coupons.conftest import Claimer, event_input, make_users, open_event  # noqa: F401  (fixtures)
+from ..coupons.conftest import Claimer, admin, browser_as, event_input, make_users, open_event  # noqa: F401  (fixtures)
 
 NUMBER = re.compile(r'"number": (\d+)')
 
