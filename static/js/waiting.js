@@ -29,6 +29,7 @@
   }
 
   var source = new EventSource(main.getAttribute("data-stream"));
+  source.addEventListener("open", function () { main.setAttribute("data-live", "open"); });
   source.addEventListener("admit", function (event) {
     var news = JSON.parse(event.data);
     if (news.stock === 0) {
