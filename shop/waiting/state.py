@@ -15,7 +15,8 @@ so each script touches one cluster slot and runs unchanged on Redis Cluster:
 
 Admission is ONE script call (ADVANCE) judged by Redis's own clock, so any number of
 web processes on any number of nodes may call it: whoever calls it first after a
-second has passed admits that second's share, the others find nothing owed.
+second has passed admits that second's share, the others find nothing owed. Once the
+guarded drop's stock is 0 nobody more is admitted: the line only hears "sold out".
 """
 import json
 import secrets
@@ -52,7 +53,7 @@ if #stale > 0 then
   redis.call('HINCRBY', KEYS[4], 'abandoned', #stale)
 end
 local owed = 0
-if now >= tonumber(ARGV[5]) then
+if now >= tonumber(ARGV[5]) and ARGV[7] ~= '0' then  -- a sold-out drop lets nobody else in
   if ARGV[1] == 'cap' then
     redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - session)
     owed = tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[3])

@@ -7,8 +7,11 @@ listens to /waiting/<R>/stream, where every waiter gets the same broadcast ("now
 admitting up to ticket N", waiting, stock left) and works out its own place."""
 import json
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+from flask import Blueprint, abort, current_app, make_response, redirect, request
+from flask_babel import force_locale
 from redis.exceptions import RedisError
+
+from ..coupons.claim_locale import claim_locale
 
 from ..web import sse
 from ..web.urls import safe_next
@@ -18,6 +21,16 @@ from .services import advance, room_redis
 from .ticker import ensure_running
 
 bp = Blueprint("waiting", __name__)
+
+
+def _render(name: str, **context) -> str:
+    """The template without the app's context processors: Flask-Login's loads the user
+    from the database on every render, which a page reloaded by thousands at once can't
+    afford (the page needs only the site's name and the language)."""
+    from ..web.i18n import current_locale
+
+    return current_app.jinja_env.get_template(name).render(
+        site_name=current_app.config["SITE_NAME"], current_locale=current_locale(), **context)
 
 
 def _cookie(response, name: str, value: str, max_age: int | None):
@@ -49,6 +62,14 @@ def _place(room, ticket: tuple[str, int] | None):
 
 @bp.route("/waiting/<int:room_id>")
 def room(room_id):
+    """The page speaks the `lang` cookie's language, else Accept-Language (as the claim's
+    fast lane does): never the account's, which would cost every load a database query
+    in a stampede (every login writes the cookie)."""
+    with force_locale(claim_locale(request.headers.get("Cookie"), request.headers.get("Accept-Language"))):
+        return _room(room_id)
+
+
+def _room(room_id):
     found = rooms.get(room_id)
     target = safe_next(request.args.get("next"), default=found.home if found else "/")
     if found is None:
@@ -68,12 +89,12 @@ def room(room_id):
         current_app.logger.warning("waiting room %s: Redis unreachable, failing %s", found.id, found.on_redis_down)
         if found.on_redis_down == "open":
             return _go_in(found, state.new_ticket_id(), target)
-        response = make_response(render_template("waiting/unavailable.html", room=found, target=target), 503)
+        response = make_response(_render("waiting/unavailable.html", room=found, target=target), 503)
         response.headers["Retry-After"] = "10"
         return response
     position = (ahead + 1 if ahead is not None else max(number - numbers["through"], 1))
     rate = found.admissions_per_minute
-    response = make_response(render_template(
+    response = make_response(_render(
         "waiting/room.html", room=found, target=target, number=number, position=position,
         minutes=max(round((position - 1) / rate), 0), waiting=numbers["waiting"], stock=numbers["stock"],
         settings=json.dumps({"number": number, "random": found.queue_order == "random", "rate": rate,

@@ -158,3 +158,34 @@ def test_a_room_turned_off_lets_everyone_through(app, client, open_event, make_r
     set_room(app, room_id, enabled=False)
     assert client.get(f"/coupons/{event_id}").status_code == 200
     assert client.get(f"/waiting/{room_id}?next=/coupons/{event_id}").headers["Location"] == f"/coupons/{event_id}"
+
+
+def test_the_waiting_page_and_its_stream_cost_no_database_query(app, open_event, make_users, make_room):
+    """A stampede reloads this page by the thousand: no user load, no query (the room's
+    settings come from the per-process snapshot)."""
+    from sqlalchemy import event
+
+    from shop.extensions import db
+
+    event_id = open_event(quantity=5)
+    room_id = make_room(event_id, active_cap=1)
+    first, second = Claimer.crowd(app, make_users(2))
+    first.browser.get(f"/waiting/{room_id}")
+    second.browser.get(f"/waiting/{room_id}")  # the snapshot is loaded by now
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = second.browser.get(f"/waiting/{room_id}")
+        stream = second.browser.get(f"/waiting/{room_id}/stream", buffered=False)
+        next(iter(stream.response))
+        stream.close()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert page.status_code == 200 and "Your place in line" in page.get_data(as_text=True)
+    assert statements == []
