@@ -6,7 +6,7 @@
   wr_p<R>  the pass once admitted: [room id, ticket id], timestamped, valid for the
            room's session duration. Checking it is one HMAC, no Redis.
 
-A pass is bound to its ticket, and a ticket is picked up once (state.pick_up), so a
+A pass is bound to its ticket, and a ticket is picked up once (state.VISIT), so a
 ticket copied while waiting gets one pass, not two. A pass copied after admission cannot
 be told apart by the signature; the claim binds it to the first account that claims with
 it (state.bind_owner), so a copy used by a second account is refused.

@@ -17,7 +17,7 @@ from ..web import sse
 from ..web.urls import safe_next
 from . import rooms, state
 from .passes import pass_cookie, signer, ticket_cookie
-from .services import advance, room_redis
+from .services import room_redis
 from .ticker import ensure_running
 
 bp = Blueprint("waiting", __name__)
@@ -45,21 +45,6 @@ def _go_in(room, ticket: str, target: str):
     return response
 
 
-def _place(room, ticket: tuple[str, int] | None):
-    """(ticket id, number, admitted?) after the room advanced: the visitor's ticket if it
-    is still in the line, else a new one at the back."""
-    rr = room_redis()
-    if ticket is not None:
-        score, admitted = rr.ticket_state(room.id, ticket[0])
-        if admitted or score is not None:
-            return ticket[0], ticket[1], admitted
-    ticket_id = state.new_ticket_id()
-    number = rr.join(room.id, ticket_id, room.queue_order == "random")
-    advance(room)  # an idle room lets a newcomer straight in
-    _score, admitted = rr.ticket_state(room.id, ticket_id)
-    return ticket_id, number, admitted
-
-
 @bp.route("/waiting/<int:room_id>")
 def room(room_id):
     """The page speaks the `lang` cookie's language, else Accept-Language (as the claim's
@@ -79,12 +64,13 @@ def _room(room_id):
     sign = signer(app)
     if sign.read_pass(found.id, request.cookies.get(pass_cookie(found.id)), found.session_seconds):
         return redirect(target)
+    held = sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id)))
     try:
-        numbers = advance(found)
-        ticket, number, admitted = _place(found, sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id))))
-        if admitted and room_redis().pick_up(found.id, ticket):
-            return _go_in(found, ticket, target)
-        ahead = room_redis().rank(found.id, ticket) if found.queue_order == "random" else None
+        rr = room_redis()
+        seen = rr.visit(found, held[0] if held else None)  # one round trip
+        if seen["changed"]:
+            rr.client.publish(state.channel(found.id), state.message(
+                seen["through"], seen["waiting"], seen["stock"], found.admissions_per_minute))
     except RedisError:
         current_app.logger.warning("waiting room %s: Redis unreachable, failing %s", found.id, found.on_redis_down)
         if found.on_redis_down == "open":
@@ -92,14 +78,18 @@ def _room(room_id):
         response = make_response(_render("waiting/unavailable.html", room=found, target=target), 503)
         response.headers["Retry-After"] = "10"
         return response
-    position = (ahead + 1 if ahead is not None else max(number - numbers["through"], 1))
+    if seen["state"] == "in":
+        return _go_in(found, seen["ticket"], target)
+    number = seen["number"] if seen["number"] is not None else held[1]
+    numbers = seen
+    position = seen["rank"] + 1 if seen["rank"] is not None else max(number - seen["through"], 1)
     rate = found.admissions_per_minute
     response = make_response(_render(
         "waiting/room.html", room=found, target=target, number=number, position=position,
         minutes=max(round((position - 1) / rate), 0), waiting=numbers["waiting"], stock=numbers["stock"],
         settings=json.dumps({"number": number, "random": found.queue_order == "random", "rate": rate,
                              "through": numbers["through"], "stock": numbers["stock"]})))
-    _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, ticket, number), None)
+    _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, seen["ticket"], number), None)
     response.headers["Cache-Control"] = "no-store"
     return response
 
