@@ -95,11 +95,19 @@ local function advance(Q, A, C, S, mode, rate, cap, session, opens, keep, stock)
 end
 """
 
-# The ticker's call. KEYS: queue, admitted, active, state.
+# The admission loop's call (its broadcasts are the only ones). KEYS: queue, admitted, active, state.
 # ARGV: mode, rate per minute, cap, session ms, opens ms, keep seconds, stock ('' if none)
 ADVANCE = STEP + """
-local picked, through, waiting, changed = advance(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]),
+local picked, through, waiting, _, stock = advance(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]),
   tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
+-- Waiters hear of it when "through" or the stock moved since the last broadcast,
+-- whoever moved it (page loads admit too but never publish): at most one a tick.
+local sent = redis.call('HMGET', KEYS[4], 'sent_through', 'sent_stock')
+local changed = 0
+if tostring(through) ~= (sent[1] or '') or stock ~= (sent[2] or '') then
+  redis.call('HSET', KEYS[4], 'sent_through', tostring(through), 'sent_stock', stock)
+  changed = 1
+end
 return {picked, tostring(through), waiting, changed}
 """
 

@@ -66,11 +66,7 @@ def _room(room_id):
         return redirect(target)
     held = sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id)))
     try:
-        rr = room_redis()
-        seen = rr.visit(found, held[0] if held else None)  # one round trip
-        if seen["changed"]:
-            rr.client.publish(state.channel(found.id), state.message(
-                seen["through"], seen["waiting"], seen["stock"], found.admissions_per_minute))
+        seen = room_redis().visit(found, held[0] if held else None)  # one round trip; the loop broadcasts
     except RedisError:
         current_app.logger.warning("waiting room %s: Redis unreachable, failing %s", found.id, found.on_redis_down)
         if found.on_redis_down == "open":
