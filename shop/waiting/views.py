@@ -67,8 +67,9 @@ def _room(room_id):
     held = sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id)))
     try:
         seen = room_redis().visit(found, held[0] if held else None)  # one round trip; the loop broadcasts
-    except RedisError:
-        current_app.logger.warning("waiting room %s: Redis unreachable, failing %s", found.id, found.on_redis_down)
+    except RedisError as exc:  # down, or this process's pool of connections exhausted
+        current_app.logger.warning("waiting room %s: Redis unreachable (%s), failing %s", found.id, exc,
+                                   found.on_redis_down)
         if found.on_redis_down == "open":
             return _go_in(found, state.new_ticket_id(), target)
         response = make_response(_render("waiting/unavailable.html", room=found, target=target), 503)
