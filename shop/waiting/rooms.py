@@ -91,6 +91,7 @@ class RoomCache:
         self.loaded_at = time.monotonic()
 
     def forget(self):
+        """Read the rooms again at the next request (an admin changed one)."""
         self.loaded_at = float("-inf")
 
 

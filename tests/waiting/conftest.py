@@ -22,6 +22,7 @@ def _rooms(app, monkeypatch):
     rooms.cache(app).forget()
     yield
     rooms.cache(app).forget()
+    rooms.cache(app).rooms = ()  # the rolled-back rooms must not outlive the test, even if a reload fails
 
 
 @pytest.fixture

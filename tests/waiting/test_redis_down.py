@@ -18,8 +18,16 @@ def drop(app, redis_outage, monkeypatch):  # noqa: F811
     monkeypatch.setitem(app.extensions, "coupon_redis", CouponRedis(app.extensions["redis_store"]))
     from .conftest import event_input
 
+    from shop.coupons.fastlane import ClaimFastLane
+
+    lane = app.wsgi_app if isinstance(app.wsgi_app, ClaimFastLane) else None
+    if lane is not None:
+        monkeypatch.setattr(lane, "ready", False)  # (re)starts on the outage's Redis
     with app.app_context():
-        return services.create_event(event_input(5)).id
+        event_id = services.create_event(event_input(5)).id
+    yield event_id
+    if lane is not None:
+        lane.ready = False  # and again on the suite's Redis, whatever it was before
 
 
 def test_fail_closed_holds_everyone_and_refuses_claims(app, drop, make_room, make_users, redis_outage):  # noqa: F811
