@@ -83,15 +83,16 @@ def _register_models():
     from .gifts import models as _gifts  # noqa: F401
     from .social import models as _social  # noqa: F401
     from .admin import models as _admin  # noqa: F401
+    from .waiting import models as _waiting  # noqa: F401
 
 
 def _register_blueprints(app):
     """Each domain registers its blueprint and plug-ins, from the bottom layer up
     (plug-ins apply in this order: coupons before points)."""
     from . import (accounts, admin, cart, catalog, core, coupons, gifts, library, loyalty, notifications, orders,
-                   reviews, social)
+                   reviews, social, waiting)
 
-    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, gifts,
+    for domain in (core, notifications, accounts, social, catalog, library, cart, orders, coupons, loyalty, gifts, waiting,
                    reviews, admin):
         domain.register(app)
     if app.config.get("DEV_INBOX"):

@@ -50,6 +50,7 @@ from ..infra.metrics import count_claim
 from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
 from ..web.i18n import LOCALES
 from ..web.security import BASE_HEADERS
+from . import gates
 from .claim_locale import claim_locale
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class ClaimFastLane:
         found = []
         for hooks, known in ((app.before_request_funcs, KNOWN_BEFORE), (app.after_request_funcs, KNOWN_AFTER),
                              (app.teardown_request_funcs, KNOWN_TEARDOWN)):
+            known = known | gates.hook_names() if known is KNOWN_BEFORE else known
             for blueprint in (None, "coupons"):
                 found += [n for n in map(_hook_name, hooks.get(blueprint, ())) if not _known(n, known)]
         for registry in (app.url_value_preprocessors, app.url_default_functions):
@@ -235,6 +237,8 @@ class ClaimFastLane:
             return None  # refused: the view answers (login_required, with Flask-Login's cookies)
         if verified != "1":
             return 403, "unverified", user_id, wants_json, session
+        if not gates.allows(self.app, environ, event_id, user_id):
+            return None  # e.g. no waiting-room pass: Flask's hook answers
         with self.app.app_context():
             try:
                 outcome = services.claim(event_id, user_id, environ.get("REMOTE_ADDR") or "-")

@@ -12,7 +12,9 @@ What is measured, and where:
     writes it too, so its answers are counted without entering Flask);
   - coupon claims by outcome and lane (coupons/views.py and coupons/fastlane.py);
   - open SSE streams (web/sse.py counts them up and down; a live sum over processes);
-  - RQ queue depth and failed jobs, read from Redis when the scrape runs.
+  - RQ queue depth and failed jobs, read from Redis when the scrape runs;
+  - whatever a higher layer adds with add_scrape_collector() (the waiting rooms' length,
+    admissions and abandonment, read from Redis at scrape time: waiting/gauges.py).
 
 Access: the scrape is not public. It is answered for a client address inside
 METRICS_ALLOW (networks, comma separated; default 127.0.0.1/32) or a request carrying
@@ -50,6 +52,7 @@ COUPON_CLAIMS = Counter("playcation_coupon_claims_total", "Coupon claims answere
 SSE_STREAMS = Gauge("playcation_sse_open_streams", "SSE streams open now.", multiprocess_mode="livesum")
 
 _state = {"enabled": True}
+_scrape_collectors: list = []  # make(app) -> a collector, built for each scrape
 _children: dict = {}  # (endpoint, status class) -> the histogram's child, looked up once
 
 
@@ -116,7 +119,13 @@ class RqCollector:
         yield failed
 
 
-def exposition(connection) -> bytes:
+def add_scrape_collector(make):
+    """Register `make(app)`, returning a prometheus collector read at each scrape."""
+    if make not in _scrape_collectors:
+        _scrape_collectors.append(make)
+
+
+def exposition(connection, extra=()) -> bytes:
     """The text the scrape gets: every process's metrics plus the scrape-time gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
@@ -127,6 +136,8 @@ def exposition(connection) -> bytes:
         registry.register(_ThisProcess())
     if connection is not None:
         registry.register(RqCollector(connection))
+    for collector in extra:
+        registry.register(collector)
     return generate_latest(registry)
 
 
@@ -169,7 +180,7 @@ def init_app(app):
                           bool(int(cfg.get("TRUSTED_PROXIES", 0) or 0))):
             abort(404)
         store = app.extensions.get("redis_raw")
-        return Response(exposition(store), content_type=CONTENT_TYPE_LATEST,
+        return Response(exposition(store, [make(app) for make in _scrape_collectors]), content_type=CONTENT_TYPE_LATEST,
                         headers={"Cache-Control": "no-store"})
 
     from ..extensions import limiter

@@ -23,6 +23,7 @@ LAYERS = [
     {"cart"},
     {"orders"},
     {"coupons", "loyalty", "gifts"},
+    {"waiting"},
     {"reviews"},
     {"core"},
     {"admin"},
