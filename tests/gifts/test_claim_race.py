@@ -96,6 +96,14 @@ def at_once(app, tabs) -> list[int]:
     return statuses
 
 
+def told_something(app, statuses) -> bool:
+    """Every tab got an answer, none an error. On SQLite, whose one writer at a time can
+    keep a racing tab waiting past its busy timeout, that answer may be the "busy, try
+    again" page (503) instead; PostgreSQL must answer every tab."""
+    allowed = {302} if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else {302, 503}
+    return set(statuses) <= allowed and 302 in statuses
+
+
 def _gift(app, outbox, committed, to):
     giver = Shopper(app, committed.user(nickname="Santa"))
     game_id = committed.game("Hollow Knight")
@@ -109,7 +117,7 @@ def test_one_recipient_claiming_in_several_tabs_at_once_gets_one_copy(app, outbo
 
     statuses = at_once(app, [(friend.id, lambda b: b.post(f"/gifts/claim/{token}"))] * TABS)
 
-    assert statuses == [302] * TABS  # each tab is told something; none fails
+    assert told_something(app, statuses), statuses  # each tab is told something; none fails
     assert library_of(app, friend.id) == [game_id]
     assert count(app, LibraryEntry, LibraryEntry.user_id == friend.id) == 1
     [gift] = gifts(app, giver_id=giver.user.id)
@@ -123,7 +131,7 @@ def test_several_people_claiming_one_gift_at_once_one_gets_it(app, outbox, commi
 
     statuses = at_once(app, [(user_id, lambda b: b.post(f"/gifts/claim/{token}")) for user_id in claimers])
 
-    assert statuses == [302] * TABS
+    assert told_something(app, statuses), statuses
     owners = [user_id for user_id in claimers if library_of(app, user_id) == [game_id]]
     assert len(owners) == 1
     assert count(app, LibraryEntry, LibraryEntry.game_id == game_id) == 1
@@ -141,7 +149,7 @@ def test_claim_and_refund_at_once_never_both(app, outbox, committed):
 
     statuses = at_once(app, [refund] + [claim] * (TABS - 1))
 
-    assert statuses == [302] * TABS
+    assert told_something(app, statuses), statuses
     [after] = gifts(app, giver_id=giver.user.id)
     order_status = db_order_status(app, after.order_id)
     if after.status == "claimed":

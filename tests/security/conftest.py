@@ -133,6 +133,24 @@ def build_world(app) -> SimpleNamespace:
         w.order_paid, w.order_pending = paid.public_id, pending.public_id
         w.order_paid_line = paid.lines[0].id
 
+        # Customer A's unclaimed gift of game B (its own paid order, as a gift checkout makes).
+        from shop.gifts.models import Gift
+
+        gift_key = f"sandbox_{secrets.token_urlsafe(12)}"
+        gift_order = Order(user_id=cust_a.id, status="PAID", subtotal=15000, total=15000, gateway="sandbox",
+                           payment_key=gift_key, expires_at=utcnow(), paid_at=utcnow(),
+                           lines=[OrderLine(game_id=game_b.id, title=game_b.title, list_price=15000, price=15000,
+                                            gift_to="friend.of.a@example.com")])
+        db.session.add(gift_order)
+        db.session.flush()
+        db.session.add(SandboxPayment(payment_key=gift_key, order_public_id=gift_order.public_id, amount=15000,
+                                      status="DONE", confirm_key=f"confirm-{gift_order.public_id}"))
+        gift = Gift(order_id=gift_order.id, order_line_id=gift_order.lines[0].id, giver_id=cust_a.id,
+                    game_id=game_b.id, recipient_email="friend.of.a@example.com")
+        db.session.add(gift)
+        db.session.commit()
+        w.gift_a = gift.public_id
+
         review = reviews.post_review(cust_a, db.session.get(Game, game_a.id), 4, "Fun little game, good pace.")
         w.review_a = review.id
         w.notification_a = notify(cust_a.id, "order_paid", {"title": "Shipped", "more": 0, "total": 1000}, "/library").id

@@ -55,6 +55,7 @@ REGISTRY: dict[str, Entry] = {
     # customer A's orders and notifications
     "orders.order_page": owned("customer_a", lambda w: {"public_id": w.order_paid}),
     "orders.refund": owned("customer_a", lambda w: {"public_id": w.order_paid}),
+    "gifts.refund": owned("customer_a", lambda w: {"public_id": w.gift_a}),
     "orders.refund_line": owned("customer_a", lambda w: {"public_id": w.order_paid, "line_id": w.order_paid_line}),
     "orders.sandbox_page": owned("customer_a", lambda w: {"public_id": w.order_pending}, action="approve"),
     "notifications.mark_read": owned("customer_a", lambda w: {"notification_id": w.notification_a}, go="1"),
@@ -66,6 +67,7 @@ REGISTRY: dict[str, Entry] = {
     "reviews.reply": owned("publisher_a", _review, body="A reply by someone who is not the publisher."),
     # the acting user's own rows
     "cart.add": actor(lambda w: {"game_id": w.game_c}),
+    "gifts.new_gift": actor(lambda w: {"game_id": w.game_c}, email="friend@example.com", message="Enjoy"),
     "cart.remove": actor(lambda w: {"game_id": w.game_c}),
     "catalog.wishlist_toggle": actor(lambda w: {"slug": w.game_b_slug}, wanted="0"),
     "catalog.wishlist_remove": actor(lambda w: {"game_id": w.game_c}),
@@ -75,6 +77,12 @@ REGISTRY: dict[str, Entry] = {
     # public objects and capabilities
     "catalog.game_page": public(lambda w: {"slug": w.game_a_slug}, "the store page of a listed game"),
     "reviews.list_page": public(lambda w: {"slug": w.game_a_slug}, "published reviews of a listed game"),
+    "gifts.claim_page": public(lambda w: {"token": "not-a-claim-token"},
+                               "the signed claim link is the capability; a bad one is a 404 page"),
+    "gifts.claim": public(lambda w: {"token": "not-a-claim-token"},
+                          "the signed claim link is the capability; claiming needs a login as well"),
+    "waiting.room": public(lambda w: {"room_id": 1}, "anyone may wait in a room's line"),
+    "waiting.stream": public(lambda w: {"room_id": 1}, "the room's one broadcast, the same for every waiter"),
     "coupons.event_page": public(lambda w: {"event_id": w.event}, "coupon drops are announced publicly"),
     "coupons.remaining_stream": public(lambda w: {"event_id": w.event}, "the public live counter of a drop"),
     "core.media": public(lambda w: {"key": "covers/none.webp"},
