@@ -7,7 +7,7 @@ import logging
 
 from flask_babel import lazy_gettext as _l
 
-from ..infra.wording import month_label, order_label
+from ..infra.wording import month_label, order_label, platform_name
 from ..web.i18n import won
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ NOTICES = {
                       lambda p: {"month": month_label(p["month"]), "regain_at": won(p["regain_at"])}),
     "game_delisted": (_l("An admin delisted “%(title)s”: %(reason)s"), None),
     "game_relisted": (_l("An admin listed “%(title)s” in the store again."), None),
+    "build_published": (_l("%(title)s %(version)s is out for %(platform_name)s. Download it from your library."),
+                        lambda p: {"platform_name": platform_name(p["platform"])}),
 }
 KINDS = tuple(NOTICES)
 
