@@ -83,9 +83,30 @@ def download_count(user_id: int, game_id: int, since: datetime | None = None) ->
     return db.session.scalar(query) or 0
 
 
-def last_downloads(user_id: int, game_ids: list[int]) -> dict[int, datetime]:
-    """{game id: when the user last started a download of it}."""
+def downloaded_builds(user_id: int, game_ids: list[int]) -> dict[int, set[int]]:
+    """{game id: the ids of its builds the user has downloaded}."""
     if not game_ids:
         return {}
-    return dict(db.session.execute(select(Download.game_id, func.max(Download.created_at)).where(
-        Download.user_id == user_id, Download.game_id.in_(game_ids)).group_by(Download.game_id)).all())
+    found: dict[int, set[int]] = {}
+    for game_id, build_id in db.session.execute(select(Download.game_id, Download.build_id).where(
+            Download.user_id == user_id, Download.game_id.in_(game_ids)).distinct()):
+        found.setdefault(game_id, set()).add(build_id)
+    return found
+
+
+def new_versions(user_id: int, published: dict[int, list[Build]]) -> set[int]:
+    """The games with a new version for the user: for a platform they downloaded a build
+    of, the current build is one they haven't downloaded."""
+    fetched = downloaded_builds(user_id, list(published))
+    updated = set()
+    for game_id, items in published.items():
+        mine = fetched.get(game_id)
+        if not mine:
+            continue
+        platforms = {b.platform for b in items if b.id in mine}
+        current = {}
+        for build in items:  # newest first
+            current.setdefault(build.platform, build.id)
+        if any(current[p] not in mine for p in platforms):
+            updated.add(game_id)
+    return updated

@@ -22,9 +22,7 @@ def library():
     entries = services.entries(current_user.id)
     game_ids = [entry.game_id for entry in entries]
     published = builds.published(game_ids)
-    last = downloads.last_downloads(current_user.id, game_ids)
-    # "New version" when a build came out after the user's last download of the game.
-    updated = {gid for gid, items in published.items() if gid in last and items[0].published_at > last[gid]}
+    updated = downloads.new_versions(current_user.id, published)
     return render_template("library/index.html", entries=entries, keys=keys.keys_for_user(current_user.id),
                            published=published, current_by_platform=builds.current_by_platform, updated=updated,
                            labels=builds.PLATFORM_LABELS, human_size=builds.human_size, download_form=EmptyForm())
