@@ -11,12 +11,11 @@ An upload is a row in `game_builds` from its first byte:
   progress. `complete_upload` completes it with the parts the bucket lists, never with
   ETags a client sent.
 Either way `complete_upload` checks the size, keeps the SHA-256 the uploader's browser
-computed, and enqueues `verify` (shop/library/tasks.py): the worker reads the stored
+computed, and enqueues `verify_build` (shop/library/tasks.py): the worker reads the stored
 file back in 1 MiB pieces, hashes it and compares both. Only a verified build can be
 published; publishing tells every owner (notification and email rows in the same
 transaction).
 """
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ..timeutil import utcnow
 from ..web.i18n import current_locale, number
 from .build_models import PLATFORMS, Build
 from .models import LibraryEntry
+from .tasks import verify_build
 
 PLATFORM_LABELS = PLATFORMS_NAMED
 MAX_VERSION = 40
@@ -169,7 +169,13 @@ def part_urls(build: Build, first: int, count: int) -> dict[int, str]:
 
 def complete_upload(build: Build, sha256: str) -> Build:
     """Every byte is stored: keep the uploader's SHA-256 and have the worker verify the
-    file. Raises BuildError when bytes are missing or the checksum is malformed."""
+    file. Raises BuildError when bytes are missing or the checksum is malformed. Asked
+    again while verifying, it enqueues the check again (the first enqueue may have met
+    Redis down; the job does nothing for a build no longer verifying)."""
+    if build.status == "verifying":
+        enqueue_after_commit(verify_build, build.id)
+        db.session.commit()
+        return build
     _uploading(build)
     sha256 = (sha256 or "").strip().lower()
     if not SHA256_RE.fullmatch(sha256):
@@ -189,35 +195,9 @@ def complete_upload(build: Build, sha256: str) -> Build:
             raise BuildError(_("The upload is incomplete: %(received)s of %(size)s bytes.",
                                received=number(received), size=number(build.size)))
     build.received, build.claimed_sha256, build.status = received, sha256, "verifying"
-    from .tasks import verify_build
-
     enqueue_after_commit(verify_build, build.id)
     db.session.commit()
     return build
-
-
-def verify(build_id: int) -> str:
-    """Read the stored file back, count and hash it; the build becomes ready, or failed
-    (and its file is deleted) when either differs from what was declared. Returns the
-    new status."""
-    build = db.session.get(Build, build_id)
-    if build is None or build.status != "verifying":
-        return build.status if build else "missing"
-    storage, digest, size = get_build_storage(), hashlib.sha256(), 0
-    for piece in storage.iter_chunks(build.storage_key):
-        digest.update(piece)
-        size += len(piece)
-    build.sha256, build.verified_at = digest.hexdigest(), utcnow()
-    if size != build.size:
-        build.status, build.error = "failed", "size"
-    elif build.sha256 != build.claimed_sha256:
-        build.status, build.error = "failed", "checksum"
-    else:
-        build.status = "ready"
-    if build.status == "failed":
-        storage.delete(build.storage_key)
-    db.session.commit()
-    return build.status
 
 
 def publish(build: Build) -> Build:
