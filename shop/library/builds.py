@@ -262,8 +262,9 @@ def current_by_platform(builds: list[Build]) -> dict[str, Build]:
 
 
 def human_size(size: int) -> str:
-    """1.5 GB, 12 MB, 800 KB, 12 bytes (decimal units, as download managers show)."""
-    for unit, scale in (("GB", 10 ** 9), ("MB", 10 ** 6), ("KB", 10 ** 3)):
+    """1.5 GB, 12 MB, 800 KB, 12 bytes, in units of 1024 as Windows and most download
+    managers count (so the 4 GB limit reads "4 GB")."""
+    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
         if size >= scale:
             return f"{format_decimal(size / scale, format='#,##0.#', locale=current_locale())} {unit}"
     return _("%(num)s bytes", num=number(size))

@@ -19,9 +19,9 @@
   }
   var fmt = new Intl.NumberFormat(document.documentElement.lang || "ko", { maximumFractionDigits: 1 });
   function size(n) {
-    if (n >= 1e9) return fmt.format(n / 1e9) + " GB";
-    if (n >= 1e6) return fmt.format(n / 1e6) + " MB";
-    if (n >= 1e3) return fmt.format(n / 1e3) + " KB";
+    if (n >= 1073741824) return fmt.format(n / 1073741824) + " GB";  // units of 1024, as the server shows
+    if (n >= 1048576) return fmt.format(n / 1048576) + " MB";
+    if (n >= 1024) return fmt.format(n / 1024) + " KB";
     return fmt.format(n) + " B";
   }
 

@@ -153,11 +153,11 @@ def test_an_incomplete_upload_cannot_be_completed(app, world):
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"size": str(4 * 1024 ** 3 + 1)}, "A build is 1 byte to 4.3 GB."),
-    ({"size": "0"}, "A build is 1 byte to 4.3 GB."),
-    ({"size": "-5"}, "A build is 1 byte to 4.3 GB."),
-    ({"size": "12abc"}, "A build is 1 byte to 4.3 GB."),
-    ({"size": "9" * 40}, "A build is 1 byte to 4.3 GB."),
+    ({"size": str(4 * 1024 ** 3 + 1)}, "A build is 1 byte to 4 GB."),
+    ({"size": "0"}, "A build is 1 byte to 4 GB."),
+    ({"size": "-5"}, "A build is 1 byte to 4 GB."),
+    ({"size": "12abc"}, "A build is 1 byte to 4 GB."),
+    ({"size": "9" * 40}, "A build is 1 byte to 4 GB."),
     ({"platform": "amiga"}, "Not a valid choice."),
     ({"version": ""}, "Give the build a version."),
     ({"version": "v" * 41}, "At most 40 characters."),
