@@ -7,7 +7,9 @@ TRANSFER_DB default pt_builds_bench, on the server of PLAYCATION_PG_URL /
 TEST_DATABASE_URL, else postgres@127.0.0.1:5432; a private redis-server; one gunicorn
 node with one gevent worker, as production runs it; one RQ worker). Then:
 
-  baseline   copy the file on the same disk (shutil.copyfile) and read it back
+  baseline   copy the file on the same disk (shutil.copyfile) and read it back; then
+             the same PUTs and a GET against a bare WSGI app (bench.transfer:bare_app)
+             under the same gunicorn settings, which only reads or streams the bytes
   upload     a publisher sends the file as the page's script does: PUT 8 MiB chunks to
              /publisher/builds/<id>/upload?offset=N, one after the other
   verify     the RQ job reads the stored file back and hashes it (complete → ready)
@@ -36,10 +38,46 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Cluster, Visitor, host, log, make_game, make_users, postgres_url, table, wait_for  # noqa: E402
+from bench.harness import (Cluster, Visitor, free_port, host, log, make_game, make_users, postgres_url,  # noqa: E402
+                           start_gunicorn, table, wait_for)
 
 MiB = 1024 * 1024
 CHUNK = 8 * MiB
+
+
+def bare_app(environ, start_response):
+    """The HTTP baseline, served by the same gunicorn settings: PUT reads the body in
+    1 MiB pieces and drops it; GET streams BARE_FILE with the server's file wrapper."""
+    if environ["REQUEST_METHOD"] == "PUT":
+        stream, left = environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0)
+        while left > 0:
+            data = stream.read(min(MiB, left))
+            if not data:
+                break
+            left -= len(data)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+    path = os.environ["BARE_FILE"]
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(os.path.getsize(path)))])
+    return environ["wsgi.file_wrapper"](open(path, "rb"), MiB)
+
+
+def bare_transfer(port: int, path: Path) -> tuple[float, float]:
+    """(upload seconds, download seconds) of the file through bare_app."""
+    import requests
+
+    http = requests.Session()
+    started = time.perf_counter()
+    with open(path, "rb") as source:
+        while data := source.read(CHUNK):
+            assert http.put(f"http://127.0.0.1:{port}/", data=data, timeout=120).status_code == 200
+    up = time.perf_counter() - started
+    started = time.perf_counter()
+    with http.get(f"http://127.0.0.1:{port}/", stream=True, timeout=120) as got:
+        for _ in got.iter_content(MiB):
+            pass
+    return up, time.perf_counter() - started
 
 
 class RssSampler(threading.Thread):
@@ -192,6 +230,18 @@ def main(argv=None) -> int:
         payload = folder / "build.bin"
         sha = make_payload(payload, size)
         copy_s, read_s = disk_baseline(payload, folder)
+        bare_port = free_port()
+        bare = start_gunicorn("bench.transfer:bare_app", {**os.environ, "BIND": f"127.0.0.1:{bare_port}",
+                              "WEB_CONCURRENCY": "1", "BARE_FILE": str(payload)}, folder / "bare.log")
+        try:
+            import requests
+
+            wait_for(lambda: requests.get(f"http://127.0.0.1:{bare_port}/", stream=True, timeout=2).status_code == 200,
+                     "the bare gunicorn", timeout=60, interval=0.2)
+            bare_up_s, bare_down_s = bare_transfer(bare_port, payload)
+        finally:
+            bare.stop()
+        log(f"bare gunicorn: PUT {bare_up_s:.1f} s, GET {bare_down_s:.1f} s")
         cluster.start_infrastructure()
         node = cluster.start_node()
         cluster.start_worker("worker")
@@ -233,16 +283,19 @@ def main(argv=None) -> int:
             failed = True
 
         mb = size / 1e6
-        rows = [["disk copy (baseline)", copy_s, mb / copy_s, 1.0, None, None],
-                ["disk read", read_s, mb / read_s, None, None, None],
-                ["upload (PUT 8 MiB chunks)", up_s, mb / up_s, (mb / up_s) / (mb / copy_s),
-                 up_rss["before"] / MiB, up_rss["peak"] / MiB],
-                ["verify (worker reads, SHA-256)", verify_s, mb / verify_s, (mb / verify_s) / (mb / copy_s),
-                 verify_rss["before"] / MiB, verify_rss["peak"] / MiB],
-                ["download (signed link)", down_s, mb / down_s, (mb / down_s) / (mb / copy_s),
-                 down_rss["before"] / MiB, down_rss["peak"] / MiB]]
-        print(table(["phase", "seconds", "MB/s", "× disk copy", "RSS before MiB", "RSS peak MiB"], rows,
-                    ["", ".1f", ".0f", ".2f", ".0f", ".0f"]))
+
+        def row(name, seconds, bare_s=None, rss=None):
+            return [name, seconds, mb / seconds, copy_s / seconds, bare_s / seconds if bare_s else None,
+                    rss["before"] / MiB if rss else None, rss["peak"] / MiB if rss else None]
+
+        rows = [row("disk copy (baseline)", copy_s), row("disk read", read_s),
+                row("bare gunicorn PUT 8 MiB (HTTP baseline)", bare_up_s, bare_up_s),
+                row("bare gunicorn GET (HTTP baseline)", bare_down_s, bare_down_s),
+                row("upload (PUT 8 MiB chunks)", up_s, bare_up_s, up_rss),
+                row("verify (worker reads, SHA-256)", verify_s, None, verify_rss),
+                row("download (signed link)", down_s, bare_down_s, down_rss)]
+        print(table(["phase", "seconds", "MB/s", "× disk copy", "× bare HTTP", "RSS before MiB", "RSS peak MiB"],
+                    rows, ["", ".1f", ".0f", ".2f", ".2f", ".0f", ".0f"]))
         for name, rss in (("web worker, upload", up_rss), ("RQ worker, verify", verify_rss),
                           ("web worker, download", down_rss)):
             growth = (rss["peak"] - rss["before"]) / MiB
