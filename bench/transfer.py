@@ -164,6 +164,9 @@ def gunicorn_worker_pid(master_pid: int) -> int:
     return workers[0].pid
 
 
+CHUNK_TIMES: list[float] = []
+
+
 def upload(publisher: Visitor, node, game_id: int, path: Path, size: int) -> tuple[int, float]:
     publisher.refresh_token(path=f"/publisher/games/{game_id}/builds")
     res = publisher.http.post(f"{node.url}/publisher/games/{game_id}/builds", timeout=30, headers={
@@ -175,10 +178,12 @@ def upload(publisher: Visitor, node, game_id: int, path: Path, size: int) -> tup
     with open(path, "rb") as source:
         offset = 0
         while data := source.read(plan["chunk_size"]):
+            sent = time.perf_counter()
             res = publisher.http.put(f"{node.url}{plan['upload_url']}?offset={offset}", data=data, timeout=120,
                                      headers={"X-CSRFToken": publisher.token, "Accept": "application/json",
                                               "Content-Type": "application/octet-stream"})
             assert res.status_code == 200, res.text
+            CHUNK_TIMES.append(time.perf_counter() - sent)
             offset = res.json()["received"]
     return plan["id"], time.perf_counter() - started
 
@@ -261,7 +266,10 @@ def main(argv=None) -> int:
         sampler.start()
         build_id, up_s = upload(publisher, node, game.id, payload, size)
         up_rss = sampler.stop()
-        log(f"upload: {up_s:.1f} s")
+        tenth = max(1, len(CHUNK_TIMES) // 10)
+        log(f"upload: {up_s:.1f} s; per chunk ms: first tenth median "
+            f"{1000 * sorted(CHUNK_TIMES[:tenth])[tenth // 2]:.0f}, last tenth median "
+            f"{1000 * sorted(CHUNK_TIMES[-tenth:])[tenth // 2]:.0f}, max {1000 * max(CHUNK_TIMES):.0f}")
 
         sampler = RssSampler(worker_pid)
         sampler.start()

@@ -29,7 +29,7 @@ class Build(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     filename: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)            # declared when the upload starts
-    received: Mapped[int] = mapped_column(BigInteger, default=0)  # local storage: bytes on disk so far
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored, written on completion
     claimed_sha256: Mapped[str | None] = mapped_column(String(64))  # what the uploader's browser computed
     sha256: Mapped[str | None] = mapped_column(String(64))   # what the server read back (set when verified)
     storage_key: Mapped[str] = mapped_column(String(300))

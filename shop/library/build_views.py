@@ -71,7 +71,9 @@ def manage_builds(game_id):
         except builds.BuildError as exc:
             return _error(exc.message)
         return jsonify(_plan(build)), 201
-    return render_template("library/builds.html", game=game, form=form, builds=builds.game_builds(game.id),
+    listed = builds.game_builds(game.id)
+    progress = {b.id: builds.upload_status(b).received for b in listed if b.status == "uploading"}
+    return render_template("library/builds.html", game=game, form=form, builds=listed, progress=progress,
                            action_form=EmptyForm(), labels=builds.PLATFORM_LABELS, human_size=builds.human_size,
                            max_size=builds.human_size(current_app.config["BUILD_MAX_BYTES"]))
 
@@ -87,7 +89,7 @@ def upload_chunk(build_id):
     offset = parse_int(request.args.get("offset"), 0, current_app.config["BUILD_MAX_BYTES"])
     if offset is None:
         return _error(_("Say where the chunk goes: ?offset= and a number of bytes."))
-    length = request.content_length
+    length, size = request.content_length, build.size
     if length is None:
         return _error(_("Send the chunk with a Content-Length."), 411)
     try:
@@ -101,7 +103,7 @@ def upload_chunk(build_id):
         return _error(exc.message, 409, received=exc.received)
     except builds.BuildError as exc:
         return _error(exc.message)
-    return jsonify(received=received, size=build.size)
+    return jsonify(received=received, size=size)
 
 
 @bp.route("/publisher/builds/<int:build_id>/parts")

@@ -131,8 +131,9 @@ def write_chunk(build: Build, offset: int, stream, length: int) -> int:
         received = storage.write_at(build.storage_key, offset, stream, length)
     except OffsetMismatch as exc:
         raise WrongOffset(exc.have) from None
-    build.received = received
-    db.session.commit()
+    # No database write per chunk (a commit is a WAL flush): the stored file's size is the
+    # progress, read by upload_status; `received` is written when the upload completes.
+    db.session.rollback()  # end the read transaction before the answer goes out
     if received != offset + length:
         raise ShortChunk(received)
     return received
