@@ -1,20 +1,52 @@
 """Builds on S3 (moto's real HTTP server): the browser's presigned multipart upload, its
 resume, verification by reading the object back, and presigned downloads that expire."""
 import hashlib
+import os
+from types import SimpleNamespace
+
 import pytest
 import requests
 
-from ..core.test_storage import BUCKET, REGION, s3  # noqa: F401  (the moto server fixture)
+from ..support.env import free_port
 from ..support.browser import run_jobs
 from ..support.builds import Uploader, browser_as, build_row, downloads_of, payload
 from ..support.catalog import make_game
 from ..support.orders import grant
 
 PART = 5 * 1024 * 1024  # S3's smallest part (all but the last)
+BUCKET = "playcation-builds"  # not tests/core's bucket: moto keeps buckets per process, across servers
+REGION = "ap-northeast-2"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """moto's S3 over real HTTP (as tests/core/test_storage.py starts it), with its own bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        if BUCKET not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
+            client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        try:
+            yield SimpleNamespace(endpoint=endpoint, client=client, bucket=BUCKET)
+        finally:
+            server.stop()
 
 
 @pytest.fixture
-def app_on_s3(app, s3, monkeypatch):  # noqa: F811
+def app_on_s3(app, s3, monkeypatch):
     monkeypatch.setitem(app.config, "S3_BUCKET", BUCKET)
     monkeypatch.setitem(app.config, "S3_ENDPOINT_URL", s3.endpoint)
     monkeypatch.setitem(app.config, "S3_REGION", REGION)
@@ -46,7 +78,7 @@ def put_part(url, data):
     assert res.status_code == 200, res.text
 
 
-def test_a_multipart_upload_with_presigned_parts_resumes_verifies_and_downloads(world, s3, make_user):  # noqa: F811
+def test_a_multipart_upload_with_presigned_parts_resumes_verifies_and_downloads(world, s3, make_user):
     app, up = world.app, world.uploader
     data = payload(2 * PART + 4321)
     plan = up.start(world.game, len(data), version="3.0", platform="macos", filename="Cloud Quest.dmg").get_json()
@@ -115,7 +147,7 @@ def test_a_presigned_download_is_signed_for_the_configured_minutes(world, make_u
     assert abs((datetime.now(timezone.utc) - signed_at).total_seconds()) < 30
 
 
-def test_a_wrong_checksum_on_s3_fails_the_build_and_deletes_the_object(world, s3):  # noqa: F811
+def test_a_wrong_checksum_on_s3_fails_the_build_and_deletes_the_object(world, s3):
     app, up = world.app, world.uploader
     data = payload(2000)
     build_id = up.start(world.game, len(data)).get_json()["id"]
