@@ -1,5 +1,6 @@
 """Builds on S3 (moto's real HTTP server): the browser's presigned multipart upload, its
-resume, verification by reading the object back, and presigned downloads that expire."""
+resume, verification by reading the object back, and presigned downloads with their signed
+lifetime (moto does not enforce X-Amz-Expires, so the lifetime is checked in the URL)."""
 import hashlib
 import os
 from types import SimpleNamespace
