@@ -184,6 +184,14 @@ class Config:
     S3_REGION = env("S3_REGION", "ap-northeast-2")
     S3_PUBLIC_URL = env("S3_PUBLIC_URL")
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE / "uploads"))
+    # Game builds (shop/library/builds.py, docs/builds.md)
+    BUILD_DIR = env("BUILD_DIR", str(INSTANCE / "builds"))  # local storage of builds (never served by /media)
+    BUILD_MAX_BYTES = env_int("BUILD_MAX_BYTES", 4 * 1024 ** 3)
+    BUILD_CHUNK_BYTES = 8 * 1024 * 1024  # one PUT (local) or one multipart part (S3); under MAX_CONTENT_LENGTH
+    BUILD_PART_URL_SECONDS = 3600        # a presigned upload_part URL
+    DOWNLOAD_URL_SECONDS = env_int("DOWNLOAD_URL_SECONDS", 6 * 3600)   # the local signed URL (ownership is re-checked on each request)
+    DOWNLOAD_S3_URL_SECONDS = env_int("DOWNLOAD_S3_URL_SECONDS", 300)  # a presigned GET
+    RATELIMIT_DOWNLOAD = env("RATELIMIT_DOWNLOAD", "20 per hour")
 
     # Payments (used by the checkout issue)
     PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "sandbox")

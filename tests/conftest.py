@@ -37,6 +37,7 @@ def app(smtp_sink):
         MAIL_PORT=smtp_sink.port,
         DEV_INBOX_DIR=str(smtp_sink.folder),
         UPLOAD_DIR=str(_TMP / "uploads"),
+        BUILD_DIR=str(_TMP / "builds"),
         RQ_QUEUE="test",
         SERVER_NAME=None,
     )

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from ..extensions import db
 from .locales import DEFAULT, normalize
-from .wording import month_label, order_label
+from .wording import month_label, order_label, platform_name
 
 SUBJECTS = {
     "verify_email": _l("Your Playcation verification code: %(code)s"),
@@ -28,6 +28,7 @@ SUBJECTS = {
     "game_delisted": _l("“%(title)s” was removed from the Playcation store"),
     "gift_received": _l("%(giver)s sent you a gift on Playcation: %(title)s"),
     "gift_owned": _l("Your gift of %(title)s can't be claimed"),
+    "build_published": _l("%(title)s %(version)s is ready to download"),
 }
 
 
@@ -58,6 +59,8 @@ def template_values(context: dict) -> dict:
         values["order_name"] = order_label(values["first_title"], values.get("more") or 0)
     if "month" in values:
         values["month"] = month_label(values["month"])
+    if "platform" in values:
+        values["platform_name"] = platform_name(values["platform"])
     return values
 
 

@@ -34,3 +34,11 @@ def order_label(title: str, more: int = 0) -> str:
     if not more:
         return title
     return _("%(title)s and %(count)s more", title=title, count=more)
+
+
+PLATFORMS = {"windows": "Windows", "macos": "macOS", "linux": "Linux"}
+
+
+def platform_name(platform: str) -> str:
+    """A build's platform as people write it (the same in Korean and English)."""
+    return PLATFORMS.get(platform, str(platform))

@@ -2,6 +2,7 @@
 
 
 def register(app):
+    from . import build_views  # noqa: F401  (its routes join the library blueprint)
     from .views import bp
 
     app.register_blueprint(bp)

@@ -42,3 +42,5 @@ class ProductKey(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+from .build_models import Build, Download  # noqa: E402,F401  (registered with the models above)

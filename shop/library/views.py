@@ -1,4 +1,5 @@
-"""/library: the games the user owns, with their product keys; the publisher's key pool page."""
+"""/library: the games the user owns, with their downloads and product keys; the publisher's key pool
+page. The builds pages and downloads are in build_views.py."""
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -8,7 +9,8 @@ from ..catalog.models import Game
 from ..catalog.services import can_edit
 from ..errors import DomainError
 from ..extensions import db
-from . import keys, services
+from ..web.forms import EmptyForm
+from . import builds, downloads, keys, services
 from .forms import KeyPoolForm
 
 bp = Blueprint("library", __name__)
@@ -18,8 +20,13 @@ bp = Blueprint("library", __name__)
 @login_required
 def library():
     entries = services.entries(current_user.id)
+    game_ids = [entry.game_id for entry in entries]
+    published = builds.published(game_ids)
+    updated = downloads.new_versions(current_user.id, published)
     return render_template("library/index.html", entries=entries, groups=services.grouped(entries),
-                           keys=keys.keys_for_user(current_user.id))
+                           keys=keys.keys_for_user(current_user.id),
+                           published=published, current_by_platform=builds.current_by_platform, updated=updated,
+                           labels=builds.PLATFORM_LABELS, human_size=builds.human_size, download_form=EmptyForm())
 
 
 @bp.route("/publisher/games/<int:game_id>/keys", methods=["GET", "POST"])

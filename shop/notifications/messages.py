@@ -7,7 +7,7 @@ import logging
 
 from flask_babel import lazy_gettext as _l
 
-from ..infra.wording import month_label, order_label
+from ..infra.wording import month_label, order_label, platform_name
 from ..web.i18n import won
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ NOTICES = {
     "gift_claimed": (_l("%(email)s claimed your gift: %(title)s"), None),
     "gift_owned": (_l("%(email)s already owns %(title)s, so your gift can't be claimed. You can refund it on "
                       "your Gifts page."), None),
+    "build_published": (_l("%(title)s %(version)s is out for %(platform_name)s. Download it from your library."),
+                        lambda p: {"platform_name": platform_name(p["platform"])}),
 }
 KINDS = tuple(NOTICES)
 

@@ -8,7 +8,7 @@ go for it to be refundable, on its own or with the rest of its order.
 Orders registers the refund window itself (`within_window`, from `orders.register`).
 A layer below orders that counts something about a copy (downloads) cannot import this
 module; whoever wires it in registers, for instance
-`register(download_limit(builds.download_count))` from `orders.register`.
+`register(download_limit(downloads.download_count))` from `orders.register`.
 """
 from flask import current_app
 from flask_babel import gettext as _
@@ -56,10 +56,11 @@ def within_window(order, line) -> str | None:
 
 def download_limit(download_count):
     """A rule refusing a copy downloaded more than REFUND_MAX_DOWNLOADS times;
-    `download_count(user_id, game_id)` counts a buyer's downloads of a game."""
+    `download_count(user_id, game_id, since)` counts a buyer's downloads of a game since
+    the order was paid (downloads of an earlier, refunded copy don't count)."""
     def at_most_n_downloads(order, line) -> str | None:
         limit = current_app.config["REFUND_MAX_DOWNLOADS"]
-        done = download_count(order.user_id, line.game_id)
+        done = download_count(order.user_id, line.game_id, order.paid_at)
         if done <= limit:
             return None
         return ngettext("Downloaded %(num)d time, more than the refund policy allows (%(limit)d).",

@@ -2,8 +2,8 @@
 against NUL bytes in request input.
 
 The CSP lets scripts, styles, XHR and SSE come only from this origin (plus the Toss
-payment script when Toss is the gateway, and the S3 host for images when uploads live
-there). No inline <script>, no inline event handlers, no eval: the templates keep their
+payment script when Toss is the gateway, and the S3 host for images, and for XHR build
+uploads, when uploads live there). No inline <script>, no inline event handlers, no eval: the templates keep their
 JavaScript in static/js/, and htmx runs with `allowEval` off (the htmx-config meta in
 templates/base.html), so `hx-on` and `js:` values are not used. Inline style
 *attributes* stay allowed (`style-src-attr`): the templates set CSS custom properties
@@ -38,6 +38,8 @@ def content_security_policy(config) -> str:
     if config.get("S3_BUCKET"):
         # a public base URL names the host; presigned URLs can point at any S3 endpoint
         images.append(_origin(config.get("S3_PUBLIC_URL")) or _origin(config.get("S3_ENDPOINT_URL")) or "https:")
+        # build uploads PUT their parts straight to the bucket (presigned, shop/library/builds.py)
+        connect.append(_origin(config.get("S3_ENDPOINT_URL")) or "https://*.amazonaws.com")
     directives = {
         "default-src": ["'self'"],
         "script-src": scripts,

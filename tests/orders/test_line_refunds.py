@@ -226,7 +226,7 @@ def test_past_the_window_each_game_says_why_and_nothing_is_refunded(app, two_gam
 def test_a_registered_rule_decides_per_game_and_for_the_whole_order(app, two_games):
     t = two_games
     downloads = {(t.user_id, t.hades): 3, (t.user_id, t.celeste): 2}  # what a download log would count
-    rule = refund_rules.download_limit(lambda user_id, game_id: downloads.get((user_id, game_id), 0))
+    rule = refund_rules.download_limit(lambda user_id, game_id, since: downloads.get((user_id, game_id), 0))
     refund_rules.register(rule)
     refund_rules.register(rule)  # twice changes nothing
     try:

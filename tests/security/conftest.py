@@ -154,7 +154,14 @@ def build_world(app) -> SimpleNamespace:
         review = reviews.post_review(cust_a, db.session.get(Game, game_a.id), 4, "Fun little game, good pace.")
         w.review_a = review.id
         w.notification_a = notify(cust_a.id, "order_paid", {"title": "Shipped", "more": 0, "total": 1000}, "/library").id
+        from shop.library.build_models import Build
+
+        build = Build(game_id=game_a.id, uploader_id=pub_a.id, platform="windows", version="1.0", notes="",
+                      filename="alpha.exe", size=10, received=10, claimed_sha256="0" * 64, sha256="0" * 64,
+                      storage_key="builds/a/alpha.exe", status="published", published_at=utcnow())
+        db.session.add(build)
         db.session.commit()
+        w.build_a = build.id
         add_to_cart(cust_a, db.session.get(Game, game_c.id))
         wishlist.set_wishlisted(cust_a, db.session.get(Game, game_c.id), True)
         now = utcnow()

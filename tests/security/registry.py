@@ -42,6 +42,7 @@ def public(args, reason):
 
 _game = lambda w: {"game_id": w.game_a}  # noqa: E731
 _review = lambda w: {"review_id": w.review_a}  # noqa: E731
+_build = lambda w: {"build_id": w.build_a}  # noqa: E731
 
 REGISTRY: dict[str, Entry] = {
     # publisher back office: publisher A's game
@@ -51,6 +52,13 @@ REGISTRY: dict[str, Entry] = {
     "catalog.manage_upload_cover": owned("publisher_a", _game),
     "catalog.manage_add_screenshot": owned("publisher_a", _game),
     "library.manage_keys": owned("publisher_a", _game),
+    "library.manage_builds": owned("publisher_a", _game, version="9", platform="linux", size="10", filename="x"),
+    "library.upload_chunk": owned("publisher_a", _build),
+    "library.part_urls": owned("publisher_a", _build),
+    "library.complete_upload": owned("publisher_a", _build, sha256="0" * 64),
+    "library.publish_build": owned("publisher_a", _build),
+    # customer A owns game A, whose published build this is
+    "library.download": owned("customer_a", _build),
     "catalog.manage_remove_screenshot": owned("publisher_a", lambda w: {"game_id": w.game_a, "shot_id": w.shot_a}),
     # customer A's orders and notifications
     "orders.order_page": owned("customer_a", lambda w: {"public_id": w.order_paid}),
@@ -88,6 +96,9 @@ REGISTRY: dict[str, Entry] = {
     "core.media": public(lambda w: {"key": "covers/none.webp"},
                          "covers, screenshots and avatars are public images under unguessable keys"),
     "static": public(lambda w: {"filename": "css/app.css"}, "the site's own static files"),
+    "library.download_file": public(lambda w: {"token": "not-a-token", "filename": "alpha.exe"},
+                                    "the signed, expiring link is the capability; each request checks again "
+                                    "that its user owns the game"),
     "accounts.reset_password": public(lambda w: {"token": "not-a-token"},
                                       "the signed, expiring, single-use token is the capability"),
     "dev.inbox_message": public(lambda w: {"message_id": "none"},
