@@ -6,7 +6,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..timeutil import utcnow
-from . import cache, card_states, rankings, storefront, wishlist
+from . import cache, card_states, pagecache, rankings, storefront, wishlist
 from .blueprint import bp
 from .services import find_game
 from .text import render_markdown
@@ -57,20 +57,31 @@ def home_sections() -> list[Markup]:
 @bp.route("/games")
 def browse():
     """Filters, sorts and pages; any query string gives a normal page (bad values are
-    dropped or clamped). htmx filter changes get only the list."""
+    dropped or clamped). htmx filter changes get only the list. Anonymous visitors at a
+    canonical URL get the shared cached copy (pagecache)."""
     now = utcnow()
     query = storefront.BrowseQuery.from_args(request.args)
-    result = storefront.browse(query, now)
-    canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
-    context = dict(result=result, query=query, canonical=canonical, now=now,
-                   cart_states=card_states.states(current_user, result.games))
-    if is_partial():
-        response = make_response(render_template("catalog/_game_list.html", **context)
-                                 + render_template("catalog/_sort.html", oob=True, **context))
-        response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
-    else:
-        response = make_response(render_template(
-            "catalog/browse.html", categories=storefront.categories(), tags=storefront.tags(), **context))
+    partial = is_partial()
+    # The canonical URL of what was asked; a page past the last one is clamped on render.
+    asked = url_for("catalog.browse", **query.to_args())
+    pushed = []
+
+    def render():
+        result = storefront.browse(query, now)
+        canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
+        pushed.append(canonical)
+        context = dict(result=result, query=query, canonical=canonical, now=now,
+                       cart_states=card_states.states(current_user, result.games))
+        if partial:
+            return (render_template("catalog/_game_list.html", **context)
+                    + render_template("catalog/_sort.html", oob=True, **context))
+        return render_template("catalog/browse.html", categories=storefront.categories(),
+                               tags=storefront.tags(), **context)
+
+    response = pagecache.page(asked, [cache.GENERATION], lambda: storefront.price_ttl(now), render,
+                              partial=partial)
+    if partial:
+        response.headers["HX-Push-Url"] = pushed[0] if pushed else asked  # the cleaned-up URL, shareable as is
     response.vary.add("HX-Request")
     return response
 
@@ -89,16 +100,24 @@ def game_page(slug):
         return redirect(url_for("catalog.game_page", slug=current_slug), 301)
     if game is None:
         abort(404)
+    rankings.record_view(game.id, _visitor())
+    state = card_states.states(current_user, [game])[game.id]
     now = utcnow()
     ttl = storefront.price_ttl(now, game)
-    parts = {
-        part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
-            f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
-        for part in ("detail", "price", "body")
-    }
-    rankings.record_view(game.id, _visitor())
-    return render_template("catalog/game.html", game=game, parts=parts, state=card_states.states(current_user, [game])[game.id],
-                           wishlisted=wishlist.is_wishlisted(current_user, game.id))
+
+    def render():
+        parts = {
+            part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
+                f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
+            for part in ("detail", "price", "body")
+        }
+        return render_template("catalog/game.html", game=game, parts=parts, state=state,
+                               wishlisted=wishlist.is_wishlisted(current_user, game.id))
+
+    # Keyed by the buy state too (sold out, or in this visitor's cart): the rest is the same for everyone.
+    canonical = url_for("catalog.game_page", slug=game.slug)
+    return pagecache.page(canonical, [cache.game_generation_key(game.id)], ttl, render,
+                          partial=is_partial(), variant=state)
 
 
 def _visitor() -> str:

@@ -13,9 +13,13 @@ bp = Blueprint("core", __name__)
 
 @bp.route("/")
 def index():
-    from ..catalog.views import home_sections
+    from ..catalog import cache, pagecache, storefront
+    from ..catalog.views import RANKINGS_TTL, home_sections
+    from ..timeutil import utcnow
 
-    return render_template("core/index.html", sections=home_sections())
+    return pagecache.page(
+        "/", [cache.GENERATION], lambda: min(storefront.price_ttl(utcnow()), RANKINGS_TTL),
+        lambda: render_template("core/index.html", sections=home_sections()))
 
 
 @bp.route("/healthz")
