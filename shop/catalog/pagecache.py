@@ -15,6 +15,8 @@ What one visitor must never see of another:
 - only the body is stored, never headers, so no Set-Cookie is ever replayed.
 Logged-in visitors get the page rendered for them (their cart, library and name).
 """
+from urllib.parse import parse_qsl, unquote, urlsplit
+
 from flask import g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -32,7 +34,15 @@ def usable(canonical: str) -> bool:
     return (request.method == "GET"
             and not current_user.is_authenticated
             and "_flashes" not in session
-            and request.full_path.rstrip("?") == canonical)
+            and _asked_for(canonical))
+
+
+def _asked_for(canonical: str) -> bool:
+    """Whether this request's path and arguments are exactly `canonical`'s (decoded on
+    both sides: url_for percent-encodes a Korean slug, request.path holds it decoded)."""
+    parts = urlsplit(canonical)
+    return (request.path == unquote(parts.path)
+            and sorted(request.args.items(multi=True)) == sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
 def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = ""):

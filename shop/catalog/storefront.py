@@ -32,7 +32,10 @@ def games_by_ids(ids: list[int]) -> list[Game]:
 
 
 def on_sale_clause(now: datetime):
-    return Game.effective_price(now) < Game.price
+    """Listed games whose sale runs at `now` (a sale price is always below the price). The
+    sale indexes' condition is written out literally so both databases read them."""
+    return and_(SALE_INDEX_WHERE, (Game.sale_starts_at.is_(None)) | (Game.sale_starts_at <= now),
+                (Game.sale_ends_at.is_(None)) | (Game.sale_ends_at > now))
 
 
 def featured(now: datetime, n: int = ROW_SIZE) -> list[Game]:
@@ -54,10 +57,8 @@ def on_sale(now: datetime, n: int = ROW_SIZE) -> list[Game]:
     """Biggest discounts first: the first entries of ix_games_sale_discount (listed games
     with a sale price, by discount) whose sale is running at `now`. The index's condition
     and expression are written out literally so both databases use it."""
-    running = and_(SALE_INDEX_WHERE, (Game.sale_starts_at.is_(None)) | (Game.sale_starts_at <= now),
-                   (Game.sale_ends_at.is_(None)) | (Game.sale_ends_at > now))
     return list(db.session.scalars(
-        select(Game).where(running).order_by(SALE_DISCOUNT.desc(), Game.sales_count.desc(), Game.id).limit(n)))
+        select(Game).where(on_sale_clause(now)).order_by(SALE_DISCOUNT.desc(), Game.sales_count.desc(), Game.id).limit(n)))
 
 
 def top_sellers(now: datetime, n: int = ROW_SIZE) -> list[Game]:

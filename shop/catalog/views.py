@@ -1,13 +1,18 @@
 """Store-front routes: browsing /games and the game page. The home page rows are
 rendered here too (`home_sections`), for core.index."""
+from types import SimpleNamespace
+
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 
+from ..extensions import db
 from ..timeutil import utcnow
 from . import cache, card_states, pagecache, rankings, storefront, wishlist
 from .blueprint import bp
+from .models import Game
 from .services import find_game
 from .text import render_markdown
 
@@ -95,17 +100,25 @@ def find_listed(slug: str):
 
 @bp.route("/games/<slug>")
 def game_page(slug):
-    game, current_slug = find_listed(slug)
-    if current_slug:
-        return redirect(url_for("catalog.game_page", slug=current_slug), 301)
-    if game is None:
+    """A listed game's page. Before the page cache is asked, only the game's id is looked
+    up (one index read) with its buy state; the game itself is loaded when rendering."""
+    if len(slug) > 200 or not slug.isprintable():
         abort(404)
-    rankings.record_view(game.id, _visitor())
-    state = card_states.states(current_user, [game])[game.id]
+    game_id = db.session.scalar(select(Game.id).where(Game.slug == slug, Game.status == "listed"))
+    if game_id is None:
+        game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
+        if current_slug:
+            return redirect(url_for("catalog.game_page", slug=current_slug), 301)
+        abort(404)
+    rankings.record_view(game_id, _visitor())
+    state = card_states.states(current_user, [SimpleNamespace(id=game_id, is_listed=True)])[game_id]
     now = utcnow()
-    ttl = storefront.price_ttl(now, game)
+    loaded = []
 
     def render():
+        game = db.session.get(Game, game_id)
+        loaded.append(game)
+        ttl = storefront.price_ttl(now, game)
         parts = {
             part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
                 f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
@@ -115,9 +128,8 @@ def game_page(slug):
                                wishlisted=wishlist.is_wishlisted(current_user, game.id))
 
     # Keyed by the buy state too (sold out, or in this visitor's cart): the rest is the same for everyone.
-    canonical = url_for("catalog.game_page", slug=game.slug)
-    return pagecache.page(canonical, [cache.game_generation_key(game.id)], ttl, render,
-                          partial=is_partial(), variant=state)
+    return pagecache.page(url_for("catalog.game_page", slug=slug), [cache.game_generation_key(game_id)],
+                          lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(), variant=state)
 
 
 def _visitor() -> str:

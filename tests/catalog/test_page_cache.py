@@ -152,3 +152,10 @@ def test_rebuilds_are_single_flight_and_serve_the_previous_copy(app, store, redi
     redis.delete("lock:" + key)
     assert client.get("/games").headers["X-Page-Cache"] == "miss"  # now this one rebuilds
 
+
+
+def test_a_korean_slug_is_cached_at_its_canonical_url(app, shop):  # noqa: F811
+    game = shop.game("별빛 기사")
+    client = app.test_client()
+    assert client.get(f"/games/{game.slug}").headers["X-Page-Cache"] == "miss"
+    assert client.get(f"/games/{game.slug}").headers["X-Page-Cache"] == "hit"
