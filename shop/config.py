@@ -101,7 +101,11 @@ def connection_budget(database_url: str, environ=None) -> dict:
             f"of {processes} processes; lower WEB_CONCURRENCY or put PgBouncer in front (docs/operations.md)")
     # Whole seconds: Flask-SQLAlchemy passes the options through SQLAlchemy's config
     # coercion, which makes pool_timeout an int.
-    options.update(pool_size=per_process, max_overflow=0, pool_timeout=number("DB_POOL_TIMEOUT", 3))
+    # Connections stay open between requests (pool_size, no overflow) and are replaced
+    # after DB_POOL_RECYCLE seconds (30 minutes), before a proxy or the server's idle
+    # timeout cuts them; pool_pre_ping finds one the server closed anyway.
+    options.update(pool_size=per_process, max_overflow=0, pool_timeout=number("DB_POOL_TIMEOUT", 3),
+                   pool_recycle=number("DB_POOL_RECYCLE", 1800))
     return options
 
 

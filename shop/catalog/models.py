@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
-                        case, text)
+                        case, literal_column, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -20,6 +20,12 @@ game_tags = Table(
 # store front when the next price changes (storefront.sale_boundary_queries).
 SALE_INDEX_WHERE = text("games.status = 'listed' AND games.sale_price IS NOT NULL")
 _SALE_INDEX_SQL = "status = 'listed' AND sale_price IS NOT NULL"
+# Listed games the staff featured, by sales (storefront.featured), the same way.
+FEATURED_INDEX_WHERE = text("games.status = 'listed' AND games.featured")
+_FEATURED_INDEX_SQL = "status = 'listed' AND featured"
+# The discount of a game with a sale price, in permille (integer division on both
+# databases), as ix_games_sale_discount holds it: storefront.on_sale orders by exactly this.
+SALE_DISCOUNT = literal_column("(games.price - games.sale_price) * 1000 / games.price")
 
 
 class _Term:
@@ -58,6 +64,10 @@ class Game(db.Model):
         Index("ix_games_sale_starts", "sale_starts_at",
               sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
         Index("ix_games_sale_ends", "sale_ends_at",
+              sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
+        Index("ix_games_featured", "sales_count",
+              sqlite_where=text(_FEATURED_INDEX_SQL), postgresql_where=text(_FEATURED_INDEX_SQL)),
+        Index("ix_games_sale_discount", text("((price - sale_price) * 1000 / price) DESC"),
               sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
     )
 

@@ -13,7 +13,7 @@ from ..web.numbers import page_number
 from ..extensions import db
 from ..timeutil import to_seoul, utcnow
 from . import rankings
-from .models import SALE_INDEX_WHERE, Category, Game, Tag
+from .models import FEATURED_INDEX_WHERE, SALE_DISCOUNT, SALE_INDEX_WHERE, Category, Game, Tag, game_tags
 from .services import cache_ttl
 
 ROW_SIZE = 8
@@ -32,13 +32,17 @@ def games_by_ids(ids: list[int]) -> list[Game]:
 
 
 def on_sale_clause(now: datetime):
-    return Game.effective_price(now) < Game.price
+    """Listed games whose sale runs at `now` (a sale price is always below the price). The
+    sale indexes' condition is written out literally so both databases read them."""
+    return and_(SALE_INDEX_WHERE, (Game.sale_starts_at.is_(None)) | (Game.sale_starts_at <= now),
+                (Game.sale_ends_at.is_(None)) | (Game.sale_ends_at > now))
 
 
 def featured(now: datetime, n: int = ROW_SIZE) -> list[Game]:
     """Games the staff featured; until there are any, the best sellers stand in."""
     order = (Game.sales_count.desc(), Game.id.desc())
-    games = list(db.session.scalars(listed().where(Game.featured.is_(True)).order_by(*order).limit(n)))
+    # The condition of ix_games_featured, written out so both databases read that index.
+    games = list(db.session.scalars(select(Game).where(FEATURED_INDEX_WHERE).order_by(*order).limit(n)))
     return games or list(db.session.scalars(listed().order_by(*order).limit(n)))
 
 
@@ -50,11 +54,11 @@ def new_releases(now: datetime, n: int = ROW_SIZE) -> list[Game]:
 
 
 def on_sale(now: datetime, n: int = ROW_SIZE) -> list[Game]:
-    """Biggest discounts first."""
-    discount = cast(Game.price - Game.effective_price(now), Float) / case((Game.price > 0, Game.price), else_=1)
+    """Biggest discounts first: the first entries of ix_games_sale_discount (listed games
+    with a sale price, by discount) whose sale is running at `now`. The index's condition
+    and expression are written out literally so both databases use it."""
     return list(db.session.scalars(
-        listed().where(on_sale_clause(now)).order_by(discount.desc(), Game.sales_count.desc(), Game.id)
-        .limit(n)))
+        select(Game).where(on_sale_clause(now)).order_by(SALE_DISCOUNT.desc(), Game.sales_count.desc(), Game.id).limit(n)))
 
 
 def top_sellers(now: datetime, n: int = ROW_SIZE) -> list[Game]:
@@ -116,7 +120,8 @@ def price_ttl(now: datetime, game: Game | None = None) -> int:
 # --- /games -------------------------------------------------------------------------
 
 PAGE_SIZE = 24
-MAX_PAGE = 10_000
+MAX_PAGE = 500           # the deepest page: its OFFSET stays under 12,000 rows at any catalog size
+COUNT_CAP = 10_000       # past this a list says "10,000+ games" instead of counting them all
 MAX_PRICE = 10_000_000
 MAX_TAGS = 10
 MAX_SEARCH_HITS = 1000
@@ -217,6 +222,7 @@ class BrowsePage:
     pages: int
     category: Category | None
     tags: list[Tag]
+    more: bool = False  # more matches than COUNT_CAP: `total` is the cap, shown as "10,000+"
 
     @property
     def has_prev(self) -> bool:
@@ -240,7 +246,8 @@ class BrowsePage:
 
 def browse(query: BrowseQuery, now: datetime | None = None) -> BrowsePage:
     """One page of listed games matching `query`. The page number is clamped to the
-    last page."""
+    last page. Matches are counted only up to MAX_PAGE pages (a bounded index walk);
+    past COUNT_CAP the page says "10,000+"."""
     now = now or utcnow()
     conditions = [Game.status == "listed"]
     price = Game.effective_price(now)
@@ -254,7 +261,8 @@ def browse(query: BrowseQuery, now: datetime | None = None) -> BrowsePage:
     if query.tags:
         tags = list(db.session.scalars(select(Tag).where(Tag.slug.in_(query.tags))))
         tags.sort(key=lambda t: query.tags.index(t.slug))
-        conditions += [Game.tags.any(Tag.id == tag.id) for tag in tags]  # every chosen tag
+        conditions += [Game.id.in_(select(game_tags.c.game_id).where(game_tags.c.tag_id == tag.id))
+                       for tag in tags]  # every chosen tag
     if query.price_min is not None:
         conditions.append(price >= query.price_min)
     if query.price_max is not None:
@@ -272,14 +280,18 @@ def browse(query: BrowseQuery, now: datetime | None = None) -> BrowsePage:
         conditions.append(Game.id.in_(hit_ids) if hit_ids else false())
 
     where = and_(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(Game).where(where)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
+    # Counted up to what the deepest page can show, never the whole catalog.
+    reachable = MAX_PAGE * PAGE_SIZE
+    counted = db.session.scalar(select(func.count()).select_from(
+        select(Game.id).where(where).limit(reachable + 1).subquery())) or 0
+    pages = max(1, -(-min(counted, reachable) // PAGE_SIZE))
     page = min(query.page, pages)
     games = list(db.session.scalars(
         select(Game).where(where).order_by(*_order(query.effective_sort, now, hit_ids))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    return BrowsePage(query=query, games=games, total=total, page=page, pages=pages,
-                      category=category, tags=tags)
+    more = counted > COUNT_CAP
+    return BrowsePage(query=query, games=games, total=COUNT_CAP if more else counted, page=page, pages=pages,
+                      category=category, tags=tags, more=more)
 
 
 def _order(sort: str, now: datetime, hit_ids: list[int] | None):

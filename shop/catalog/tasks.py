@@ -22,6 +22,8 @@ def after_game_change(game_id: int):
     cache.invalidate_game(game_id)
     game = db.session.get(Game, game_id)
     if game is not None:
+        if game.base_game_id:  # the base game's page lists its DLC
+            cache.invalidate_game(game.base_game_id)
         announce_sale(game)
 
 

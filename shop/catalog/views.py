@@ -1,13 +1,18 @@
 """Store-front routes: browsing /games and the game page. The home page rows are
 rendered here too (`home_sections`), for core.index."""
+from types import SimpleNamespace
+
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 
+from ..extensions import db
 from ..timeutil import utcnow
-from . import cache, card_states, rankings, storefront, wishlist
+from . import cache, card_states, pagecache, rankings, storefront, wishlist
 from .blueprint import bp
+from .models import Game
 from .services import dlc_of, find_game
 from .text import render_markdown
 
@@ -57,20 +62,31 @@ def home_sections() -> list[Markup]:
 @bp.route("/games")
 def browse():
     """Filters, sorts and pages; any query string gives a normal page (bad values are
-    dropped or clamped). htmx filter changes get only the list."""
+    dropped or clamped). htmx filter changes get only the list. Anonymous visitors at a
+    canonical URL get the shared cached copy (pagecache)."""
     now = utcnow()
     query = storefront.BrowseQuery.from_args(request.args)
-    result = storefront.browse(query, now)
-    canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
-    context = dict(result=result, query=query, canonical=canonical, now=now,
-                   cart_states=card_states.states(current_user, result.games))
-    if is_partial():
-        response = make_response(render_template("catalog/_game_list.html", **context)
-                                 + render_template("catalog/_sort.html", oob=True, **context))
-        response.headers["HX-Push-Url"] = canonical  # the cleaned-up URL, shareable as is
-    else:
-        response = make_response(render_template(
-            "catalog/browse.html", categories=storefront.categories(), tags=storefront.tags(), **context))
+    partial = is_partial()
+    # The canonical URL of what was asked; a page past the last one is clamped on render.
+    asked = url_for("catalog.browse", **query.to_args())
+    pushed = []
+
+    def render():
+        result = storefront.browse(query, now)
+        canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
+        pushed.append(canonical)
+        context = dict(result=result, query=query, canonical=canonical, now=now,
+                       cart_states=card_states.states(current_user, result.games))
+        if partial:
+            return (render_template("catalog/_game_list.html", **context)
+                    + render_template("catalog/_sort.html", oob=True, **context))
+        return render_template("catalog/browse.html", categories=storefront.categories(),
+                               tags=storefront.tags(), **context)
+
+    response = pagecache.page(asked, [cache.GENERATION], lambda: storefront.price_ttl(now), render,
+                              partial=partial)
+    if partial:
+        response.headers["HX-Push-Url"] = pushed[0] if pushed else asked  # the cleaned-up URL, shareable as is
     response.vary.add("HX-Request")
     return response
 
@@ -84,24 +100,39 @@ def find_listed(slug: str):
 
 @bp.route("/games/<slug>")
 def game_page(slug):
-    game, current_slug = find_listed(slug)
-    if current_slug:
-        return redirect(url_for("catalog.game_page", slug=current_slug), 301)
-    if game is None:
+    """A listed game's page. Before the page cache is asked, only the game's id is looked
+    up (one index read) with its buy state; the game itself is loaded when rendering."""
+    if len(slug) > 200 or not slug.isprintable():
         abort(404)
+    game_id = db.session.scalar(select(Game.id).where(Game.slug == slug, Game.status == "listed"))
+    if game_id is None:
+        game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
+        if current_slug:
+            return redirect(url_for("catalog.game_page", slug=current_slug), 301)
+        abort(404)
+    rankings.record_view(game_id, _visitor())
+    state = card_states.states(current_user, [SimpleNamespace(id=game_id, is_listed=True)])[game_id]
     now = utcnow()
-    ttl = storefront.price_ttl(now, game)
-    parts = {
-        part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
-            f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
-        for part in ("detail", "price", "body")
-    }
-    rankings.record_view(game.id, _visitor())
-    dlcs = dlc_of(game)
-    states = card_states.states(current_user, [game, *dlcs])
-    return render_template("catalog/game.html", game=game, parts=parts, state=states[game.id],
-                           wishlisted=wishlist.is_wishlisted(current_user, game.id), dlcs=dlcs, dlc_states=states,
-                           base_game=game.base_game if game.base_game_id else None)
+    loaded = []
+
+    def render():
+        game = db.session.get(Game, game_id)
+        loaded.append(game)
+        ttl = storefront.price_ttl(now, game)
+        parts = {
+            part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
+                f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
+            for part in ("detail", "price", "body")
+        }
+        dlcs = dlc_of(game)  # logged-in visitors bypass the cache: their DLC states are their own
+        states = card_states.states(current_user, [game, *dlcs])
+        return render_template("catalog/game.html", game=game, parts=parts, state=state,
+                               wishlisted=wishlist.is_wishlisted(current_user, game.id), dlcs=dlcs,
+                               dlc_states=states, base_game=game.base_game if game.base_game_id else None)
+
+    # Keyed by the buy state too (sold out, or in this visitor's cart): the rest is the same for everyone.
+    return pagecache.page(url_for("catalog.game_page", slug=slug), [cache.game_generation_key(game_id)],
+                          lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(), variant=state)
 
 
 def _visitor() -> str:

@@ -1,5 +1,7 @@
-"""Home page, health check and locally stored media."""
+"""Home page, health and readiness checks, and locally stored media."""
 import mimetypes
+import threading
+import time
 
 from flask import Blueprint, abort, jsonify, make_response, render_template
 from sqlalchemy import text
@@ -13,27 +15,66 @@ bp = Blueprint("core", __name__)
 
 @bp.route("/")
 def index():
-    from ..catalog.views import home_sections
+    from ..catalog import cache, pagecache, storefront
+    from ..catalog.views import RANKINGS_TTL, home_sections
+    from ..timeutil import utcnow
 
-    return render_template("core/index.html", sections=home_sections())
+    return pagecache.page(
+        "/", [cache.GENERATION], lambda: min(storefront.price_ttl(utcnow()), RANKINGS_TTL),
+        lambda: render_template("core/index.html", sections=home_sections()))
+
+
+HEALTH_CACHE_SECONDS = 1.0  # /healthz asks the database and Redis at most this often per process
 
 
 @bp.route("/healthz")
 @limiter.exempt
 def healthz():
-    """200 when the database and Redis answer, 503 (with which one) otherwise."""
+    """200 when the database and Redis answer, 503 (with which one) otherwise. Cheap under
+    any traffic: each process asks them at most once a second, on a pooled connection, and
+    answers from that in between. /readyz asks every time."""
+    from flask import current_app
+
+    state = current_app.extensions.setdefault("playcation.health", {"at": None, "status": None,
+                                                                     "lock": threading.Lock()})
+    fresh = state["at"] is not None and time.monotonic() - state["at"] < HEALTH_CACHE_SECONDS
+    # One request per process asks; the others meanwhile answer from the last check.
+    if not fresh and state["lock"].acquire(blocking=state["status"] is None):
+        try:
+            if state["at"] is None or time.monotonic() - state["at"] >= HEALTH_CACHE_SECONDS:
+                state["status"], state["at"] = _dependencies(), time.monotonic()
+        finally:
+            state["lock"].release()
+    return _health_response(state["status"])
+
+
+@bp.route("/readyz")
+@limiter.exempt
+def readyz():
+    """The deep check, for a load balancer deciding whether to send traffic: the database
+    (a query on the games table) and Redis, asked on every call."""
+    return _health_response(_dependencies(deep=True))
+
+
+def _dependencies(deep: bool = False) -> dict:
     status = {}
     try:
-        db.session.execute(text("SELECT 1"))
+        db.session.execute(text("SELECT 1 FROM games LIMIT 1" if deep else "SELECT 1"))
         status["database"] = "ok"
     except Exception as exc:
         db.session.rollback()
         status["database"] = f"down: {type(exc).__name__}"
+    finally:
+        db.session.remove()  # the connection goes back to the pool at once
     try:
         redis_clients.store.ping()
         status["redis"] = "ok"
     except Exception as exc:
         status["redis"] = f"down: {type(exc).__name__}"
+    return status
+
+
+def _health_response(status: dict):
     healthy = all(v == "ok" for v in status.values())
     return jsonify(status="ok" if healthy else "degraded", **status), 200 if healthy else 503
 

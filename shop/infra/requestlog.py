@@ -174,7 +174,7 @@ def init_app(app):
         if request_id is None:  # a response made before our before_request ran
             return response
         response.headers[REQUEST_ID_HEADER] = request_id
-        if request.endpoint == "static" or request.path == "/healthz":
+        if request.endpoint == "static" or request.path in ("/healthz", "/readyz"):
             return response
         log_request(request_id, request.method, request.path, request.endpoint, response.status_code,
                     g.request_started, request.remote_addr, _user_id(), "HX-Request" in request.headers,

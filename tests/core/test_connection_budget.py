@@ -19,14 +19,17 @@ def test_budget_divides_the_limit_across_every_process():
     # 2 nodes x 4 workers + 4 background processes share 100 - 10 connections: 7 each,
     # 84 in all, where SQLAlchemy's defaults (5 + 10 overflow) allowed 180.
     opts = connection_budget(PG, {"DB_MAX_CONNECTIONS": "100", "WEB_NODES": "2", "WEB_CONCURRENCY": "4"})
-    assert opts == {"pool_pre_ping": True, "pool_size": 7, "max_overflow": 0, "pool_timeout": 3}
+    assert opts == {"pool_pre_ping": True, "pool_size": 7, "max_overflow": 0, "pool_timeout": 3,
+                    "pool_recycle": 1800}
     assert (2 * 4 + 4) * opts["pool_size"] <= 100 - 10
 
 
 def test_budget_reads_every_setting():
     opts = connection_budget(PG, {"DB_MAX_CONNECTIONS": "30", "DB_RESERVED_CONNECTIONS": "2", "WEB_NODES": "2",
-                                  "WEB_CONCURRENCY": "2", "WORKER_PROCESSES": "3", "DB_POOL_TIMEOUT": "1"})
+                                  "WEB_CONCURRENCY": "2", "WORKER_PROCESSES": "3", "DB_POOL_TIMEOUT": "1",
+                                  "DB_POOL_RECYCLE": "600"})
     assert opts["pool_size"] == 28 // 7 and opts["max_overflow"] == 0 and opts["pool_timeout"] == 1
+    assert opts["pool_recycle"] == 600
 
 
 def test_budget_too_small_refuses_to_start_and_names_pgbouncer():

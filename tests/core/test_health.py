@@ -64,3 +64,44 @@ def test_database_down_shows_503_page():
     res = Browser(app).post("/login", {"email": "a@example.com", "password": "whatever pass"})
     assert res.status_code == 503
     assert "Temporarily unavailable" in res.get_data(as_text=True)
+
+
+# --- cheap /healthz, deep /readyz -------------------------------------------------------
+
+def _statements(app, call):
+    from sqlalchemy import event
+
+    from shop.extensions import db
+
+    seen = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
+def test_healthz_asks_the_database_at_most_once_a_second(client, app):
+    app.extensions.pop("playcation.health", None)
+    first = _statements(app, lambda: client.get("/healthz"))
+    assert any("SELECT 1" in s for s in first)
+    again = _statements(app, lambda: [client.get("/healthz") for _ in range(20)])
+    assert again == []  # answered from the last check
+
+
+def test_readyz_checks_the_database_and_redis_on_every_call(client, app):
+    seen = _statements(app, lambda: [client.get("/readyz") for _ in range(3)])
+    assert len([s for s in seen if "FROM games" in s]) == 3
+    res = client.get("/readyz")
+    assert res.status_code == 200 and res.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+@pytest.mark.no_db_isolation
+def test_readyz_503_when_redis_is_down():
+    app = _app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    res = app.test_client().get("/readyz")
+    assert res.status_code == 503 and res.get_json()["redis"].startswith("down")

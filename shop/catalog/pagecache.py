@@ -1,0 +1,77 @@
+"""Whole store-front pages for anonymous visitors, served from Redis.
+
+A page is cached under its canonical URL, the language and whether htmx asked for the
+partial (`page:<locale>:<full|part>:<url>`), stamped with the generations of the facts
+it shows (cache.generations: any game change for lists, the one game for its page);
+`cache.invalidate_game` bumps them when a game, price, sale or review changes, and
+the page's lifetime never passes the next sale start or end. Rebuilds are single-flight
+(cache.single_flight).
+
+What one visitor must never see of another:
+- only anonymous GET requests without pending flash messages use the cache, and only at
+  the page's canonical URL (extra query arguments render normally);
+- the body holds no session data: the CSRF token the renderer got is replaced by a
+  placeholder before storing and each request's own token is put back when serving;
+- only the body is stored, never headers, so no Set-Cookie is ever replayed.
+Logged-in visitors get the page rendered for them (their cart, library and name).
+"""
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from flask import g, make_response, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from redis.exceptions import RedisError
+
+from . import cache
+from ..web.i18n import current_locale
+
+CSRF_PLACEHOLDER = "%%csrf-token%%"
+HEADER = "X-Page-Cache"  # hit | miss | bypass, for operators and tests
+
+
+def usable(canonical: str) -> bool:
+    """May this request be answered from (and fill) the shared page cache?"""
+    return (request.method == "GET"
+            and not current_user.is_authenticated
+            and "_flashes" not in session
+            and _asked_for(canonical))
+
+
+def _asked_for(canonical: str) -> bool:
+    """Whether this request's path and arguments are exactly `canonical`'s (decoded on
+    both sides: url_for percent-encodes a Korean slug, request.path holds it decoded)."""
+    parts = urlsplit(canonical)
+    return (request.path == unquote(parts.path)
+            and sorted(request.args.items(multi=True)) == sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = ""):
+    """The response for a store-front page: `render()` (the page's HTML) when the cache
+    may not be used, else the shared copy for `canonical`, rendered once per change.
+    `ttl` (seconds, or a function returning them) is only asked when rendering;
+    `variant` names what else, the same for many visitors, changes the page."""
+    if not usable(canonical):
+        response = make_response(render())
+        response.headers[HEADER] = "bypass"
+        return response
+    rendered = []
+
+    def render_shareable():
+        body = render()
+        rendered.append(True)
+        token = g.get("csrf_token")
+        return body.replace(token, CSRF_PLACEHOLDER) if token else body
+
+    key = f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{canonical}"
+    try:
+        stamp = cache.generations(facts)
+    except RedisError:  # Redis down: the page is rendered for this request only
+        response = make_response(render())
+        response.headers[HEADER] = "bypass"
+        return response
+    body = cache.single_flight(key, ttl, render_shareable, stamp=stamp)
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    response = make_response(body)
+    response.headers[HEADER] = "miss" if rendered else "hit"
+    return response
