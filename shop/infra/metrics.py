@@ -12,7 +12,12 @@ What is measured, and where:
     writes it too, so its answers are counted without entering Flask);
   - coupon claims by outcome and lane (coupons/views.py and coupons/fastlane.py);
   - open SSE streams (web/sse.py counts them up and down; a live sum over processes);
-  - RQ queue depth and failed jobs, read from Redis when the scrape runs.
+  - RQ queue depth and failed jobs, read from Redis when the scrape runs;
+  - the mail outbox's backlog (email_log rows queued or retrying, and the oldest's age),
+    read from the database when the scrape runs;
+  - what higher layers register with `register_collector` (the coupon consumer's lag
+    from stream to database: coupons/lag.py).
+A collector that fails (Redis or the database down) is left out of that scrape.
 
 Access: the scrape is not public. It is answered for a client address inside
 METRICS_ALLOW (networks, comma separated; default 127.0.0.1/32) or a request carrying
@@ -116,8 +121,57 @@ class RqCollector:
         yield failed
 
 
-def exposition(connection) -> bytes:
-    """The text the scrape gets: every process's metrics plus the scrape-time gauges."""
+class OutboxCollector:
+    """The mail outbox's backlog: email_log rows waiting to be sent (queued, or retrying
+    after a failed attempt) and how long the oldest has waited. Needs an app context."""
+
+    def collect(self):
+        from sqlalchemy import func, select
+
+        from ..extensions import db
+        from ..timeutil import utcnow
+        from .mail import EmailLog
+
+        rows = db.session.execute(select(EmailLog.status, func.count(), func.min(EmailLog.created_at))
+                                  .where(EmailLog.status.in_(BACKLOG)).group_by(EmailLog.status)).all()
+        db.session.remove()
+        backlog = GaugeMetricFamily("playcation_outbox_backlog", "Emails in the outbox not sent yet, by status.",
+                                    labels=("status",))
+        found = {status: (n, oldest) for status, n, oldest in rows}
+        for status in BACKLOG:
+            backlog.add_metric([status], found.get(status, (0, None))[0])
+        oldest = [t for _, t in found.values() if t is not None]
+        age = GaugeMetricFamily("playcation_outbox_oldest_seconds", "How long the oldest unsent email has waited.")
+        age.add_metric([], max(0.0, (utcnow() - min(oldest)).total_seconds()) if oldest else 0.0)
+        yield backlog
+        yield age
+
+
+BACKLOG = ("queued", "retrying")
+_collectors: dict = {}  # name -> make(connection): collectors higher layers add
+
+
+def register_collector(name: str, make):
+    """Add a scrape-time collector, `make(redis connection)` -> an object with collect()."""
+    _collectors[name] = make
+
+
+class _Guarded:
+    """A collector whose failure drops its own metrics, not the scrape."""
+
+    def __init__(self, name, collector):
+        self.name, self.collector = name, collector
+
+    def collect(self):
+        try:
+            return list(self.collector.collect())
+        except Exception:  # noqa: BLE001 - Redis or the database down: the rest still answers
+            log.warning("metrics: %s unreadable", self.name, exc_info=True)
+            return []
+
+
+def registry_for(connection) -> CollectorRegistry:
+    """Every process's metrics plus the scrape-time gauges, as one registry."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
@@ -127,7 +181,15 @@ def exposition(connection) -> bytes:
         registry.register(_ThisProcess())
     if connection is not None:
         registry.register(RqCollector(connection))
-    return generate_latest(registry)
+    registry.register(_Guarded("outbox", OutboxCollector()))
+    for name, make in _collectors.items():
+        registry.register(_Guarded(name, make(connection)))
+    return registry
+
+
+def exposition(connection) -> bytes:
+    """The text the scrape gets."""
+    return generate_latest(registry_for(connection))
 
 
 def allowed_networks(value: str) -> list:
