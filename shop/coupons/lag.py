@@ -59,8 +59,6 @@ class LagCollector:
         self.connection = connection
 
     def collect(self):
-        from .consumer import active_event_ids
-
         r = self.connection
         stored = {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in r.hgetall(LAG_KEY).items()}
         hist = HistogramMetricFamily("playcation_coupon_persist_lag_seconds",
@@ -71,7 +69,7 @@ class LagCollector:
             buckets.append((le, cumulative))
         hist.add_metric([], buckets, stored.get("sum", 0.0))
         yield hist
-        waiting, oldest = self._unpersisted(r, active_event_ids())
+        waiting, oldest = self._unpersisted(r, _active_event_ids())
         backlog = GaugeMetricFamily("playcation_coupon_unpersisted",
                                     "Coupon claims in Redis streams not yet written to the database.")
         backlog.add_metric([], waiting)
@@ -116,6 +114,23 @@ class LagCollector:
                     oldest.append(_entry_ms(found[0][0]))
         oldest = [ms for ms in oldest if ms]
         return waiting, min(oldest) if oldest else None
+
+
+def _active_event_ids(grace_seconds: int = 3600) -> list[int]:
+    """Events whose stream may still hold claims (as consumer.active_event_ids, which
+    imports this module)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..timeutil import utcnow
+    from .models import CouponEvent
+
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    ids = list(db.session.scalars(select(CouponEvent.id).where(CouponEvent.closes_at > cutoff)))
+    db.session.remove()
+    return ids
 
 
 def register():
