@@ -92,6 +92,15 @@ class LightStream(Stream):
         return True  # the end of the response shows as the connection closing
 
 
+def worker_cpu(server):
+    """The worker's CPU seconds, or None once it is gone (gunicorn replaced a worker that
+    stopped answering its heartbeat)."""
+    try:
+        return cpu_seconds(server.worker)
+    except psutil.Error:
+        return None
+
+
 def fresh_results():
     results = Results()
     results.notif = Receipts()
@@ -263,7 +272,7 @@ class FanoutBench:
         sampler = gevent.spawn(sample_pool)
         sent = {}
         period = 1.0 / self.args.rate
-        cpu0, bcpu0 = cpu_seconds(server.worker), bench_cpu()
+        cpu0, bcpu0 = worker_cpu(server), bench_cpu()
         start = clock() + 0.1
         for j in range(self.args.messages):
             [(uid, nid)] = server.prepare_notifications([server.uid(0)])
@@ -281,7 +290,8 @@ class FanoutBench:
         drained = clock() - last
         sampling[0] = False
         sampler.join(timeout=5)
-        cpu = cpu_seconds(server.worker) - cpu0
+        cpu_now = worker_cpu(server)
+        cpu = None if cpu_now is None else cpu_now - cpu0
         bench_cpu_s = bench_cpu() - bcpu0
         lat = [t - sent[nid] for nid in sent for t, _ in receipts.get(nid, ())]
         per_stream = defaultdict(int)
@@ -292,10 +302,14 @@ class FanoutBench:
         out = {"published": len(sent), "deliveries_expected": len(sent) * expected, "deliveries": len(lat),
                "streams_with_every_message": complete, "streams": expected,
                "latency_ms": latency_summary(lat, scale=1000, digits=1),
-               "after_last_publish_s": round(drained, 1), "worker_cpu_s": round(cpu, 1),
-               "worker_cpu_ms_per_message": round(cpu / len(sent) * 1000, 1), "db_pool": pool,
+               "after_last_publish_s": round(drained, 1), "worker_cpu_s": None if cpu is None else round(cpu, 1),
+               "worker_cpu_ms_per_message": None if cpu is None else round(cpu / len(sent) * 1000, 1),
+               "worker_died": cpu is None, "db_pool": pool,
                "bench_client_cpu_s": round(bench_cpu_s, 1),
                "stream_errors": len(server.results.errors)}
+        if cpu is None:
+            out["server_log_tail"] = server.log_tail(30)
+            log(f"{server.name}: its worker process died during the run:\n{out['server_log_tail']}")
         log(f"{server.name}: {len(lat)}/{len(sent) * expected} deliveries, {complete}/{expected} streams got every "
             f"message; p50 {out['latency_ms']['p50']} ms, p99 {out['latency_ms']['p99']} ms, max "
             f"{out['latency_ms']['max']} ms; worker CPU {out['worker_cpu_ms_per_message']} ms per message")
