@@ -67,7 +67,7 @@ class Proc:
     def __init__(self, name: str, argv: list[str], env: dict, log: Path, **popen):
         self.name, self.argv, self.log_path = name, argv, log
         self._log = open(log, "ab")
-        self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        self.popen = subprocess.Popen(argv, cwd=popen.pop("cwd", ROOT), env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True, **popen)
         self.pid = self.popen.pid
 

@@ -2,7 +2,7 @@
 
 
 def register(app):
-    from . import audit_views, coupons, dashboard, emails, games, jobs, orders, publisher, users, waiting  # noqa: F401  (routes)
+    from . import audit_views, coupons, dashboard, emails, games, jobs, live, orders, publisher, users, waiting  # noqa: F401  (routes)
     from .audit import shown_changes
     from .labels import label
     from .blueprint import bp, publisher_bp

@@ -96,5 +96,5 @@ def coupon_stream():
     def render(channel, data):
         return sse.frame(data, f"remaining-{channel.rsplit(':', 1)[1]}") if data.isdigit() else ""
 
-    return sse.stream([sse.coupon_channel(i) for i in ids], render, first=counts, on_resync=counts)
+    return sse.stream([sse.coupon_channel(i) for i in ids], shared=render, first=counts, on_resync=counts)
 

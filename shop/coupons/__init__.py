@@ -3,8 +3,9 @@
 
 def register(app):
     """The coupons blueprint (drops, claims, the wallet) and its checkout plug-in."""
-    from . import wallet
+    from . import lag, wallet
     from .views import bp
 
     app.register_blueprint(bp)
     wallet.register()
+    lag.register()  # /metrics: the consumer's lag from stream to database

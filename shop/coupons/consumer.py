@@ -35,6 +35,7 @@ from ..extensions import db
 from ..infra.redisconn import redis_clients
 from ..timeutil import utcnow
 from ..web.sse import coupon_channel
+from . import lag
 from .models import Coupon, CouponEvent
 from .redis_state import GROUP, WAKE, keys
 
@@ -173,7 +174,10 @@ def _persist(event: CouponEvent, stream: str, consumer: str, entries, crash_befo
                     event.id, len(entries) - len(live), consumer)
     if crash_before_ack or not live:
         return len(rows)
-    r.xack(stream, GROUP, *[entry[0] for entry in live])
+    pipe = r.pipeline(transaction=False)
+    pipe.xack(stream, GROUP, *[entry[0] for entry in live])
+    lag.record(pipe, [int(row["claimed_at"].timestamp() * 1000) for row in rows])  # /metrics: claim -> commit
+    pipe.execute()
     return len(rows)
 
 

@@ -145,7 +145,7 @@ def remaining_stream(event_id):
     if event is None:
         abort(404)
     return sse.stream([sse.coupon_channel(event_id)],
-                      lambda _channel, data: sse.frame(data, "remaining") if data.isdigit() else "",
+                      shared=lambda _channel, data: sse.frame(data, "remaining") if data.isdigit() else "",
                       first=lambda: sse.frame(services.remaining(event), "remaining"))
 
 

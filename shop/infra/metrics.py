@@ -13,8 +13,11 @@ What is measured, and where:
   - coupon claims by outcome and lane (coupons/views.py and coupons/fastlane.py);
   - open SSE streams (web/sse.py counts them up and down; a live sum over processes);
   - RQ queue depth and failed jobs, read from Redis when the scrape runs;
-  - whatever a higher layer adds with add_scrape_collector() (the waiting rooms' length,
-    admissions and abandonment, read from Redis at scrape time: waiting/gauges.py).
+  - the mail outbox's backlog (email_log rows queued or retrying, and the oldest's age),
+    read from the database when the scrape runs;
+  - what higher layers register with `register_collector` (the coupon consumer's lag
+    from stream to database: coupons/lag.py).
+A collector that fails (Redis or the database down) is left out of that scrape.
 
 Access: the scrape is not public. It is answered for a client address inside
 METRICS_ALLOW (networks, comma separated; default 127.0.0.1/32) or a request carrying
@@ -52,7 +55,6 @@ COUPON_CLAIMS = Counter("playcation_coupon_claims_total", "Coupon claims answere
 SSE_STREAMS = Gauge("playcation_sse_open_streams", "SSE streams open now.", multiprocess_mode="livesum")
 
 _state = {"enabled": True}
-_scrape_collectors: list = []  # make(app) -> a collector, built for each scrape
 _children: dict = {}  # (endpoint, status class) -> the histogram's child, looked up once
 
 
@@ -119,14 +121,57 @@ class RqCollector:
         yield failed
 
 
-def add_scrape_collector(make):
-    """Register `make(app)`, returning a prometheus collector read at each scrape."""
-    if make not in _scrape_collectors:
-        _scrape_collectors.append(make)
+class OutboxCollector:
+    """The mail outbox's backlog: email_log rows waiting to be sent (queued, or retrying
+    after a failed attempt) and how long the oldest has waited. Needs an app context."""
+
+    def collect(self):
+        from sqlalchemy import func, select
+
+        from ..extensions import db
+        from ..timeutil import utcnow
+        from .mail import EmailLog
+
+        rows = db.session.execute(select(EmailLog.status, func.count(), func.min(EmailLog.created_at))
+                                  .where(EmailLog.status.in_(BACKLOG)).group_by(EmailLog.status)).all()
+        db.session.remove()
+        backlog = GaugeMetricFamily("playcation_outbox_backlog", "Emails in the outbox not sent yet, by status.",
+                                    labels=("status",))
+        found = {status: (n, oldest) for status, n, oldest in rows}
+        for status in BACKLOG:
+            backlog.add_metric([status], found.get(status, (0, None))[0])
+        oldest = [t for _, t in found.values() if t is not None]
+        age = GaugeMetricFamily("playcation_outbox_oldest_seconds", "How long the oldest unsent email has waited.")
+        age.add_metric([], max(0.0, (utcnow() - min(oldest)).total_seconds()) if oldest else 0.0)
+        yield backlog
+        yield age
 
 
-def exposition(connection, extra=()) -> bytes:
-    """The text the scrape gets: every process's metrics plus the scrape-time gauges."""
+BACKLOG = ("queued", "retrying")
+_collectors: dict = {}  # name -> make(connection): collectors higher layers add
+
+
+def register_collector(name: str, make):
+    """Add a scrape-time collector, `make(redis connection)` -> an object with collect()."""
+    _collectors[name] = make
+
+
+class _Guarded:
+    """A collector whose failure drops its own metrics, not the scrape."""
+
+    def __init__(self, name, collector):
+        self.name, self.collector = name, collector
+
+    def collect(self):
+        try:
+            return list(self.collector.collect())
+        except Exception:  # noqa: BLE001 - Redis or the database down: the rest still answers
+            log.warning("metrics: %s unreadable", self.name, exc_info=True)
+            return []
+
+
+def registry_for(connection) -> CollectorRegistry:
+    """Every process's metrics plus the scrape-time gauges, as one registry."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
@@ -136,9 +181,15 @@ def exposition(connection, extra=()) -> bytes:
         registry.register(_ThisProcess())
     if connection is not None:
         registry.register(RqCollector(connection))
-    for collector in extra:
-        registry.register(collector)
-    return generate_latest(registry)
+    registry.register(_Guarded("outbox", OutboxCollector()))
+    for name, make in _collectors.items():
+        registry.register(_Guarded(name, make(connection)))
+    return registry
+
+
+def exposition(connection) -> bytes:
+    """The text the scrape gets."""
+    return generate_latest(registry_for(connection))
 
 
 def allowed_networks(value: str) -> list:
@@ -180,7 +231,7 @@ def init_app(app):
                           bool(int(cfg.get("TRUSTED_PROXIES", 0) or 0))):
             abort(404)
         store = app.extensions.get("redis_raw")
-        return Response(exposition(store, [make(app) for make in _scrape_collectors]), content_type=CONTENT_TYPE_LATEST,
+        return Response(exposition(store), content_type=CONTENT_TYPE_LATEST,
                         headers={"Cache-Control": "no-store"})
 
     from ..extensions import limiter

@@ -1,35 +1,18 @@
 """Notifications page, read marks (htmx) and the live SSE stream."""
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import bindparam, func, select
 
 from ..web.forms import EmptyForm
-from ..web.i18n import current_locale, in_locale
+from ..web.i18n import current_locale
 from ..web.numbers import MAX_ID, parse_int
 from ..web.htmx import wants_fragment
 from ..extensions import db
-from . import services
+from . import live, services
 from ..web import sse
 from .models import Notification
 
 bp = Blueprint("notifications", __name__)
-
-
-# What a stream sends for each new notification: services.newer_than() plus
-# services.unread_count() (for the badge) as ONE statement, built once. Every open
-# stream runs it per notification, and building the ORM queries anew each time cost
-# about five times the CPU (bench/sse.py; docs/benchmarks.md).
-_N = Notification.__table__.c
-_REPLAY = (
-    select(_N.id, _N.kind, _N.params, _N.message, _N.link,
-           select(func.count()).where(_N.user_id == bindparam("user_id"), _N.read_at.is_(None))
-           .scalar_subquery().label("unread"))
-    .where(_N.user_id == bindparam("user_id"), _N.id > bindparam("last_id"))
-    .order_by(_N.id)
-    .limit(100)
-)
-
 
 
 @bp.route("/notifications")
@@ -68,24 +51,6 @@ def mark_all_read():
     return redirect(url_for("notifications.page"))
 
 
-def _replay(user_id: int, last_id: int, locale: str) -> tuple[int, str]:
-    """The user's rows newer than `last_id` as SSE `notification` events (a toast plus
-    the badge, out of band), written in `locale`, and the new last id. One short DB
-    visit: one statement on a pooled connection that goes back to the pool before
-    anything is rendered."""
-    rows = db.session.execute(_REPLAY, {"user_id": user_id, "last_id": last_id}).all()
-    db.session.remove()
-    if not rows:
-        return last_id, ""
-    chunks = []
-    with in_locale(locale):
-        for row in rows:
-            html = render_template("notifications/_toast.html", row=row, unread=row.unread)
-            chunks.append(sse.frame("\n".join(line for line in html.splitlines() if line.strip()),
-                                    "notification", row.id))
-    return rows[-1].id, "".join(chunks)
-
-
 @bp.route("/notifications/stream")
 @login_required
 def stream():
@@ -93,33 +58,28 @@ def stream():
     replay after `Last-Event-ID`. The channel comes from the session, never the URL,
     and no database connection is held while the stream idles. Toasts are written in
     the subscriber's language (their account's, as their pages are), whoever caused
-    the event: the stream renders them, the publish carries only the row's id."""
+    the event; the publish carries only the row's id, and each toast is loaded and
+    rendered once per process and language, whatever the number of open streams
+    (live.py)."""
+    app = current_app._get_current_object()
     user_id, locale = current_user.id, current_locale()
     last_id = parse_int(request.headers.get("Last-Event-ID"), 0, MAX_ID) or 0  # anything else: a fresh page
-    replay = bool(last_id)
-    state = {"last": last_id}
+    sent = live.Sent(last_id)
 
     def first():
         # Runs after subscribing: anything committed after this read is published after
         # the subscription, so it reaches the stream. A fresh page needs no replay; a
         # reconnect replays what it missed after Last-Event-ID.
-        if not replay:
-            state["last"] = services.latest_id(user_id)  # only what happens from now on
-        opening = sse.frame("connected", "ready", state["last"])
-        if replay:
-            state["last"], missed = _replay(user_id, state["last"], locale)
-            opening += missed
-        return opening
+        if not last_id:
+            sent.floor = services.latest_id(user_id)  # only what happens from now on
+            return sse.frame("connected", "ready", sent.floor)
+        sent.floor, missed = live.replay(user_id, last_id, locale)
+        return sse.frame("connected", "ready", last_id) + missed
 
-    def catch_up():
-        state["last"], chunk = _replay(user_id, state["last"], locale)
+    def catch_up():  # after the hub lost Redis: whatever was committed meanwhile
+        sent.floor, chunk = live.replay(user_id, sent.last, locale)
+        sent.recent.clear()
         return chunk
 
-    def render(channel, data):
-        if channel == sse.SITE_CHANNEL:  # transient (e.g. live counters): no id, no replay
-            return sse.frame(data, "broadcast")
-        if not data.isdigit() or int(data) <= state["last"]:
-            return ""
-        return catch_up()
-
-    return sse.stream([sse.user_channel(user_id), sse.SITE_CHANNEL], render, first=first, on_resync=catch_up)
+    return sse.stream([sse.user_channel(user_id), sse.SITE_CHANNEL], first=first, on_resync=catch_up,
+                      per_message=lambda message: live.on_message(app, message, user_id, locale, sent))

@@ -17,13 +17,18 @@ log = logging.getLogger(__name__)
 
 
 class WaitingRoomCollector:
-    def __init__(self, app):
+    """For `app`, or the app serving the scrape when None."""
+
+    def __init__(self, app=None):
         self.app = app
 
     def collect(self):
+        from flask import current_app
+
         from .services import room_redis
 
         try:
+            self.app = self.app or current_app._get_current_object()
             rooms = active(self.app)
             if not rooms:
                 return
@@ -55,6 +60,7 @@ class WaitingRoomCollector:
 
 
 def init_app(app):
-    from ..infra.metrics import add_scrape_collector
+    from ..infra.metrics import register_collector
 
-    add_scrape_collector(WaitingRoomCollector)
+    # Built at each scrape, for the app serving it (/metrics runs in a request).
+    register_collector("waiting_rooms", lambda connection: WaitingRoomCollector())

@@ -4,8 +4,10 @@ One Redis pub/sub connection per web process, fanned out to every open stream.
 
 A browser's SSE stream registers a small queue for its channels; a single listener
 thread (a greenlet under gunicorn's gevent workers) pattern-subscribes to
-`notify:user:*` and `broadcast:*` and copies each message into the queues of that
-channel. So 5,000 open streams cost one Redis connection, not 5,000.
+`notify:user:*` and `broadcast:*` and puts each message, as ONE `Message` object, into
+the queues of that channel. So 5,000 open streams cost one Redis connection, not 5,000,
+and what a stream makes of a message can be made once per process (`Message.once`:
+e.g. a toast rendered once per language) and sent as the same bytes to every stream.
 
 If the listener loses Redis it reconnects with backoff and tells every stream to
 `resync`: the stream then replays from the database whatever it may have missed.
@@ -56,6 +58,31 @@ def frame(data, event: str | None = None, id=None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+class Message(tuple):
+    """One pub/sub message as every subscribed stream of this process receives it: the
+    same object in each queue. It compares and unpacks as `(channel, data)`.
+    `once(key, make)` is a memo shared by those streams: the first to ask makes the
+    value, the others (greenlets asking meanwhile) wait for it and get the same object."""
+
+    def __new__(cls, channel: str, data: str):
+        self = super().__new__(cls, (channel, data))
+        self._made = {}
+        self._lock = threading.Lock()
+        return self
+
+    channel = property(lambda self: self[0])
+    data = property(lambda self: self[1])
+
+    def once(self, key, make):
+        made = self._made
+        if key in made:  # the common case, without the lock
+            return made[key]
+        with self._lock:
+            if key not in made:
+                made[key] = make()
+            return made[key]
+
+
 class Subscription:
     def __init__(self, hub, channels):
         self.hub = hub
@@ -65,11 +92,11 @@ class Subscription:
         metrics.stream_opened()
 
     def get(self, timeout: float):
-        """(channel, data) or RESYNC; raises queue.Empty after `timeout` seconds."""
+        """a Message ((channel, data)) or RESYNC; raises queue.Empty after `timeout` seconds."""
         return self.queue.get(timeout=timeout)
 
     def messages(self, beat: float):
-        """Every message as it arrives ((channel, data) or RESYNC), and HEARTBEAT after
+        """Every message as it arrives (a Message or RESYNC), and HEARTBEAT after
         each `beat` seconds without one. An SSE view turns these into frames; the
         heartbeat keeps proxies from closing the stream and finds dead clients (the
         write fails) within one interval."""
@@ -206,9 +233,12 @@ class Hub:
     def _fan_out(self, channel: str, data: str):
         with self._lock:
             targets = list(self._subs.get(channel, ()))
+        if not targets:
+            return
+        message = Message(channel, data)  # one object for every stream of the channel
         for sub in targets:
             try:
-                sub.queue.put_nowait((channel, data))
+                sub.queue.put_nowait(message)
                 self.delivered += 1
             except queue.Full:  # a stuck client: make it resync from the database
                 _drain(sub.queue)
@@ -260,16 +290,24 @@ def sse_response(events, subscription):
     return response
 
 
-def stream(channels, render, *, first=None, on_resync=None, retry_ms: int = 3000):
+def stream(channels, render=None, *, first=None, on_resync=None, retry_ms: int = 3000, shared=None,
+           per_message=None):
     """A text/event-stream response fed by the hub.
 
     Subscribes to `channels` first, then calls `first()` (in the request, so anything
     committed after it reaches the subscription) for the opening frames, and releases
-    the request's database connection before the long wait. Each message becomes
-    `render(channel, data)` (frames, or "" to send nothing); after the hub lost Redis,
-    `on_resync()` sends what may have been missed. Both run in an app context. A
-    heartbeat comment goes out every SSE_HEARTBEAT_SECONDS so proxies keep the stream
-    open and dead clients are found."""
+    the request's database connection before the long wait. Each message becomes frames
+    (or "" to send nothing) in one of three ways:
+      - `shared(channel, data)`: a pure function of the message, run once per process
+        (in an app context) whatever the number of streams (keyed by its code, so it
+        must not depend on what it closes over); every stream sends the same bytes;
+      - `per_message(message)`: called without an app context for each stream, for what
+        depends on the stream (its language, what it already sent); it uses
+        `message.once()` for the work all streams share;
+      - `render(channel, data)`: per stream, in an app context.
+    After the hub lost Redis, `on_resync()` (in an app context) sends what may have been
+    missed. A heartbeat comment goes out every SSE_HEARTBEAT_SECONDS so proxies keep the
+    stream open and dead clients are found."""
     from flask import current_app
 
     from ..extensions import db
@@ -285,15 +323,30 @@ def stream(channels, render, *, first=None, on_resync=None, retry_ms: int = 3000
         db.session.remove()  # hold no database connection while the stream idles
     beat = app.config.get("SSE_HEARTBEAT_SECONDS", IDLE_PING_SECONDS)
 
+    def made_once(message):
+        def make():
+            with app.app_context():
+                return (shared(*message) or "").encode()
+        return message.once(shared.__code__, make)  # the same code for every stream's closure
+
+    def out_of(item):
+        if item is RESYNC:
+            if not on_resync:
+                return ""
+            with app.app_context():
+                return on_resync()
+        if shared is not None:
+            return made_once(item)
+        if per_message is not None:
+            return per_message(item)
+        with app.app_context():
+            return render(*item)
+
     def events():
         try:
             yield f"retry: {retry_ms}\n" + (opening or "\n")
             for item in subscription.messages(beat):
-                if item is HEARTBEAT:
-                    yield item
-                    continue
-                with app.app_context():
-                    out = (on_resync() if on_resync else "") if item is RESYNC else render(*item)
+                out = item if item is HEARTBEAT else out_of(item)
                 if out:
                     yield out
         finally:

@@ -191,6 +191,17 @@ def test_every_admin_page_renders(admin, journey, shot, lang):
     assert broken == [], broken
 
 
+def test_live_traffic_updates_without_a_reload(admin, shot, lang):
+    """/admin/live: the page shows levels; its SSE stream brings the rates a moment later."""
+    page = admin
+    page.goto("/admin/live")
+    expect(page.get_by_role("heading", level=1)).to_have_text(lang("Live traffic"))
+    expect(page.locator("#live-rps")).to_have_text(re.compile(r"^\d+\.\d$"), timeout=TIMEOUT_MS)
+    expect(page.locator("#live-p95")).to_have_text(re.compile(r"^(–|\d[\d,]* ?ms)$"))
+    shot(page, "admin-live-updated")
+    _assert_no_problems(page)
+
+
 def test_publisher_dashboard(chromium, live_server, demo, shot, lang):
     context, page = _open(chromium, live_server, lang)
     try:

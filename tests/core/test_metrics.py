@@ -70,6 +70,30 @@ def test_rq_queue_depth_and_failed_jobs_are_read_at_scrape_time(client, app):
     assert scrape(client)[("playcation_rq_queue_depth", (("queue", "metrics-depth"),))] == 0
 
 
+def test_outbox_backlog_counts_queued_emails_until_they_are_sent(client, app, outbox):
+    """A real queued email (an outbox row committed, its job in Redis) is backlog until
+    the worker delivers it to the SMTP sink."""
+    from shop.extensions import db
+    from shop.infra.mail import queue_email
+
+    from ..support.browser import run_jobs
+
+    key = ("playcation_outbox_backlog", (("status", "queued"),))
+    start = scrape(client)
+    assert start[key] == 0 and start[("playcation_outbox_oldest_seconds", ())] == 0
+    with app.app_context():
+        queue_email("backlog@example.com", "password_changed", nickname="Mina")
+        queue_email("backlog2@example.com", "password_changed", nickname="Jane")
+        db.session.commit()
+    queued = scrape(client)
+    assert queued[key] == 2
+    assert queued[("playcation_outbox_backlog", (("status", "retrying"),))] == 0
+    assert 0 <= queued[("playcation_outbox_oldest_seconds", ())] < 60
+    run_jobs(app)
+    assert len(outbox.messages()) == 2
+    assert scrape(client)[key] == 0
+
+
 def test_scrape_still_answers_when_redis_is_unreachable():
     """The RQ gauges are skipped, nothing raises: the request metrics are what an
     operator needs most while Redis is down."""
