@@ -82,11 +82,16 @@ def test_the_publisher_dashboard_charts_in_korean(app, make_user):
 
 
 def test_the_script_strings_follow_the_request_language(client):
+    keys = ("locale", "offer_ends_in", "offer_ended", "day_one", "day_other")
     korean = js_strings(client.get("/", headers=KOREAN).get_data(as_text=True))
+    assert korean["upload_failed"] == "업로드하지 못했어요: {error}"  # the build uploader's words too
+    korean = {key: korean[key] for key in keys}
     assert korean == {"locale": "ko", "offer_ends_in": "할인 종료까지 {time}",
                       "offer_ended": "할인이 끝났어요. 새로고침하면 현재 가격을 볼 수 있어요.",
                       "day_one": "{n}일", "day_other": "{n}일"}
     english = js_strings(client.get("/").get_data(as_text=True))
+    assert english["upload_failed"] == "The upload failed: {error}"
+    english = {key: english[key] for key in keys}
     assert english == {"locale": "en", "offer_ends_in": "Offer ends in {time}",
                        "offer_ended": "This offer has ended — reload for the current price",
                        "day_one": "{n} day", "day_other": "{n} days"}
