@@ -1,7 +1,8 @@
 """Rendered catalog fragments cached in Redis, dropped when their game changes.
 
-A fragment is text in one language, so every key ends with the locale it was
-rendered in (`cache:game:5:detail:ko`): a Korean page never gets an English fragment.
+A fragment is text in one language for one audience, so every key ends with the locale
+it was rendered in and whether adults-only covers show (`cache:game:5:detail:ko:all`,
+ratings.audience): a Korean page never gets an English fragment, a minor never an adult cover.
 Invalidation matches every locale with the patterns below.
 
 A cache is an optimisation: when Redis is unreachable the fragment is rendered
@@ -21,9 +22,12 @@ def game_key(game_id: int, part: str) -> str:
     return f"{PREFIX}game:{game_id}:{part}"
 
 
-def localized(key: str, locale: str | None = None) -> str:
-    """The Redis key of `key` as rendered in `locale` (the request's by default)."""
-    return f"{key}:{locale or current_locale()}"
+def localized(key: str, locale: str | None = None, audience: str | None = None) -> str:
+    """The Redis key of `key` as rendered in `locale` (the request's by default) for an
+    audience (ratings.audience: whether adults-only covers show; the request's viewer's)."""
+    from .ratings import audience as viewer_audience
+
+    return f"{key}:{locale or current_locale()}:{audience or viewer_audience()}"
 
 
 def get_or_render(key: str, ttl: int, render) -> str:

@@ -24,6 +24,7 @@ SUBJECTS = {
     "vip_upgrade": _l("You reached %(grade)s on Playcation"),
     "vip_downgrade": _l("Your Playcation grade for %(month)s: %(grade)s"),
     "refund": _l("Your Playcation refund: %(order_name)s"),
+    "preorder_released": _l("%(title)s is out: your pre-order is ready"),
     "game_delisted": _l("“%(title)s” was removed from the Playcation store"),
 }
 

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..catalog import ratings
 from ..errors import DomainError
 from ..extensions import db
 from ..library import services as library
@@ -122,6 +123,12 @@ def start_checkout(user, options: dict | None = None) -> Order:
     if owned:
         titles = ", ".join(g.title for g in games if g.id in owned)
         raise CheckoutError(_("You already own %(titles)s. Remove it from your cart.", titles=titles))
+    for game in games:  # coming soon without pre-orders, adults only: the cart refused them when added,
+        try:            # but a release date or a rating can change afterwards
+            ratings.check_release(game)
+            ratings.check_buyer(user, game)
+        except DomainError as exc:
+            raise CheckoutError(exc.message)
     confirming = db.session.scalars(select(OrderLine.title).join(Order, Order.id == OrderLine.order_id).where(
         Order.user_id == user.id, Order.status.in_(IN_FLIGHT), OrderLine.game_id.in_(game_ids))).all()
     if confirming:

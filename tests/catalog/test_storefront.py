@@ -403,7 +403,7 @@ def test_delisted_and_unknown_games_are_404(client, shop):
 def test_game_detail_is_cached_and_refreshed_after_an_update(client, app, shop, redis):
     game = shop.game("Cached Game", short_description="first words")
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)
-    assert redis.exists(f"cache:game:{game.id}:detail:en") and redis.exists(f"cache:game:{game.id}:body:en")
+    assert redis.exists(f"cache:game:{game.id}:detail:en:all") and redis.exists(f"cache:game:{game.id}:body:en:all")
     shop.update(game.id, short_description="second words", price=777)
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)  # still cached
     run_jobs(app)
@@ -423,7 +423,7 @@ def test_renamed_game_shows_its_new_title_right_after_the_job(client, app, shop)
 
 def test_cache_key_is_the_documented_one(app):
     assert cache.game_key(5, "detail") == "cache:game:5:detail"
-    assert cache.localized(cache.game_key(5, "detail"), "ko") == "cache:game:5:detail:ko"
+    assert cache.localized(cache.game_key(5, "detail"), "ko") == "cache:game:5:detail:ko:all"
 
 
 def test_page_numbers_leave_gaps():
