@@ -22,32 +22,32 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('games') as batch_op:
-        batch_op.add_column(sa.Column('age_rating', sa.String(length=4), nullable=False, server_default='all'))
-        batch_op.add_column(sa.Column('preorder_allowed', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('release_announced_at', sa.DateTime(), nullable=True))
-        batch_op.create_check_constraint(op.f('ck_games_age_rating'), "age_rating IN ('all', '12', '15', '19')")
+    # Plain ADD COLUMN, never batch mode: on SQLite batch mode copies `games` into a new
+    # table, which drops the triggers that keep the search indexes (0002, 0014) current.
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.add_column('games', sa.Column('age_rating', sa.String(length=4), nullable=False, server_default='all'))
+    op.add_column('games', sa.Column('preorder_allowed', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('games', sa.Column('release_announced_at', sa.DateTime(), nullable=True))
+    if postgres:  # SQLite can't add a constraint to a table in place; the catalog services check it
+        op.create_check_constraint(op.f('ck_games_age_rating'), 'games', "age_rating IN ('all', '12', '15', '19')")
     op.execute("UPDATE games SET release_announced_at = created_at WHERE release_date <= CURRENT_DATE")
     op.create_index('ix_games_unannounced_release', 'games', ['release_date'],
                     sqlite_where=sa.text('release_announced_at IS NULL'),
                     postgresql_where=sa.text('release_announced_at IS NULL'))
-    with op.batch_alter_table('library_entries') as batch_op:
-        batch_op.add_column(sa.Column('awaiting_release', sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.add_column(sa.Column('birth_date', sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column('birth_date_verified_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('birth_date_consent_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('identity_provider', sa.String(length=20), nullable=True))
+    op.add_column('library_entries', sa.Column('awaiting_release', sa.Boolean(), nullable=False,
+                                               server_default=sa.false()))
+    op.add_column('users', sa.Column('birth_date', sa.Date(), nullable=True))
+    op.add_column('users', sa.Column('birth_date_verified_at', sa.DateTime(), nullable=True))
+    op.add_column('users', sa.Column('birth_date_consent_at', sa.DateTime(), nullable=True))
+    op.add_column('users', sa.Column('identity_provider', sa.String(length=20), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('users') as batch_op:
-        for name in ('identity_provider', 'birth_date_consent_at', 'birth_date_verified_at', 'birth_date'):
-            batch_op.drop_column(name)
-    with op.batch_alter_table('library_entries') as batch_op:
-        batch_op.drop_column('awaiting_release')
+    for name in ('identity_provider', 'birth_date_consent_at', 'birth_date_verified_at', 'birth_date'):
+        op.drop_column('users', name)
+    op.drop_column('library_entries', 'awaiting_release')
     op.drop_index('ix_games_unannounced_release', table_name='games')
-    with op.batch_alter_table('games') as batch_op:
-        batch_op.drop_constraint(op.f('ck_games_age_rating'), type_='check')
-        for name in ('release_announced_at', 'preorder_allowed', 'age_rating'):
-            batch_op.drop_column(name)
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint(op.f('ck_games_age_rating'), 'games', type_='check')
+    for name in ('release_announced_at', 'preorder_allowed', 'age_rating'):
+        op.drop_column('games', name)
