@@ -110,6 +110,8 @@ def _apply(game: Game, data: GameInput):
     game.release_date = data.release_date or seoul_today()
     if game.release_date > seoul_today():
         game.release_announced_at = None  # coming soon (again): the release job tells buyers and wishers
+    elif game.id is None:
+        game.release_announced_at = utcnow()  # new and already out: nobody to tell
     game.age_rating = data.age_rating
     game.preorder_allowed = data.preorder_allowed
     game.category_id = data.category_id
