@@ -308,7 +308,7 @@ def test_home_rows(client, app, shop):
 def test_home_rows_are_cached_and_dropped_when_a_game_changes(client, app, shop, redis):
     game = shop.game("Old Name", featured=True)
     assert "Old Name" in client.get("/").get_data(as_text=True)
-    assert redis.exists("cache:lists:home:featured:en")  # keyed by the locale it was rendered in
+    assert redis.exists("cache:lists:home:featured:en:all")  # keyed by the locale it was rendered in
     shop.update(game.id, title="New Name")
     assert "Old Name" in client.get("/").get_data(as_text=True)  # served from the cache…
     run_jobs(app)                                                 # …until after_game_change runs
@@ -324,7 +324,7 @@ def test_home_with_an_empty_store(client):
 def test_cached_prices_expire_when_a_sale_starts(client, app, shop, redis):
     shop.game("Soon Cheap", featured=True, price=10000, sale_price=5000, sale_starts_at=utcnow() + timedelta(seconds=40))
     client.get("/")
-    assert 0 < redis.ttl("cache:lists:home:featured:en") <= 41
+    assert 0 < redis.ttl("cache:lists:home:featured:en:all") <= 41
 
 
 # --- game page ------------------------------------------------------------------------------

@@ -44,12 +44,14 @@ CONTEXTS["refund"] = {"nickname": "Mina", "order_id": "7f0c3c6e-0000-4000-8000-0
                       "order_name": "Hades", "total": 24000, "refunded_at": "2026-11-22T00:00:00+00:00"}
 CONTEXTS["game_delisted"] = {"nickname": "Studio", "title": "Hollow <Knight>", "reason": "Cover art breaks the rules",
                              "link": "http://127.0.0.1:5000/publisher/games/7/edit"}
+CONTEXTS["preorder_released"] = {"nickname": "Mina", "title": "Hades", "link": "http://127.0.0.1:5000/games/hades"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
          "vip_downgrade": ["Mina", "SILVER", "VIP", "October 2026", "1,000", "₩300,000"],
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
-         "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
+         "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"],
+         "preorder_released": ["Mina", "Hades", "http://127.0.0.1:5000/games/hades"]}
 # The subjects an English reader gets for CONTEXTS.
 SUBJECTS_EN = {
     "verify_email": "Your Playcation verification code: 314159",
@@ -62,6 +64,7 @@ SUBJECTS_EN = {
     "vip_downgrade": "Your Playcation grade for October 2026: SILVER",
     "refund": "Your Playcation refund: Hades",
     "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
+    "preorder_released": "Hades is out: your pre-order is ready",
 }
 
 

@@ -114,6 +114,8 @@ def test_every_kind_reads_in_both_languages(app):
         "vip_downgrade": {"grade": "SILVER", "previous": "VIP", "month": "2026-10", "regain_at": 300000},
         "game_delisted": {"title": "Hades", "reason": "Broken cover"},
         "game_relisted": {"title": "Hades"},
+        "preorder_released": {"title": "Hades"},
+        "wishlist_released": {"title": "Hades"},
     }
     assert set(samples) == set(NOTICES)
     with app.app_context():
