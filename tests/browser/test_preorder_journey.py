@@ -139,7 +139,12 @@ def test_an_adults_only_game_is_refused_to_a_minor(chromium, live_server, stocke
         shots(page, "game-page-minor")
         verify.click()
         expect(page).to_have_url(re.compile(r"/account/age"))
-        # Checking again through the sandbox provider does not change the answer.
+        expect(page.locator(".age-status")).to_have_text(
+            lang("Verified: adults-only games stay closed until the year you turn 19."))
+        # Withdrawing consent deletes the birth date; checking again through the sandbox
+        # provider does not change the answer.
+        page.get_by_role("button", name=lang("Withdraw consent and delete my birth date")).click()
+        expect(page.locator("#flashes")).to_contain_text(lang("Your birth date was deleted."))
         page.locator("[name=consent]").check()
         page.get_by_role("button", name=lang("Verify my age")).click()
         expect(page).to_have_url(re.compile(r"/identity/sandbox$"))
