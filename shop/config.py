@@ -207,6 +207,10 @@ class Config:
     REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 14)
     REFUND_MAX_DOWNLOADS = env_int("REFUND_MAX_DOWNLOADS", 2)  # a copy downloaded more often can't be refunded
 
+    # Identity verification for adult-only games (accounts/identity.py): "sandbox" is a
+    # local page; production plugs in a real provider (PASS, NICE) by name.
+    IDENTITY_PROVIDER = env("IDENTITY_PROVIDER", "sandbox")
+
     # VIP grades and points (KRW thresholds on last month's paid total; 1 point = ₩1)
     VIP_THRESHOLDS = {"SILVER": 50_000, "GOLD": 150_000, "VIP": 300_000}
     VIP_MONTHLY_BONUS = {"BRONZE": 0, "SILVER": 1_000, "GOLD": 3_000, "VIP": 10_000}

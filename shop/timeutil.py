@@ -48,3 +48,8 @@ def to_seoul(value: datetime | None) -> datetime | None:
 def format_seoul(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     local = to_seoul(value)
     return local.strftime(fmt) if local else ""
+
+
+def seoul_today(now: datetime | None = None):
+    """Today's date in Korea (release dates and ages are Korean calendar days)."""
+    return to_seoul(now or utcnow()).date()

@@ -1,9 +1,9 @@
 """Accounts: the people who use the store."""
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -44,6 +44,12 @@ class User(UserMixin, db.Model):
     # "ko" or "en" (shop/web/i18n.py); None until the user picks one: the pages follow
     # their browser, emails and notifications are Korean.
     locale: Mapped[str | None] = mapped_column(String(5))
+    # A birth date confirmed by an identity provider (accounts/age.py), stored only with
+    # the user's consent, whose moment is kept with it.
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_date_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    birth_date_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity_provider: Mapped[str | None] = mapped_column(String(20))
 
     # Not a column: the login (accounts/sessions.py record) this request's user came
     # through, set by log-in and by the user loader.

@@ -1,12 +1,15 @@
 """Cart operations. Raise CartError subclasses with a message the page shows.
 
 Each refusal also says what the game's cart button should become (`state`:
-buy | in_cart | owned | unavailable), so views never guess it from the message.
+buy | preorder | in_cart | owned | sold_out | coming_soon | adult_only | unavailable), so
+views never guess it from the message. Coming-soon games are sold only as pre-orders the
+publisher allows, adults-only games only to verified adults (catalog/ratings.py).
 """
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..catalog import ratings
 from ..catalog.models import Game
 from ..errors import DomainError
 from ..extensions import db
@@ -40,6 +43,21 @@ class NeedsBaseGame(CartError):
     state = "buy"
 
 
+class ComingSoon(CartError):
+    state = "coming_soon"
+
+
+class AdultsOnly(CartError):
+    state = "adult_only"
+
+
+def _sale_state(game) -> str:
+    """buy, preorder or coming_soon, from the release date alone."""
+    if not ratings.coming_soon(game):
+        return "buy"
+    return "preorder" if game.preorder_allowed else "coming_soon"
+
+
 def cart_items(user) -> list[CartItem]:
     return list(db.session.scalars(select(CartItem).where(CartItem.user_id == user.id)
                                    .order_by(CartItem.added_at, CartItem.game_id)))
@@ -64,12 +82,15 @@ def cart_states(user, games) -> dict[int, str]:
 
     games = list(games)
     ids = [g.id for g in games]
-    states = {g.id: "buy" if g.is_listed else "unavailable" for g in games}
+    states = {g.id: _sale_state(g) if g.is_listed else "unavailable" for g in games}
     for game_id in sold_out_ids(ids):
-        if states[game_id] == "buy":
+        if states[game_id] in ("buy", "preorder"):
             states[game_id] = "sold_out"
     if not ids or user is None or not getattr(user, "is_authenticated", False):
         return states
+    for game in games:
+        if states[game.id] in ("buy", "preorder") and ratings.is_adult_only(game) and not ratings.is_adult(user):
+            states[game.id] = "adult_only"
     carted = set(db.session.scalars(select(CartItem.game_id).where(
         CartItem.user_id == user.id, CartItem.game_id.in_(ids))))
     owned = owned_game_ids(user.id, ids)
@@ -82,11 +103,20 @@ def cart_states(user, games) -> dict[int, str]:
 
 
 def add_to_cart(user, game: Game) -> CartItem:
-    """Put `game` in the user's cart. Raises NotForSale, AlreadyOwned, AlreadyInCart, CartFull."""
+    """Put `game` in the user's cart. Raises NotForSale, ComingSoon, AdultsOnly,
+    AlreadyOwned, AlreadyInCart, CartFull."""
     from ..library.services import missing_base_games, owned_game_ids
 
     if not game.is_listed:
         raise NotForSale(_("%(title)s is not for sale.", title=game.title))
+    try:
+        ratings.check_release(game)
+    except ratings.NotReleased as exc:
+        raise ComingSoon(exc.message)
+    try:
+        ratings.check_buyer(user, game)
+    except ratings.AdultOnly as exc:
+        raise AdultsOnly(exc.message)
     if sold_out_ids([game.id]):
         raise NotForSale(_("%(title)s is sold out.", title=game.title))
     if owned_game_ids(user.id, [game.id]):

@@ -7,3 +7,6 @@ def register(app):
     from .blueprint import bp
 
     app.register_blueprint(bp)
+    from .ratings import template_helpers
+
+    app.context_processor(template_helpers)

@@ -1,9 +1,10 @@
 """Rendered catalog fragments and pages cached in Redis, dropped when their game changes.
 
-A fragment is text in one language, so every key ends with the locale it was
-rendered in (`cache:game:5:detail:ko`): a Korean page never gets an English fragment.
-Invalidation deletes the known keys of every locale (no SCAN: it costs the same at any
-catalog size) and bumps the generations that whole pages are stamped with
+A fragment is text in one language for one audience, so every key ends with the locale
+it was rendered in and whether adults-only covers show (`cache:game:5:detail:ko:all`,
+ratings.audience): a Korean page never gets an English fragment, a minor never an adult cover.
+Invalidation deletes the known keys of every locale and audience (no SCAN: it costs the
+same at any catalog size) and bumps the generations that whole pages are stamped with
 (`pagecache.py`).
 
 Rebuilds are single-flight: a rendered value is also kept, longer, as a stale copy
@@ -30,6 +31,7 @@ STALE_SECONDS = 3600   # how long a stale copy may stand in while one request re
 LOCK_SECONDS = 30      # a renderer that died lets another try after this
 WAIT_SECONDS = 2.0     # with no copy at all, how long the others wait for the renderer
 GAME_PARTS = ("detail", "price", "body")
+AUDIENCES = ("all", "adult")  # ratings.audience(): whether adults-only covers show
 LIST_KEYS = ("home:featured", "home:offers", "home:rankings", "home:new")
 GENERATION = PREFIX + "gen"  # bumped on any change: every list and page
 
@@ -42,9 +44,12 @@ def game_generation_key(game_id: int) -> str:
     return f"{GENERATION}:game:{game_id}"
 
 
-def localized(key: str, locale: str | None = None) -> str:
-    """The Redis key of `key` as rendered in `locale` (the request's by default)."""
-    return f"{key}:{locale or current_locale()}"
+def localized(key: str, locale: str | None = None, audience: str | None = None) -> str:
+    """The Redis key of `key` as rendered in `locale` (the request's by default) for an
+    audience (ratings.audience: whether adults-only covers show; the request's viewer's)."""
+    from .ratings import audience as viewer_audience
+
+    return f"{key}:{locale or current_locale()}:{audience or viewer_audience()}"
 
 
 def generations(keys: list[str]) -> str:
@@ -132,8 +137,10 @@ def invalidate_game(game_id: int):
     generations so cached pages showing it are rebuilt (their stale copies stay, for
     single-flight)."""
     r = redis_clients.store
-    keys = [localized(game_key(game_id, part), locale) for part in GAME_PARTS for locale in LOCALES]
-    keys += [localized(PREFIX + "lists:" + name, locale) for name in LIST_KEYS for locale in LOCALES]
+    keys = [localized(game_key(game_id, part), locale, audience)
+            for part in GAME_PARTS for locale in LOCALES for audience in AUDIENCES]
+    keys += [localized(PREFIX + "lists:" + name, locale, audience)
+             for name in LIST_KEYS for locale in LOCALES for audience in AUDIENCES]
     pipe = r.pipeline(transaction=False)
     pipe.delete(*keys)
     pipe.incr(GENERATION)

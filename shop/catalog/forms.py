@@ -5,13 +5,14 @@ from datetime import timezone
 from flask_babel import LazyString, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
+from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..timeutil import SEOUL
 from ..web.i18n import won
+from .ratings import RATINGS
 from .services import GameInput
 
 MAX_PRICE = 10_000_000
@@ -57,6 +58,8 @@ class GameForm(FlaskForm):
     sale_starts_at = _kst(_l("Sale starts (KST)"))
     sale_ends_at = _kst(_l("Sale ends (KST)"))
     release_date = DateField(_l("Release date"), validators=[Optional()])
+    age_rating = SelectField(_l("Age rating"), choices=RATINGS, default="all", validate_choice=True)
+    preorder_allowed = BooleanField(_l("Allow pre-orders"))
     category_id = SelectField(_l("Category"), coerce=_int_or_none, validate_choice=True)
     base_game_id = SelectField(_l("DLC of"), coerce=_int_or_none, validate_choice=True,
                                description=_l("A DLC can only be bought by owners of its base game."))
@@ -87,6 +90,7 @@ class GameForm(FlaskForm):
             sale_starts_at=_utc(self.sale_starts_at.data), sale_ends_at=_utc(self.sale_ends_at.data),
             release_date=self.release_date.data, category_id=self.category_id.data,
             tag_ids=list(self.tag_ids.data or []), base_game_id=self.base_game_id.data,
+            age_rating=self.age_rating.data or "all", preorder_allowed=bool(self.preorder_allowed.data),
         )
 
 

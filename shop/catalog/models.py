@@ -1,7 +1,7 @@
 """Catalog: games, their categories, tags, screenshots, slugs and wishlists."""
 from datetime import date, datetime
 
-from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
+from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text, false,
                         case, literal_column, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,6 +59,7 @@ class Game(db.Model):
         CheckConstraint("price >= 0", name="price_nonnegative"),
         CheckConstraint("sale_price IS NULL OR (sale_price >= 0 AND sale_price < price)", name="sale_below_price"),
         CheckConstraint("status IN ('listed', 'delisted')", name="status"),
+        CheckConstraint("age_rating IN ('all', '12', '15', '19')", name="age_rating"),
         Index("ix_games_listed_release", "status", "release_date"),
         Index("ix_games_listed_sales", "status", "sales_count"),
         Index("ix_games_sale_starts", "sale_starts_at",
@@ -69,6 +70,9 @@ class Game(db.Model):
               sqlite_where=text(_FEATURED_INDEX_SQL), postgresql_where=text(_FEATURED_INDEX_SQL)),
         Index("ix_games_sale_discount", text("((price - sale_price) * 1000 / price) DESC"),
               sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
+        # The release job's work list: games whose release nobody was told about yet.
+        Index("ix_games_unannounced_release", "release_date",
+              sqlite_where=text("release_announced_at IS NULL"), postgresql_where=text("release_announced_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -84,6 +88,13 @@ class Game(db.Model):
     # Set once wishers were told about the current sale; cleared when the sale changes.
     sale_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_date: Mapped[date] = mapped_column(Date, default=date.today)
+    # GRAC class (catalog/ratings.py): all, 12, 15 or 19 (청소년이용불가).
+    age_rating: Mapped[str] = mapped_column(String(4), default="all", server_default="all")
+    # Before release_date: may it be bought as a pre-order? (set by the publisher)
+    preorder_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set by the release job once buyers and wishers were told (library/release.py);
+    # cleared when the publisher moves the release date into the future.
+    release_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     # A DLC's base game: buying it needs the base game (docs/gifts-and-dlc.md, DLC).
     base_game_id: Mapped[int | None] = mapped_column(ForeignKey("games.id", ondelete="SET NULL"), index=True)

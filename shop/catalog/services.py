@@ -14,7 +14,7 @@ from ..extensions import db
 from ..infra.images import reencode_image
 from ..infra.jobs import enqueue_after_commit
 from ..infra.storage import get_storage
-from ..timeutil import utcnow
+from ..timeutil import seoul_today, utcnow
 from ..web.i18n import won
 from . import typos
 from .models import Category, Game, GameSlug, Screenshot, Tag
@@ -57,6 +57,8 @@ class GameInput:
     category_id: int | None = None
     tag_ids: list[int] = field(default_factory=list)
     base_game_id: int | None = None
+    age_rating: str = "all"
+    preorder_allowed: bool = False
 
 
 def can_edit(user, game: Game) -> bool:
@@ -73,6 +75,8 @@ def _check(data: GameInput):
             raise InvalidGame(_("The sale must end after it starts."))
     elif data.sale_starts_at or data.sale_ends_at:
         raise InvalidGame(_("Set a sale price for the sale period."))
+    if data.age_rating not in ("all", "12", "15", "19"):
+        raise InvalidGame(_("Choose an age rating from the list."))
     if data.category_id is not None and db.session.get(Category, data.category_id) is None:
         raise InvalidGame(_("Choose an existing category."))
 
@@ -125,7 +129,13 @@ def _apply(game: Game, data: GameInput):
     game.sale_price = data.sale_price
     game.sale_starts_at = data.sale_starts_at if data.sale_price is not None else None
     game.sale_ends_at = data.sale_ends_at if data.sale_price is not None else None
-    game.release_date = data.release_date or date.today()
+    game.release_date = data.release_date or seoul_today()
+    if game.release_date > seoul_today():
+        game.release_announced_at = None  # coming soon (again): the release job tells buyers and wishers
+    elif game.id is None:
+        game.release_announced_at = utcnow()  # new and already out: nobody to tell
+    game.age_rating = data.age_rating
+    game.preorder_allowed = data.preorder_allowed
     game.category_id = data.category_id
     game.base_game_id = data.base_game_id
     game.tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids)))) if data.tag_ids else []

@@ -19,6 +19,7 @@ DESCRIPTIONS = {
     "mail-requeue-stale": _l("Send again mail stuck in the outbox"),
     "catalog-announce-sales": _l("Announce sales that have started"),
     "catalog-persist-views": _l("Save yesterday's page views"),
+    "library-release-games": _l("Release games whose day has come: unlock pre-orders, tell buyers and wishers"),
     "orders-reconcile": _l("Check unfinished payments with the gateway"),
     "orders-expire": _l("Expire orders left unpaid"),
     "coupons-reconcile": _l("Reconcile coupon drops (Redis and database)"),

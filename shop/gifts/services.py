@@ -12,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..catalog import ratings
 from ..errors import DomainError
 from ..extensions import db
 from ..infra.mail import queue_email
@@ -139,6 +140,7 @@ def claim(user, gift: Gift) -> Gift:
     if gift.status != "sent":
         raise _why_not(gift, user)
     game = gift.game
+    ratings.check_buyer(user, game)  # adults only: the claimer must be a verified adult
     if library.owns(user.id, game.id):
         _tell_giver_owned(gift)
         raise AlreadyOwned(_("You already own %(title)s, so this gift can't be claimed. We told %(giver)s, who "

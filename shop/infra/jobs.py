@@ -161,6 +161,8 @@ CRON = [
     ("catalog-announce-sales", "*/5 * * * *", "shop.catalog.tasks.announce_started_sales"),
     # 00:15 KST: yesterday's views are final; Redis keeps each day 8 days, so a missed run is caught up
     ("catalog-persist-views", "15 15 * * *", "shop.catalog.tasks.persist_daily_views"),
+    # Pre-orders unlock and buyers and wishers hear within minutes of midnight KST on release day.
+    ("library-release-games", "*/5 * * * *", "shop.library.release.release_due_games"),
     ("orders-reconcile", "*/5 * * * *", "shop.orders.tasks.reconcile_payments"),
     ("orders-expire", "*/5 * * * *", "shop.orders.tasks.expire_orders"),
     ("coupons-reconcile", "* * * * *", "shop.coupons.tasks.reconcile_events"),

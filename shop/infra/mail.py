@@ -19,7 +19,7 @@ from flask import current_app
 from flask_mail import Connection, Message
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
-from sqlalchemy import JSON, Integer, String, Text, bindparam, select, text
+from sqlalchemy import JSON, Integer, String, Text, bindparam, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -141,8 +141,12 @@ def deliver_email(log_id: int) -> str:
     subject, body, html = render_email(entry.kind, dict(entry.context or {}),
                                        recipient_locale(entry.recipient, entry.locale))
     message = Message(subject=subject, recipients=[entry.recipient], body=body, html=html)
-    entry.subject = subject
-    entry.attempts += 1
+    # End the read transaction before writing: on SQLite (WAL) a transaction that read
+    # and then writes fails at once ("database is locked") if another process committed
+    # meanwhile, e.g. a cron job writing more outbox rows while this one renders.
+    db.session.commit()
+    db.session.execute(update(EmailLog).where(EmailLog.id == log_id).values(
+        subject=subject, attempts=EmailLog.attempts + 1).execution_options(synchronize_session=False))
     # On record before SMTP is spoken to: a worker killed mid-conversation still leaves
     # the attempt counted (the row tells the truth), and no transaction stays open
     # while a slow server takes its time.

@@ -25,6 +25,7 @@ SUBJECTS = {
     "vip_downgrade": _l("Your Playcation grade for %(month)s: %(grade)s"),
     "refund": _l("Your Playcation refund: %(order_name)s"),
     "line_refund": _l("Your Playcation refund: %(title)s"),
+    "preorder_released": _l("%(title)s is out: your pre-order is ready"),
     "game_delisted": _l("“%(title)s” was removed from the Playcation store"),
     "gift_received": _l("%(giver)s sent you a gift on Playcation: %(title)s"),
     "gift_owned": _l("Your gift of %(title)s can't be claimed"),

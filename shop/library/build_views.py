@@ -167,6 +167,9 @@ def download(build_id):
         abort(400)
     try:
         url = downloads.issue(current_user.id, build_id)
+    except downloads.NotPlayable as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("library.library"))
     except downloads.NotOwner:
         abort(403)
     return redirect(url, 303)

@@ -19,13 +19,19 @@ from ..errors import DomainError
 from ..extensions import db
 from ..infra.storage import S3Storage, get_build_storage
 from .build_models import Build, Download
-from .services import owns
+from .models import LibraryEntry
+from .services import owns, playable
 
 SALT = "playcation-download"
 
 
 class NotOwner(DomainError):
     message = _l("Only owners of this game can download it.")
+
+
+class NotPlayable(NotOwner):
+    message = _l("This copy can't be downloaded yet: a pre-order unlocks on its release day, and an "
+                 "adults-only game needs an account verified as an adult.")
 
 
 class LinkExpired(DomainError):
@@ -37,18 +43,23 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def downloadable(user_id: int, build_id: int) -> Build:
-    """The published build when the user owns its game. Raises NotOwner (also for a
-    build that is missing or unpublished: nothing tells them apart)."""
+    """The published build when the user owns its game and may play it now. Raises
+    NotOwner (also for a build that is missing or unpublished: nothing tells them apart)
+    and NotPlayable (services.playable: a pre-order before release, or adults only)."""
     build = db.session.get(Build, build_id)
     if build is None or build.status != "published" or not owns(user_id, build.game_id):
         raise NotOwner()
+    entry = db.session.scalar(select(LibraryEntry).where(LibraryEntry.user_id == user_id,
+                                                         LibraryEntry.game_id == build.game_id))
+    if entry is None or not playable(entry):  # a pre-order before release; adults only, for a minor
+        raise NotPlayable()
     return build
 
 
 def issue(user_id: int, build_id: int) -> str:
     """Log a download of the build by its owner and return the URL that serves it.
     Raises NotOwner."""
-    build = downloadable(user_id, build_id)
+    build = downloadable(user_id, build_id)  # raises NotPlayable (a NotOwner) too
     db.session.add(Download(user_id=user_id, game_id=build.game_id, build_id=build.id))
     db.session.commit()
     storage = get_build_storage()

@@ -16,7 +16,8 @@ The rule (docs/keys.md):
 - An order that ends unpaid puts its keys back (`release`); a refund voids them
   (`void`): a key someone has seen is never sold again.
 - Plain keys leave this module only through `keys_for_user` / `keys_for_order`, which
-  return the owner's keys; nothing here logs a key.
+  return the owner's keys; nothing here logs a key. A pre-order's key is assigned at
+  payment but shown only once the release job unlocked the copy (library/release.py).
 """
 import base64
 import csv
@@ -38,7 +39,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..timeutil import utcnow
 from ..web.i18n import number as format_number
-from .models import ProductKey
+from .models import LibraryEntry, ProductKey
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,10 @@ def keys_for_order(order_id: int, user_id: int) -> dict[int, str]:
 
 
 def _plain(condition) -> dict[int, str]:
-    rows = db.session.execute(select(ProductKey.game_id, ProductKey.ciphertext).where(condition)).all()
+    locked = select(LibraryEntry.id).where(LibraryEntry.user_id == ProductKey.user_id,
+                                           LibraryEntry.game_id == ProductKey.game_id,
+                                           LibraryEntry.awaiting_release.is_(True)).exists()
+    rows = db.session.execute(select(ProductKey.game_id, ProductKey.ciphertext).where(condition, ~locked)).all()
     if not rows:
         return {}
     fernet = _fernet()

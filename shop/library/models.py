@@ -1,7 +1,7 @@
 """The library: one row per game a user owns."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -19,8 +19,12 @@ class LibraryEntry(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)  # refunds revoke by order
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A pre-order: owned, but nothing to play or key to show until the release job
+    # unlocks it on the release date (library/release.py).
+    awaiting_release: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     game = relationship("Game", lazy="joined")
+    user = relationship("User", lazy="select")
 
 
 class ProductKey(db.Model):

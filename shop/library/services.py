@@ -1,9 +1,17 @@
-"""The one rule for ownership, and the only writers of it."""
+"""The one rule for ownership, and the only writers of it.
+
+A copy bought before its game's release date is a pre-order: owned (it counts for
+`owns`), but `awaiting_release` until the release job (library/release.py) unlocks it.
+Downloads and product keys ask `playable(entry)` / `released(game)`."""
 from datetime import datetime
 
 from sqlalchemy import select, update
 
+from ..accounts.age import is_adult
+from ..catalog import ratings
+from ..catalog.models import Game
 from ..extensions import db
+from ..timeutil import seoul_today
 from .models import LibraryEntry
 
 
@@ -31,15 +39,20 @@ def revoked_owner_ids(game_id: int, user_ids: list[int]) -> set[int]:
 
 def grant(user_id: int, order_id: int, game_ids: list[int], now: datetime):
     """Give the user the games of a paid order, in the caller's transaction. A copy
-    revoked by an earlier refund is granted again (a re-purchase)."""
+    revoked by an earlier refund is granted again (a re-purchase). A game not out yet
+    is granted as a pre-order (awaiting_release)."""
+    upcoming = set(db.session.scalars(select(Game.id).where(
+        Game.id.in_(game_ids), Game.release_date > seoul_today(now)))) if game_ids else set()
     existing = {e.game_id: e for e in db.session.scalars(select(LibraryEntry).where(
         LibraryEntry.user_id == user_id, LibraryEntry.game_id.in_(game_ids)))}
     for game_id in game_ids:
         entry = existing.get(game_id)
         if entry is None:
-            db.session.add(LibraryEntry(user_id=user_id, game_id=game_id, order_id=order_id, granted_at=now))
+            db.session.add(LibraryEntry(user_id=user_id, game_id=game_id, order_id=order_id, granted_at=now,
+                                        awaiting_release=game_id in upcoming))
         elif entry.revoked_at is not None:
             entry.revoked_at, entry.order_id, entry.granted_at = None, order_id, now
+            entry.awaiting_release = game_id in upcoming
 
 
 def revoke(order_id: int, now: datetime):
@@ -91,3 +104,25 @@ def grouped(entries_list) -> list[tuple]:
         else:
             top.append(entry)
     return [(entry, children.get(entry.game_id, [])) for entry in top]
+
+
+def released(game) -> bool:
+    """The game is out (its release date has come in Korea). Whether a pre-ordered copy
+    is unlocked is the entry's business: see `playable`."""
+    return not ratings.coming_soon(game)
+
+
+def playable(entry: LibraryEntry, user=None, today=None) -> bool:
+    """May the owner download / play / see the key of this copy now: not revoked, unlocked
+    by the release job, and, for an adults-only game, owned by a verified adult (the
+    downloads domain asks this before it hands out a file)."""
+    owner = user if user is not None else entry.user
+    return (entry.revoked_at is None and not entry.awaiting_release
+            and (not ratings.is_adult_only(entry.game) or is_adult(owner, today)))
+
+
+def awaiting_release(order_id: int) -> bool:
+    """Does the order hold a pre-order still waiting for its release (refundable then)."""
+    return db.session.scalar(select(LibraryEntry.id).where(
+        LibraryEntry.order_id == order_id, LibraryEntry.revoked_at.is_(None),
+        LibraryEntry.awaiting_release.is_(True)).limit(1)) is not None

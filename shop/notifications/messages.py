@@ -24,6 +24,8 @@ NOTICES = {
     "review_reply": (_l("%(title)s's publisher replied to your review"), None),
     "wishlist_sale": (_l("%(title)s is on sale: %(price)s (-%(percent)s%%)"),
                       lambda p: {"price": won(p["price"])}),
+    "preorder_released": (_l("%(title)s is out: your pre-order is unlocked in your library."), None),
+    "wishlist_released": (_l("%(title)s from your wishlist is out now."), None),
     "order_paid": (_l("Payment received: %(order_name)s (%(total)s)"), _order),
     "order_refunded": (_l("Refunded: %(order_name)s (%(total)s)"), _order),
     "order_line_refunded": (_l("Refunded: %(title)s (%(amount)s)"), lambda p: {"amount": won(p["amount"])}),

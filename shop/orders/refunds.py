@@ -38,8 +38,12 @@ def refund_key(order: Order) -> str:
 
 
 def refundable(order: Order) -> bool:
+    """PAID, and inside the refund window, or holding a pre-order not released yet (a
+    pre-order can be refunded any time before release)."""
+    if order.status != "PAID" or order.paid_at is None:
+        return False
     window = timedelta(days=current_app.config["REFUND_WINDOW_DAYS"])
-    return order.status == "PAID" and order.paid_at is not None and utcnow() - order.paid_at <= window
+    return utcnow() - order.paid_at <= window or library.awaiting_release(order.id)
 
 
 def cancel_failed(result) -> RefundError:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..catalog import ratings
 from ..errors import DomainError
 from ..extensions import db
 from ..library import services as library
@@ -121,6 +122,12 @@ def start_checkout(user, options: dict | None = None, gift: dict | None = None) 
         raise CheckoutError(_("No longer for sale: %(titles)s. Remove it from your cart.", titles=", ".join(blocked)))
     if not gift:
         _check_cart(user, games)
+    for game in games:  # coming soon without pre-orders, adults only: the cart refused them when added,
+        try:            # but a release date or a rating can change afterwards
+            ratings.check_release(game)
+            ratings.check_buyer(user, game)
+        except DomainError as exc:
+            raise CheckoutError(exc.message)
     try:
         for old in db.session.scalars(select(Order.id).where(Order.user_id == user.id,
                                                              Order.status == "PENDING")).all():

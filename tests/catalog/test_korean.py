@@ -155,7 +155,7 @@ def test_home_rows_are_cached_per_locale(client, game, redis):
     assert "Special offers" in _text(client.get("/"))
     korean = _text(client.get("/", headers=KO))
     assert "특별 할인" in korean and "Special offers" not in korean
-    assert redis.exists("cache:lists:home:offers:en") and redis.exists("cache:lists:home:offers:ko")
+    assert redis.exists("cache:lists:home:offers:en:all") and redis.exists("cache:lists:home:offers:ko:all")
 
 
 def test_invalidation_drops_every_locale(client, app, game, redis):

@@ -308,7 +308,7 @@ def test_home_rows(client, app, shop):
 def test_home_rows_are_cached_and_dropped_when_a_game_changes(client, app, shop, redis):
     game = shop.game("Old Name", featured=True)
     assert "Old Name" in client.get("/").get_data(as_text=True)
-    assert redis.exists("cache:lists:home:featured:en")  # keyed by the locale it was rendered in
+    assert redis.exists("cache:lists:home:featured:en:all")  # keyed by the locale it was rendered in
     shop.update(game.id, title="New Name")
     assert "Old Name" in client.get("/").get_data(as_text=True)  # served from the cache…
     run_jobs(app)                                                 # …until after_game_change runs
@@ -324,7 +324,7 @@ def test_home_with_an_empty_store(client):
 def test_cached_prices_expire_when_a_sale_starts(client, app, shop, redis):
     shop.game("Soon Cheap", featured=True, price=10000, sale_price=5000, sale_starts_at=utcnow() + timedelta(seconds=40))
     client.get("/")
-    assert 0 < redis.ttl("cache:lists:home:featured:en") <= 41
+    assert 0 < redis.ttl("cache:lists:home:featured:en:all") <= 41
 
 
 # --- game page ------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ def test_delisted_and_unknown_games_are_404(client, shop):
 def test_game_detail_is_cached_and_refreshed_after_an_update(client, app, shop, redis):
     game = shop.game("Cached Game", short_description="first words")
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)
-    assert redis.exists(f"cache:game:{game.id}:detail:en") and redis.exists(f"cache:game:{game.id}:body:en")
+    assert redis.exists(f"cache:game:{game.id}:detail:en:all") and redis.exists(f"cache:game:{game.id}:body:en:all")
     shop.update(game.id, short_description="second words", price=777)
     assert "first words" in client.get(f"/games/{game.slug}").get_data(as_text=True)  # still cached
     run_jobs(app)
@@ -423,7 +423,7 @@ def test_renamed_game_shows_its_new_title_right_after_the_job(client, app, shop)
 
 def test_cache_key_is_the_documented_one(app):
     assert cache.game_key(5, "detail") == "cache:game:5:detail"
-    assert cache.localized(cache.game_key(5, "detail"), "ko") == "cache:game:5:detail:ko"
+    assert cache.localized(cache.game_key(5, "detail"), "ko") == "cache:game:5:detail:ko:all"
 
 
 def test_page_numbers_leave_gaps():

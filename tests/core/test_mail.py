@@ -50,13 +50,15 @@ CONTEXTS["gift_received"] = {"giver": "Santa", "title": "Hades", "message": "Hav
                              "link": "http://127.0.0.1:5000/gifts/claim/s1gned.t0ken"}
 CONTEXTS["gift_owned"] = {"nickname": "Santa", "title": "Hades", "email": "friend@example.com",
                           "link": "http://127.0.0.1:5000/gifts"}
+CONTEXTS["preorder_released"] = {"nickname": "Mina", "title": "Hades", "link": "http://127.0.0.1:5000/games/hades"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
          "vip_downgrade": ["Mina", "SILVER", "VIP", "October 2026", "1,000", "₩300,000"],
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
          "line_refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000003", "Celeste", "₩8,334", "1,500 points"],
-         "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"]}
+         "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"],
+         "preorder_released": ["Mina", "Hades", "http://127.0.0.1:5000/games/hades"]}
 # The subjects an English reader gets for CONTEXTS.
 SUBJECTS_EN = {
     "verify_email": "Your Playcation verification code: 314159",
@@ -72,6 +74,7 @@ SUBJECTS_EN = {
     "game_delisted": "“Hollow <Knight>” was removed from the Playcation store",
     "gift_received": "Santa sent you a gift on Playcation: Hades",
     "gift_owned": "Your gift of Hades can't be claimed",
+    "preorder_released": "Hades is out: your pre-order is ready",
 }
 
 

@@ -117,6 +117,8 @@ def test_every_kind_reads_in_both_languages(app):
         "game_relisted": {"title": "Hades"},
         "gift_claimed": {"title": "Hades", "email": "friend@example.com"},
         "gift_owned": {"title": "Hades", "email": "friend@example.com"},
+        "preorder_released": {"title": "Hades"},
+        "wishlist_released": {"title": "Hades"},
     }
     assert set(samples) == set(NOTICES)
     with app.app_context():

@@ -20,13 +20,17 @@ def _hash(password: str) -> str:
 
 
 def make_user(email=None, nickname=None, role="customer", verified=True, password=DEFAULT_PASSWORD,
-              status="active", withdrawn_at=None, locale="en"):
+              status="active", withdrawn_at=None, locale="en", birth_date=None):
     """A user; English by default, as the suite's browser is (tests/conftest.py
-    EnglishClient): emails and notifications are written in the user's language."""
+    EnglishClient): emails and notifications are written in the user's language.
+    `birth_date`: one the sandbox identity provider verified, with consent."""
     n = next(_counter)
     user = User(email=(email or f"user{n}@example.com").lower(), nickname=nickname or f"Player{n}",
                 role=role, status=status, withdrawn_at=withdrawn_at, locale=locale,
                 password_hash=_hash(password), email_verified_at=utcnow() if verified else None)
+    if birth_date is not None:
+        user.birth_date, user.identity_provider = birth_date, "sandbox"
+        user.birth_date_verified_at = user.birth_date_consent_at = utcnow()
     db.session.add(user)
     db.session.commit()
     return SimpleNamespace(id=user.id, email=user.email, nickname=user.nickname, role=role, password=password)
