@@ -234,3 +234,24 @@ def test_a_gifted_games_product_key_goes_to_whoever_claims_it_never_the_giver(ap
     friend.browser.post(f"/gifts/claim/{claim_token(outbox, 'f@example.com')}")
     assert "GIFT-KEY-0001" in text(friend.browser.get("/library"))
     assert "GIFT-KEY-0001" not in text(giver.browser.get(f"/orders/{public_id}"))
+
+
+def test_a_minor_cannot_claim_an_adults_only_gift(app, outbox, make_user):
+    """The claim asks what a purchase asks (catalog.ratings.check_buyer): an adults-only
+    game goes only to an account verified as an adult; the gift stays claimable."""
+    from datetime import date
+
+    from shop.catalog.models import Game
+
+    giver = Shopper(app, make_user(nickname="Santa", birth_date=date(1990, 5, 1)))
+    minor = make_user(email="kid@example.com", birth_date=date.today().replace(year=date.today().year - 15))
+    game_id = new_game(app, "Night Shift", price=15000)
+    with app.app_context():
+        db.session.get(Game, game_id).age_rating = "19"
+        db.session.commit()
+    send_gift(giver, game_id, minor.email)
+    token = claim_token(outbox, minor.email)
+    kid = Shopper(app, minor)
+    res = kid.browser.post(f"/gifts/claim/{token}", follow_redirects=True)
+    assert "rated Adults only (19+)" in text(res)
+    assert library_of(app, minor.id) == [] and [g.status for g in gifts(app)] == ["sent"]

@@ -207,3 +207,27 @@ def test_owners_are_told_of_a_new_build_in_their_own_language(app, world, make_u
     assert en["subject"] == "Download Quest 2.0.0 is ready to download"
     page = browser_as(app, korean.id).get("/notifications", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "Download Quest 2.0.0 버전이 macOS용으로 나왔어요. 라이브러리에서 내려받으세요." in page
+
+
+@pytest.mark.parametrize("case", ["pre-order before release", "adults only, owner unverified"])
+def test_an_owner_who_may_not_play_yet_cannot_download(app, world, make_user, case):
+    """library.playable decides: a pre-ordered copy before the release job unlocks it, and
+    an adults-only game owned by an account not verified as an adult, get no download."""
+    from shop.catalog.models import Game
+    from shop.extensions import db
+    from shop.library.models import LibraryEntry
+
+    owner = make_user()
+    grant(app, owner.id, world.game)
+    with app.app_context():
+        if case == "pre-order before release":
+            entry = db.session.query(LibraryEntry).filter_by(user_id=owner.id, game_id=world.game).one()
+            entry.awaiting_release = True
+        else:
+            db.session.get(Game, world.game).age_rating = "19"
+        db.session.commit()
+    browser = browser_as(app, owner.id)
+    res = start_download(browser, world.build)
+    assert res.status_code == 302 and res.headers["Location"] == "/library"
+    assert "can't be downloaded yet" in unescape(browser.get("/library").get_data(as_text=True))
+    assert downloads_of(app, owner.id) == [] and count(app, owner.id, world.game) == 0
