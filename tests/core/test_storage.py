@@ -3,7 +3,6 @@ upload end to end with the app configured for S3."""
 import io
 import os
 import uuid
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from shop.accounts.models import User
 from shop.extensions import db
 from shop.infra.storage import LocalStorage, S3Storage, get_storage
-from ..support.env import free_port
+from ..support.s3 import moto_s3
 
 BUCKET = "playcation-media"
 REGION = "ap-northeast-2"
@@ -104,27 +103,8 @@ def test_media_route_does_not_serve_files_outside_the_folder(app, local, monkeyp
 
 @pytest.fixture(scope="module")
 def s3():
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        try:
-            yield SimpleNamespace(endpoint=endpoint, client=client, bucket=BUCKET)
-        finally:
-            server.stop()
+    with moto_s3(BUCKET, REGION) as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 resume, verification by reading the object back, and presigned downloads with their signed
 lifetime (moto does not enforce X-Amz-Expires, so the lifetime is checked in the URL)."""
 import hashlib
-import os
-from types import SimpleNamespace
 
 import pytest
 import requests
 
-from ..support.env import free_port
+from ..support.s3 import moto_s3
 from ..support.browser import run_jobs
 from ..support.builds import Uploader, browser_as, build_row, downloads_of, payload
 from ..support.catalog import make_game
@@ -21,29 +19,9 @@ REGION = "ap-northeast-2"
 
 @pytest.fixture(scope="module")
 def s3():
-    """moto's S3 over real HTTP (as tests/core/test_storage.py starts it), with its own bucket."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-        if BUCKET not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
-            client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        try:
-            yield SimpleNamespace(endpoint=endpoint, client=client, bucket=BUCKET)
-        finally:
-            server.stop()
+    """moto's S3 over real HTTP (tests/support/s3.py), with its own bucket."""
+    with moto_s3(BUCKET, REGION) as server:
+        yield server
 
 
 @pytest.fixture
