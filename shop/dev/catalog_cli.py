@@ -31,3 +31,10 @@ def seed(n, covers, reviewed, batch_size, force):
     click.echo(f"{result.created:,} games created, {result.existing:,} already there, "
                f"{result.covers:,} covers generated, {result.reviews:,} reviews posted "
                f"in {time.monotonic() - started:.1f}s.")
+    if current_app.config["PAYMENT_GATEWAY"] == "sandbox":  # the demo customer buys through it
+        from .seed import DEMO_USERS
+        from .seed_library import seed_library
+
+        customer = next(email for role, email, *_ in DEMO_USERS if role == "customer")
+        made, bought = seed_library(customer)
+        click.echo(f"{made} demo builds published; the demo customer bought {bought} games.")
