@@ -1,6 +1,5 @@
 """Store-front routes: browsing /games and the game page. The home page rows are
 rendered here too (`home_sections`), for core.index."""
-from types import SimpleNamespace
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -100,24 +99,24 @@ def find_listed(slug: str):
 
 @bp.route("/games/<slug>")
 def game_page(slug):
-    """A listed game's page. Before the page cache is asked, only the game's id is looked
-    up (one index read) with its buy state; the game itself is loaded when rendering."""
+    """A listed game's page. Before the page cache is asked, the game is looked up by its
+    slug (one index read) for its buy state, which the rules read from the game itself
+    (release date, age rating, base game); the page is rendered only on a cache miss."""
     if len(slug) > 200 or not slug.isprintable():
         abort(404)
-    game_id = db.session.scalar(select(Game.id).where(Game.slug == slug, Game.status == "listed"))
-    if game_id is None:
+    game = db.session.scalar(select(Game).where(Game.slug == slug, Game.status == "listed"))
+    if game is None:
         game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
         if current_slug:
             return redirect(url_for("catalog.game_page", slug=current_slug), 301)
         abort(404)
+    game_id = game.id
     rankings.record_view(game_id, _visitor())
-    state = card_states.states(current_user, [SimpleNamespace(id=game_id, is_listed=True)])[game_id]
+    state = card_states.states(current_user, [game])[game_id]
     now = utcnow()
-    loaded = []
+    loaded = [game]
 
     def render():
-        game = db.session.get(Game, game_id)
-        loaded.append(game)
         ttl = storefront.price_ttl(now, game)
         parts = {
             part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
