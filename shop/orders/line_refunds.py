@@ -47,11 +47,6 @@ def refusal(order: Order, line: OrderLine) -> str | None:
         return _("Only paid orders can be refunded.")
     if line.gift_to:
         return _("A gift is refunded from your Gifts page, while it is unclaimed.")
-    blocking = dlc_blocking_refund(order, [line.game_id])
-    if blocking:
-        title, other = blocking[0]
-        return _("You own %(dlc)s, DLC for a game in this order, from order %(order)s. Refund that "
-                 "order first; nothing changed.", dlc=title, order=other.order_name)
     return refund_rules.refusal(order, line)
 
 
@@ -68,6 +63,11 @@ def refund_line(order: Order, line_id: int, reason: str = "Customer request") ->
     why = refusal(order, line)
     if why:
         raise RefundError(why)
+    blocking = dlc_blocking_refund(order, [line.game_id])  # the order page says so beside the button
+    if blocking:
+        title, other = blocking[0]
+        raise RefundError(_("You own %(dlc)s, DLC for a game in this order, from order %(order)s. Refund that "
+                            "order first; nothing changed.", dlc=title, order=other.order_name))
     share = proration.shares(order)[line.id]
     order_id, game_id, payment_key, gateway_name = order.id, line.game_id, order.payment_key, order.gateway
     if share.cash > 0 and payment_key:

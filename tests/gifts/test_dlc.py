@@ -155,3 +155,22 @@ def test_the_publisher_sets_the_base_game_in_the_game_form(app, make_user):
     # Someone else's game can't be edited at all, nor can a customer use the form.
     assert Shopper(app, other).browser.post(f"/publisher/games/{new}/edit", form).status_code == 403
     assert Shopper(app, make_user()).browser.post(f"/publisher/games/{new}/edit", form).status_code == 403
+
+
+def test_refunding_just_the_base_game_waits_for_refundable_dlc_of_another_order(app, make_user):
+    """The per-game refund keeps the same rule as the whole order's."""
+    from shop.orders.models import Order, OrderLine
+
+    publisher, base, dlc = _base_and_dlc(app, make_user)
+    with app.app_context():
+        other = make_game("Silksong", price=20000, publisher_id=publisher.id)
+    shopper = Shopper(app, make_user())
+    base_order = shopper.buy(base, other)
+    shopper.buy(dlc)
+    with app.app_context():
+        line_id = db.session.scalar(select(OrderLine.id).join(Order, Order.id == OrderLine.order_id).where(
+            Order.public_id == base_order, OrderLine.game_id == base))
+    res = shopper.browser.post(f"/orders/{base_order}/lines/{line_id}/refund", follow_redirects=True)
+    assert "You own Godmaster, DLC for a game in this order, from order" in text(res)
+    assert order_snapshot(app, base_order).status == "PAID"
+    assert library_of(app, shopper.user.id) == sorted([base, other, dlc])
