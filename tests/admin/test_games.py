@@ -110,7 +110,7 @@ def test_delisting_hides_the_game_tells_the_publisher_and_is_audited(app, admin_
     assert client.get(f"/games/{slug}").status_code == 200  # the page is rendered and its parts cached
     assert "Hollow Hill" in client.get("/search?q=hollow").get_data(as_text=True)
     assert redis.keys(f"cache:game:{game_id}:*")
-    redis.set("cache:lists:home:new:en", "stale row")
+    redis.set("cache:lists:home:new:en:all", "stale row")
 
     res = admin_browser.post(f"/admin/games/{game_id}/delist?status=listed", {"reason": REASON})
     assert res.status_code == 302 and res.headers["Location"] == "/admin/games?status=listed"  # filters kept
@@ -129,7 +129,7 @@ def test_delisting_hides_the_game_tells_the_publisher_and_is_audited(app, admin_
     assert mail["subject"] == "“Hollow Hill” was removed from the Playcation store"
     assert REASON in mail["text"] and f"/publisher/games/{game_id}/edit" in mail["text"]
     # the store and its caches follow, as with the publisher's own delist
-    assert redis.keys(f"cache:game:{game_id}:*") == [] and redis.get("cache:lists:home:new:en") is None
+    assert redis.keys(f"cache:game:{game_id}:*") == [] and redis.get("cache:lists:home:new:en:all") is None
     assert client.get(f"/games/{slug}").status_code == 404
     assert "Hollow Hill" not in client.get("/search?q=hollow").get_data(as_text=True)
 
