@@ -85,8 +85,28 @@ def skip_reason() -> str | None:
     return None
 
 
+# Journeys that stock the store with games of their own kind (builds, gifts and DLC,
+# pre-orders and adults-only games, refunds, a waiting room) run after the ones that
+# count the catalog from empty (test_store_journey.py, then test_store_lists.py), in
+# each language's store.
+LATER = ("test_builds_journey.py", "test_gift_journey.py", "test_preorder_journey.py", "test_refund_journey.py",
+         "test_waiting_journey.py")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Skip before any fixture runs, so no server starts for nothing."""
+    """Order the journeys (see LATER) within each language, and skip before any fixture
+    runs when the browser is missing, so no server starts for nothing."""
+    mine = [i for i, item in enumerate(items) if HERE in Path(str(item.fspath)).resolve().parents]
+    codes = browser_locales()
+
+    def key(item):
+        callspec = getattr(item, "callspec", None)
+        code = callspec.params.get("lang") if callspec else None
+        return (codes.index(code) if code in codes else -1, Path(str(item.fspath)).name in LATER)
+
+    for slot, item in zip(mine, sorted((items[i] for i in mine), key=key)):
+        items[slot] = item
     reason = skip_reason()
     if not reason:
         return
