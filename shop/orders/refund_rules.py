@@ -48,10 +48,22 @@ def window_open(order) -> bool:
 
 
 def within_window(order, line) -> str | None:
-    """The refund window: REFUND_WINDOW_DAYS (14) from payment."""
-    if window_open(order):
+    """The refund window: REFUND_WINDOW_DAYS (14) from payment; a pre-ordered game not
+    released yet may be refunded any time before its release."""
+    if window_open(order) or _awaiting_release(order, line):
         return None
     return _("The %(days)s-day refund window has passed.", days=current_app.config["REFUND_WINDOW_DAYS"])
+
+
+def _awaiting_release(order, line) -> bool:
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..library.models import LibraryEntry
+
+    return bool(db.session.scalar(select(LibraryEntry.awaiting_release).where(
+        LibraryEntry.order_id == order.id, LibraryEntry.game_id == line.game_id,
+        LibraryEntry.revoked_at.is_(None))))
 
 
 def download_limit(download_count):

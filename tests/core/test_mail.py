@@ -51,6 +51,8 @@ CONTEXTS["gift_received"] = {"giver": "Santa", "title": "Hades", "message": "Hav
 CONTEXTS["gift_owned"] = {"nickname": "Santa", "title": "Hades", "email": "friend@example.com",
                           "link": "http://127.0.0.1:5000/gifts"}
 CONTEXTS["preorder_released"] = {"nickname": "Mina", "title": "Hades", "link": "http://127.0.0.1:5000/games/hades"}
+CONTEXTS["build_published"] = {"nickname": "Mina", "title": "Hades", "version": "1.2.0", "platform": "macos",
+                               "link": "http://127.0.0.1:5000/library"}
 # What a reader must see, where the context holds numbers or structures.
 SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "₩24,000", "₩30,000"],
          "vip_upgrade": ["Mina", "GOLD", "October 2026", "3,000"],
@@ -58,7 +60,8 @@ SHOWN = {"receipt": ["Mina", "7f0c3c6e-0000-4000-8000-000000000001", "Hades", "�
          "refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000002", "Hades", "₩24,000"],
          "line_refund": ["Mina", "7f0c3c6e-0000-4000-8000-000000000003", "Celeste", "₩8,334", "1,500 points"],
          "game_delisted": ["Studio", "Cover art breaks the rules", "/publisher/games/7/edit"],
-         "preorder_released": ["Mina", "Hades", "http://127.0.0.1:5000/games/hades"]}
+         "preorder_released": ["Mina", "Hades", "http://127.0.0.1:5000/games/hades"],
+         "build_published": ["Mina", "Hades", "1.2.0", "macOS", "http://127.0.0.1:5000/library"]}
 # The subjects an English reader gets for CONTEXTS.
 SUBJECTS_EN = {
     "verify_email": "Your Playcation verification code: 314159",
@@ -75,6 +78,7 @@ SUBJECTS_EN = {
     "gift_received": "Santa sent you a gift on Playcation: Hades",
     "gift_owned": "Your gift of Hades can't be claimed",
     "preorder_released": "Hades is out: your pre-order is ready",
+    "build_published": "Hades 1.2.0 is ready to download",
 }
 
 

@@ -118,6 +118,7 @@ def test_every_kind_reads_in_both_languages(app):
         "gift_claimed": {"title": "Hades", "email": "friend@example.com"},
         "gift_owned": {"title": "Hades", "email": "friend@example.com"},
         "preorder_released": {"title": "Hades"},
+        "build_published": {"title": "Hades", "version": "1.2.0", "platform": "linux"},
         "wishlist_released": {"title": "Hades"},
     }
     assert set(samples) == set(NOTICES)
