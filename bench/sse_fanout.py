@@ -12,7 +12,7 @@ the other, measured with the same clients in the same run:
 
   floor   a bare gevent SSE server (bench/sse.py --floor-server): one pattern
           subscription, a queue per stream, no Flask or database: the baseline;
-  before  the store at --before (default `main`), exported with `git archive` into the
+  before  the store at --before (default `3f6764b`, the last revision that rendered per stream), exported with `git archive` into the
           temp dir and served from there (one query and one render per stream and
           message);
   after   this checkout (one query per process and message, one render per language).
@@ -390,7 +390,7 @@ def main():
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/"))
     p.add_argument("--pg-db", default="playcation_bench_fanout")
     p.add_argument("--redis-url", help="a Redis DB the bench may flush (default: a private redis-server)")
-    p.add_argument("--before", default="main", help="the revision measured as `before`")
+    p.add_argument("--before", default="3f6764b", help="the revision measured as `before` (default: the last one rendering per stream)")
     p.add_argument("--no-before", action="store_true")
     p.add_argument("--no-floor", action="store_true")
     p.add_argument("--connect-concurrency", type=int, default=100)
