@@ -50,7 +50,7 @@ class DangerFinder(HTMLParser):
 
 ROLES = ("anonymous", "customer_a", "publisher_a", "admin")
 SKIP_ENDPOINTS = {"static", "core.media", "core.healthz", "notifications.stream", "coupons.remaining_stream",
-                  "admin.coupon_stream", "dev.inbox", "dev.inbox_message", "social.login", "social.callback"}
+                  "admin.coupon_stream", "admin.live_stream", "waiting.stream", "dev.inbox", "dev.inbox_message", "social.login", "social.callback"}
 SKIP_FORMS = {"/logout", "/account/withdraw"}  # nothing to fuzz / ends the actor (tested in tests/accounts)
 QUERY_PARAMS = ("q", "page", "sort", "category", "tag", "price", "min", "max", "next", "status")
 
