@@ -937,6 +937,23 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def run_and_report(bench, args, stopping: str) -> dict:
+    """Run `bench` within --time-limit, stop it whatever happens, print the report as JSON
+    (and write it to --json). Shared by this script and bench/sse_fanout.py."""
+    report = None
+    try:
+        with gevent.Timeout(args.time_limit, RuntimeError(f"time limit of {args.time_limit}s reached")):
+            report = bench.run()
+    finally:
+        log(f"stopping: {stopping}")
+        bench.stop()
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    return report
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--connections", type=int, default=5000)
@@ -966,18 +983,7 @@ def main():
     if args.floor_server:
         return floor_server(args.floor_server, args.redis_url)
 
-    bench = Bench(args)
-    report = None
-    try:
-        with gevent.Timeout(args.time_limit, RuntimeError(f"time limit of {args.time_limit}s reached")):
-            report = bench.run()
-    finally:
-        log("stopping: closing streams, stopping the servers, dropping the bench database")
-        bench.stop()
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    report = run_and_report(Bench(args), args, "closing streams, stopping the servers, dropping the bench database")
     v = report["verdict"]
     log("verdict: " + json.dumps(v))
     print(summary_table(report))

@@ -28,7 +28,6 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import secrets  # noqa: E402
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (bulk_users, drop_database, fresh_database, host, latency_summary, log,  # noqa: E402
                            migrate, raise_nofile, redis_or_private, table)
 from bench.sse import UA, USER_ID_BASE, AppServer, FloorServer, Results, Stream, bench_cpu, cpu_seconds  # noqa: E402
+from bench.sse import run_and_report  # noqa: E402
 
 clock = time.perf_counter
 
@@ -401,18 +401,7 @@ def main():
     p.add_argument("--json", help="also write the report here")
     args = p.parse_args()
     args.worker_gc = None  # bench.sse.AppServer reads it
-    bench = FanoutBench(args)
-    report = None
-    try:
-        with gevent.Timeout(args.time_limit, RuntimeError(f"time limit of {args.time_limit}s reached")):
-            report = bench.run()
-    finally:
-        log("stopping: closing streams and servers")
-        bench.stop()
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    report = run_and_report(FanoutBench(args), args, "closing streams and servers")
     print(summary(report))
 
 
