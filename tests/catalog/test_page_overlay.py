@@ -35,7 +35,7 @@ def _member(app, nickname, **kw):
 @pytest.fixture
 def store(shop):  # noqa: F811
     tag = shop.tag("Puzzle")
-    games = {
+    return {
         "lantern": shop.game("Amber Lantern", featured=True, price=12000, tag_ids=[tag]),
         "harbor": shop.game("Quiet Harbor", price=9000, tag_ids=[tag]),
         "night": shop.game("Night Ward", price=30000, tag_ids=[tag], age_rating="19"),
@@ -43,7 +43,6 @@ def store(shop):  # noqa: F811
                           release_date=seoul_today() + timedelta(days=30)),
         "pool": shop.game("Empty Pool", price=8000, tag_ids=[tag]),
     }
-    return {name: game for name, game in games.items()}
 
 
 def test_two_members_share_the_copy_and_see_only_their_own_state(app, store):
