@@ -119,6 +119,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = connection_budget(SQLALCHEMY_DATABASE_URI)  # pool per process
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
+    REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10)  # seconds a caller waits for a free one (PoolBusy)
     RQ_QUEUE = env("RQ_QUEUE", "default")
     # Korean first (shop/web/i18n.py); compiled by `make` from translations/ko/LC_MESSAGES/messages.po
     BABEL_DEFAULT_LOCALE = "ko"
