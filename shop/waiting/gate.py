@@ -93,17 +93,14 @@ def _refuse(room, message, status):
 
 def fast_lane_allows(app, environ, event_id: int, user_id: int) -> bool:
     """The hook's rule for the claim's fast lane: True to let it claim, False to hand the
-    request to Flask (which refuses or redirects)."""
+    request to Flask (which refuses or redirects). Raises PoolBusy."""
     path = environ.get("PATH_INFO", "")
     room = room_for(path, app)
     if room is None:
         return True
     cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
     ticket = signer(app).read_pass(room.id, cookies.get(pass_cookie(room.id)), room.session_seconds)
-    try:
-        return ticket is not None and _bound(app, room, ticket, user_id) is True
-    except PoolBusy:
-        return False  # Flask's hook answers it
+    return ticket is not None and _bound(app, room, ticket, user_id) is True  # PoolBusy: the lane answers 429
 
 
 def init_app(app):

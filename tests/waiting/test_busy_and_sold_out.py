@@ -19,6 +19,7 @@ from shop.coupons.redis_state import keys as coupon_keys
 from shop.infra import redisconn
 from shop.waiting.passes import pass_cookie, ticket_cookie
 
+from ..support.browser import Browser
 from ..support.env import REDIS_URL
 from ..support.redis_outage import redis_outage  # noqa: F401  (fixture)
 from .conftest import Claimer, event_input, ticket_number
@@ -89,17 +90,51 @@ def test_a_pool_busy_past_its_wait_asks_again_and_keeps_the_place(app, open_even
     assert ticket_number(visitor.get(f"/waiting/{room_id}")) == number  # the same place
 
 
-def test_a_claim_on_a_busy_pool_is_asked_to_try_again(app, open_event, make_users, make_room, one_connection):
+def test_a_claim_on_a_busy_pool_is_asked_to_try_again(app, open_event, make_users, make_room, one_connection,
+                                                       monkeypatch):
+    """Both ways a claim is answered: the fast lane (429 "busy") and Flask's hook (429,
+    back to the room's JSON), each with Retry-After; once a connection is free it claims."""
+    from shop.coupons.fastlane import ClaimFastLane
+
     event_id = open_event(quantity=5)
     room_id = make_room(event_id, active_cap=5)
-    (claimer,) = Claimer.crowd(app, make_users(1))
-    assert claimer.browser.get(f"/waiting/{room_id}").status_code == 303  # has a pass
+    lane_user, flask_user = (LoggedIn(app, u) for u in make_users(2))
+    for claimer in (lane_user, flask_user):
+        assert claimer.browser.get(f"/waiting/{room_id}").status_code == 303  # each has a pass
+    lane = app.wsgi_app
+    assert isinstance(lane, ClaimFastLane)
+    flask_calls = []
+    inner = lane.inner
+    monkeypatch.setattr(lane, "inner", lambda environ, start: flask_calls.append(1) or inner(environ, start))
+    monkeypatch.setattr(lane, "ready", False)  # and back to what it was after the test
+    lane._start()  # on the suite's client; the room's owner check then meets the busy pool
     client = one_connection(wait=0.05)
     client.hold()
-    claim = claimer.claim(event_id)
+    claim = lane_user.claim(event_id)
+    assert not flask_calls, "the fast lane handed the busy claim to Flask"
+    assert claim.status_code == 429 and claim.headers["Retry-After"] == "2"
+    assert claim.get_json()["outcome"] == "busy"
+    monkeypatch.setattr(app, "wsgi_app", inner)  # Flask alone, as without the lane
+    claim = flask_user.claim(event_id)
     assert claim.status_code == 429 and claim.headers["Retry-After"] == "2"
     assert claim.get_json()["outcome"] == "waiting_room"
     client.release()
+    assert flask_user.claim(event_id).get_json()["outcome"] == "claimed"
+    monkeypatch.setattr(app, "wsgi_app", lane)
+    assert lane_user.claim(event_id).get_json()["outcome"] == "claimed"
+
+
+class LoggedIn:
+    """A user logged in through /login (the fast lane answers only such sessions)."""
+
+    def __init__(self, app, user):
+        self.browser = Browser(app)
+        assert self.browser.login(user.email).status_code == 302
+        self.token = self.browser.csrf_token()
+
+    def claim(self, event_id: int):
+        return self.browser.client.post(f"/coupons/{event_id}/claim", data={"csrf_token": self.token},
+                                        headers={"Accept": "application/json"})
 
 
 def test_redis_down_behind_the_same_pool_is_still_an_outage(app, make_room, redis_outage, monkeypatch):  # noqa: F811
