@@ -76,6 +76,20 @@ def node_rss(cluster) -> int:
     return total
 
 
+def cpu_seconds(procs) -> float:
+    """User + system CPU time of these processes and their children (gunicorn workers)."""
+    total = 0.0
+    for pid in procs:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 class Broadcasts(threading.Thread):
     """The bench's own subscriber on the room's channel: when each message was published."""
 
@@ -160,6 +174,10 @@ def main():
                  "both nodes hold the drop", timeout=15)
         base_lat, _ = asyncio.run(store_load(store_ports, paths, args.store_rps, 5))
         rss_start = node_rss(cluster)
+        line_pids = [n.proc.pid for n in cluster.nodes[:2]]
+        store_pids = [n.proc.pid for n in cluster.nodes[2:]]
+        other_pids = [admissions.pid] if admissions is not None else []
+        cpu_start = [cpu_seconds(line_pids), cpu_seconds(store_pids), cpu_seconds(other_pids)]
         redis = cluster.redis_raw()
         broadcasts = Broadcasts(redis, f"broadcast:waiting:{room_id}")
         broadcasts.start()
@@ -183,12 +201,15 @@ def main():
             load_lat, load_status = asyncio.run(store_load(store_ports, paths, args.store_rps,
                                                            max(plan["t0"] + args.arrive_seconds + 20 - time.time(), 5)))
             results = [r for part in pending.get(args.deadline + 60) for r in part]
+        cpu_end = [cpu_seconds(line_pids), cpu_seconds(store_pids), cpu_seconds(other_pids)]
         time.sleep(3)  # streams closed: let the nodes settle
         rss_end = node_rss(cluster)
         stop.set()
         broadcasts.stop.set()
         figures.update(report(cluster, args, results, broadcasts.seen, base_lat, load_lat, load_status,
                               rss_start, rss_samples, rss_end, event_id, room_id, redis))
+        figures["cpu_seconds"] = dict(zip(("line_nodes", "store_nodes", "admissions"),
+                                          (round(b - a, 1) for a, b in zip(cpu_start, cpu_end))))
         if admissions is not None:
             figures["admissions_log"] = [line for line in admissions.output().splitlines() if "ticks in" in line]
         figures["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -23,6 +23,8 @@ import secrets
 
 from redis.exceptions import RedisError  # noqa: F401  (callers catch it from here)
 
+from ..coupons.redis_state import keys as coupon_keys
+
 KEEP_SECONDS = 2 * 86400  # a room's keys outlive its last activity by this much
 
 JOIN = """
@@ -216,15 +218,21 @@ class RoomRedis:
             return True
         return self.client.get(key) == str(user_id)
 
-    def summary(self, room_id: int) -> dict:
-        """through, waiting, admitted, abandoned: the broadcast's numbers and the metrics'."""
+    def summary(self, room_id: int, coupon_event_id: int | None = None) -> dict:
+        """through, waiting, admitted, abandoned, stock (as last seen by admission): the
+        broadcast's numbers and the metrics'. With the guarded drop's id, also
+        `live_stock`, the drop's stock read now, in the same round trip."""
         k = keys(room_id)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hmget(k["state"], "through", "admitted", "abandoned", "stock")
             pipe.zcard(k["queue"])
-            (through, admitted, abandoned, stock), waiting = pipe.execute()
-        return {"through": int(float(through or 0)), "waiting": int(waiting), "admitted": int(admitted or 0),
-                "abandoned": int(abandoned or 0), "stock": int(stock) if stock not in (None, "") else None}
+            if coupon_event_id is not None:
+                pipe.get(coupon_keys(coupon_event_id)["stock"])
+            (through, admitted, abandoned, stock), waiting, *live = pipe.execute()
+        found = {"through": int(float(through or 0)), "waiting": int(waiting), "admitted": int(admitted or 0),
+                 "abandoned": int(abandoned or 0), "stock": int(stock) if stock not in (None, "") else None}
+        found["live_stock"] = int(live[0]) if live and live[0] is not None else None
+        return found
 
     def clear(self, room_id: int):
         self.client.delete(*keys(room_id).values())

@@ -124,11 +124,17 @@ def stream(room_id):
         reopened) after the sold-out broadcast hears "sold out" at once."""
         try:
             rr = room_redis()
-            summary = rr.summary(found.id)
-            stock = coupon_stock(found, rr.client)
+            summary = rr.summary(found.id, found.coupon_event_id)
         except RedisError:
             return ""
+        stock = summary["live_stock"]
         return sse.frame(state.message(summary["through"], summary["waiting"], stock,
                                        found.admissions_per_minute), "admit")
 
-    return sse.stream([state.channel(found.id)], lambda _channel, data: sse.frame(data, "admit"), first=first)
+    return sse.stream([state.channel(found.id)], shared=_admit_frame, first=first)
+
+
+def _admit_frame(_channel: str, data: str) -> str:
+    """The broadcast as an `admit` event: made once per process, the same bytes to every
+    waiter (no per-stream app context or formatting)."""
+    return sse.frame(data, "admit")
