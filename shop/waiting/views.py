@@ -6,6 +6,7 @@ on, or shows the place in line. The page reloads itself without JavaScript; with
 listens to /waiting/<R>/stream, where every waiter gets the same broadcast ("now
 admitting up to ticket N", waiting, stock left) and works out its own place."""
 import json
+import random
 
 from flask import Blueprint, abort, current_app, make_response, redirect, request
 from flask_babel import force_locale
@@ -21,7 +22,9 @@ from .services import coupon_stock, room_redis
 from .ticker import ensure_running
 
 bp = Blueprint("waiting", __name__)
-BUSY_RETRY_SECONDS = 3  # a busy process's "try again": the visitor's ticket cookie is kept
+# A busy process's "try again" (the visitor's ticket cookie is kept), spread over a few
+# seconds so a crowd turned away together doesn't come back together.
+BUSY_RETRY_SECONDS = (3, 8)
 
 
 def _render(name: str, **context) -> str:
@@ -74,9 +77,10 @@ def _room(room_id):
         seen = rr.visit(found, held[0] if held else None, stock)  # one round trip; the loop broadcasts
     except PoolBusy as exc:  # every connection of this process in use: busy, not down
         current_app.logger.info("waiting room %s: %s; the visitor tries again", found.id, exc)
+        retry = random.randint(*BUSY_RETRY_SECONDS)
         response = make_response(_render("waiting/unavailable.html", room=found, target=target, busy=True,
-                                                 retry=BUSY_RETRY_SECONDS))
-        response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+                                                 retry=retry))
+        response.headers["Retry-After"] = str(retry)
         response.headers["Cache-Control"] = "no-store"
         return response
     except RedisError as exc:  # Redis down: refused, or no answer within the socket timeouts

@@ -83,7 +83,7 @@ def test_a_pool_busy_past_its_wait_asks_again_and_keeps_the_place(app, open_even
     client = one_connection(wait=0.05)
     client.hold()
     busy = visitor.get(f"/waiting/{room_id}")
-    assert busy.status_code == 200 and busy.headers["Retry-After"] == "3"
+    assert busy.status_code == 200 and 3 <= int(busy.headers["Retry-After"]) <= 8
     assert "Many visitors are arriving at once" in busy.get_data(as_text=True)
     assert visitor.get_cookie(ticket_cookie(room_id)).value == kept and visitor.get_cookie(pass_cookie(room_id)) is None
     client.release()
