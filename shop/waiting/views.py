@@ -77,26 +77,28 @@ def _room(room_id):
         seen = rr.visit(found, held[0] if held else None, stock)  # one round trip; the loop broadcasts
     except PoolBusy as exc:  # every connection of this process in use: busy, not down
         current_app.logger.info("waiting room %s: %s; the visitor tries again", found.id, exc)
-        retry = random.randint(*BUSY_RETRY_SECONDS)
-        response = make_response(_render("waiting/unavailable.html", room=found, target=target, busy=True,
-                                                 retry=retry))
-        response.headers["Retry-After"] = str(retry)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _try_again(found, target, 200, random.randint(*BUSY_RETRY_SECONDS))
     except RedisError as exc:  # Redis down: refused, or no answer within the socket timeouts
         current_app.logger.warning("waiting room %s: Redis unreachable (%s), failing %s", found.id, exc,
                                    found.on_redis_down)
         if found.on_redis_down == "open":
             return _go_in(found, state.new_ticket_id(), target)
-        response = make_response(_render("waiting/unavailable.html", room=found, target=target, busy=False,
-                                                 retry=10), 503)
-        response.headers["Retry-After"] = "10"
-        return response
+        return _try_again(found, target, 503, 10)
     if seen["state"] == "in":
         return _go_in(found, seen["ticket"], target)
     number = seen["number"] if seen["number"] is not None else held[1]
     response = _page(found, target, number, seen["rank"], seen)
     _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, seen["ticket"], number), None)
+    return response
+
+
+def _try_again(found, target: str, status: int, seconds: int):
+    """The page that reloads itself in `seconds`: 200 for a busy process (the ticket
+    cookie is left as it was), 503 for Redis down."""
+    response = make_response(_render("waiting/unavailable.html", room=found, target=target, busy=status == 200,
+                                     retry=seconds), status)
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -120,7 +122,6 @@ def stream(room_id):
     found = rooms.get(room_id)
     if found is None:
         abort(404)
-
     ensure_running(current_app._get_current_object())
 
     def first():
@@ -131,7 +132,7 @@ def stream(room_id):
             summary = rr.summary(found.id, found.coupon_event_id)
         except RedisError:
             return ""
-        stock = summary["live_stock"]
+        stock = summary["live_stock"] if summary["live_stock"] is not None else summary["stock"]
         return sse.frame(state.message(summary["through"], summary["waiting"], stock,
                                        found.admissions_per_minute), "admit")
 
