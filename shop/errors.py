@@ -122,6 +122,14 @@ def _no_count() -> int:
     return 0
 
 
+class PoolBusy(redis.exceptions.ConnectionError):
+    """Every connection of this process's pool stayed in use for the pool's whole wait:
+    the process is busy, Redis is not down. A ConnectionError (so code that only knows
+    "Redis failed" still fails safely), but code that can tell a visitor to wait a moment
+    catches it first: a busy pool is no outage (shop/waiting/views.py). Raised by
+    shop/infra/redisconn.py's pools; here so that the error pages can answer it."""
+
+
 def register_error_pages(app):
     for status in TITLES:
         if status in (500, 503):
@@ -135,8 +143,6 @@ def register_error_pages(app):
     @app.errorhandler(429)
     def too_many(e):
         return render_error(429)
-
-    from .infra.redisconn import PoolBusy
 
     @app.errorhandler(PoolBusy)
     def redis_busy(e):

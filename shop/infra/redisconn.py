@@ -12,16 +12,11 @@ from urllib.parse import urlsplit
 import redis
 from flask import current_app
 
+from ..errors import PoolBusy  # noqa: F401  (raised here; the waiting room and the fast lane import it from here)
+
 SCHEMES = ("redis", "rediss", "unix")
 # Only meaningful on a TCP socket; UnixDomainSocketConnection raises TypeError for them.
 TCP_ONLY = ("socket_keepalive", "socket_keepalive_options")
-
-
-class PoolBusy(redis.exceptions.ConnectionError):
-    """Every connection of this process's pool stayed in use for the pool's whole wait:
-    the process is busy, Redis is not down. A ConnectionError (so code that only knows
-    "Redis failed" still fails safely), but code that can tell a visitor to wait a moment
-    catches it first: a busy pool is no outage (shop/waiting/views.py)."""
 
 
 class _Slots(LifoQueue):

@@ -12,12 +12,28 @@
     if (message && !window.confirm(message)) event.preventDefault();
   }, true);
 
+  // A plain (non-htmx) submit is a navigation: an htmx answer arriving after it must not
+  // swap the submitted form out of the page under the browser, which can lose the
+  // submission. The checkout's re-price is one: pressing Pay takes the focus from the
+  // points field, whose "change" asks for a new summary, Pay form included. For ten
+  // seconds (a form whose answer is a download leaves the page where it is) swaps wait.
+  var submittedAt = 0;
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    // Bubbling, so htmx (on the form itself) has already prevented the forms it sends.
+    if (!event.defaultPrevented && !(form.getAttribute && form.getAttribute("target"))) submittedAt = Date.now();
+  });
+  window.addEventListener("pageshow", function () { submittedAt = 0; });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (Date.now() - submittedAt < 10000) event.detail.shouldSwap = false;
+  });
+
   // <form data-swap-statuses="403 429">: htmx 2 drops 4xx answers as errors; swap these
   // in anyway (e.g. the coupon claim's "verify your email" and "slow down").
   document.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     var holder = elt && elt.closest && elt.closest("[data-swap-statuses]");
-    if (!holder) return;
+    if (!holder || Date.now() - submittedAt < 10000) return;
     var statuses = holder.getAttribute("data-swap-statuses").split(/\s+/);
     if (statuses.indexOf(String(event.detail.xhr.status)) !== -1) {
       event.detail.shouldSwap = true;
