@@ -54,9 +54,9 @@ import redis  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (Proc, bulk_users, drop_database, fresh_database, free_port, host,  # noqa: E402
+from bench.harness import (Proc, bulk_users, fresh_database, free_port, host,  # noqa: E402
                            http_get_json, latency_summary, log, migrate, percentile, raise_nofile,
-                           redis_or_private, start_gunicorn, table, tail, wait_for)
+                           redis_or_private, start_gunicorn, stop_servers, table, tail, wait_for)
 
 USER_ID_BASE = 9_000_001
 UA = "playcation-sse-bench"
@@ -911,22 +911,8 @@ class Bench:
     # ---- teardown
     def stop(self):
         self.direct.stop()
-        for server in self.servers:
-            try:
-                server.stop()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
-                log(f"could not stop {server.name}: {exc}")
-        if self.app is not None:
-            from shop.extensions import db
-
-            with self.app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        if self.args.db == "postgres" and not self.args.keep:
-            try:
-                drop_database(self.args.pg_url, self.pg_db)
-            except Exception as exc:  # noqa: BLE001
-                log(f"could not drop {self.pg_db}: {exc}")
+        keep = self.args.db != "postgres" or self.args.keep
+        stop_servers(self.servers, self.app, None if keep else self.args.pg_url, self.pg_db)
         try:
             self.admin.flushdb()
         except redis.RedisError:

@@ -47,8 +47,8 @@ import redis  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (bulk_users, drop_database, fresh_database, host, latency_summary, log,  # noqa: E402
-                           migrate, raise_nofile, redis_or_private, table)
+from bench.harness import (bulk_users, fresh_database, host, latency_summary, log,  # noqa: E402
+                           migrate, raise_nofile, redis_or_private, stop_servers, table)
 from bench.sse import UA, USER_ID_BASE, AppServer, FloorServer, Results, Stream, bench_cpu, cpu_seconds  # noqa: E402
 from bench.sse import run_and_report  # noqa: E402
 
@@ -345,22 +345,8 @@ class FanoutBench:
         return self.report
 
     def stop(self):
-        for server in self.servers:
-            try:
-                server.stop()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
-                log(f"could not stop {server.name}: {exc}")
-        if self.app is not None:
-            from shop.extensions import db
-
-            with self.app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        if self.args.db == "postgres":
-            try:
-                drop_database(self.args.pg_url, self.args.pg_db)
-            except Exception as exc:  # noqa: BLE001
-                log(f"could not drop {self.args.pg_db}: {exc}")
+        stop_servers(self.servers, self.app, self.args.pg_url if self.args.db == "postgres" else None,
+                     self.args.pg_db)
         if self.redis_server is not None:
             self.redis_server.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -38,7 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (Cluster, Visitor, free_port, host, log, make_game, make_users, postgres_url,  # noqa: E402
+from bench.harness import (Cluster, Visitor, free_port, grant, host, log, make_game, make_users, postgres_url,  # noqa: E402
                            start_gunicorn, table, wait_for)
 
 MiB = 1024 * 1024
@@ -137,25 +137,6 @@ def disk_baseline(path: Path, folder: Path) -> tuple[float, float]:
     read_s = time.perf_counter() - started
     copy.unlink()
     return copy_s, read_s
-
-
-def grant(app, user_id: int, game_id: int):
-    """The user owns the game (a paid order and its library entry)."""
-    from shop.catalog.models import Game
-    from shop.extensions import db
-    from shop.library.models import LibraryEntry
-    from shop.orders.models import Order, OrderLine
-    from shop.timeutil import utcnow
-
-    with app.app_context():
-        game = db.session.get(Game, game_id)
-        order = Order(user_id=user_id, status="PAID", subtotal=game.price, total=game.price, gateway="sandbox",
-                      expires_at=utcnow(), paid_at=utcnow(),
-                      lines=[OrderLine(game_id=game_id, title=game.title, list_price=game.price, price=game.price)])
-        db.session.add(order)
-        db.session.flush()
-        db.session.add(LibraryEntry(user_id=user_id, game_id=game_id, order_id=order.id))
-        db.session.commit()
 
 
 def gunicorn_worker_pid(master_pid: int) -> int:

@@ -468,6 +468,25 @@ def make_game(app, publisher_id: int, title: str, price: int = 15000) -> SimpleN
         return SimpleNamespace(id=game.id, slug=game.slug, title=game.title, price=game.price)
 
 
+def grant(app, user_id: int, game_id: int):
+    """The user owns the game (a paid order and its library entry), bought elsewhere."""
+    from shop.catalog.models import Game
+    from shop.extensions import db
+    from shop.library.models import LibraryEntry
+    from shop.orders.models import Order, OrderLine
+    from shop.timeutil import utcnow
+
+    with app.app_context():
+        game = db.session.get(Game, game_id)
+        order = Order(user_id=user_id, status="PAID", subtotal=game.price, total=game.price, gateway="sandbox",
+                      expires_at=utcnow(), paid_at=utcnow(),
+                      lines=[OrderLine(game_id=game_id, title=game.title, list_price=game.price, price=game.price)])
+        db.session.add(order)
+        db.session.flush()
+        db.session.add(LibraryEntry(user_id=user_id, game_id=game_id, order_id=order.id))
+        db.session.commit()
+
+
 class Visitor:
     """A browser behind the load balancer: one cookie jar (requests.Session), any node per
     request, its own client address in X-Forwarded-For (the nodes trust one proxy hop),

@@ -98,3 +98,28 @@ def tail(path, lines: int = 40) -> str:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def stop_servers(servers, app=None, pg_url: str | None = None, pg_db: str | None = None):
+    """A bench's teardown: stop every server (one failing doesn't stop the rest), let go
+    of the app's database connections, and drop the bench's PostgreSQL database."""
+    from .database import drop_database
+    from .stats import log
+
+    for server in servers:
+        try:
+            server.stop()
+        except Exception as exc:  # noqa: BLE001 - keep cleaning up
+            log(f"could not stop {server.name}: {exc}")
+    if app is not None:
+        from shop.extensions import db
+
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if pg_url and pg_db:
+        try:
+            drop_database(pg_url, pg_db)
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not drop {pg_db}: {exc}")
+

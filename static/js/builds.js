@@ -8,15 +8,7 @@
 (function () {
   "use strict";
 
-  var strings = (function () {
-    var el = document.getElementById("i18n");
-    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
-  })();
-  function t(key, fallback, values) {
-    var text = strings[key] || fallback;
-    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
-    return text;
-  }
+  var t = window.Playcation.t;  // static/js/catalog.js, loaded before this script
   var fmt = new Intl.NumberFormat(document.documentElement.lang || "ko", { maximumFractionDigits: 1 });
   function size(n) {
     if (n >= 1073741824) return fmt.format(n / 1073741824) + " GB";  // units of 1024, as the server shows

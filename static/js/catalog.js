@@ -16,6 +16,8 @@
     Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
     return text;
   }
+  // The same lookup for the page scripts loaded after this one (builds.js).
+  window.Playcation = Object.assign(window.Playcation || {}, { t: t });
 
   // --- Sale countdowns: <time data-sale-ends="2026-11-30T09:00:00Z"> -------------------
   function pad(n) { return String(n).padStart(2, "0"); }
