@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Store-front benchmark: home, /games, a tag page, page 500 of /games, a game page, search
-(a rare word, a common word, two words, Korean, a typo), and a logged-in game page and
-cart, each at --connections under gunicorn, against an empty Flask view served by the
-same gunicorn in the same run.
+(a rare word, a common word, two words, Korean, a typo), and a logged-in home, /games,
+game page and cart, each at --connections under gunicorn, against an empty Flask view
+served by the same gunicorn in the same run.
 
     .venv/bin/python bench/storefront.py --games 1000000             # what docs/benchmarks.md records
     .venv/bin/python bench/storefront.py --games 2000 --duration 3   # a quick look
@@ -83,7 +83,9 @@ def main(argv=None) -> int:
         headers = ["-H", f"User-Agent: {USER_AGENT}", "-H", "Accept-Language: en"]
         pages = [("empty Flask view", "/__empty", "baseline", [])]
         pages += [(label, path, "anonymous", []) for label, path in targets]
-        pages += [("game page, logged in", targets[4][1], "logged-in", cookie),
+        pages += [("home, logged in", "/", "logged-in", cookie),
+                  ("/games, logged in", "/games", "logged-in", cookie),
+                  ("game page, logged in", targets[4][1], "logged-in", cookie),
                   ("cart, logged in", "/cart", "logged-in", cookie)]
         for label, path, kind, extra in pages:  # warm every cache once
             run_wrk(wrk, port, path, headers + extra, connections=1, duration=1)

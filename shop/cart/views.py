@@ -18,7 +18,7 @@ bp.add_app_template_filter(discount_label, "discount_label")
 @bp.record_once
 def _plug_into_the_catalog(_state):
     """Game cards and pages show "In cart" / "In your library" from the cart's rule."""
-    card_states.register(services.cart_states)
+    card_states.register(services.cart_states, services.owned_or_carted)
 
 
 def _back() -> str:

@@ -4,12 +4,23 @@ Carts and ownership live in layers above the catalog, so the catalog asks whoeve
 registered (the cart does, from create_app); on its own it only knows what is listed.
 """
 _provider = None
+_marks = None
 
 
-def register(provider):
-    """`provider(user, games) -> {game id: state}`, for a page of games in a few queries."""
-    global _provider
-    _provider = provider
+def register(provider, marks=None):
+    """`provider(user, games) -> {game id: state}`, for a page of games in a few queries;
+    `marks(user, game ids) -> {game id: "owned" | "in_cart"}`, the viewer's own part of
+    those states, for filling a shared cached page (overlay.py)."""
+    global _provider, _marks
+    _provider, _marks = provider, marks
+
+
+def viewer_marks(user, game_ids) -> dict[int, str]:
+    """Which of `game_ids` the user owns or has in the cart (nothing when no one registered)."""
+    game_ids = list(game_ids)
+    if _marks is None or not game_ids or not getattr(user, "is_authenticated", False):
+        return {}
+    return _marks(user, game_ids)
 
 
 def states(user, games) -> dict[int, str]:

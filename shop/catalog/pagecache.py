@@ -12,8 +12,10 @@ What one visitor must never see of another:
   the page's canonical URL (extra query arguments render normally);
 - the body holds no session data: the CSRF token the renderer got is replaced by a
   placeholder before storing and each request's own token is put back when serving;
-- only the body is stored, never headers, so no Set-Cookie is ever replayed.
-Logged-in visitors get the page rendered for them (their cart, library and name).
+- only the body is stored, never headers, so no Set-Cookie is ever replayed;
+- logged-in visitors share a second copy (`member-adult` or `member-all`: which covers it
+  shows), rendered for no one in particular with markers where each visitor's own parts go
+  (header, cart buttons, buy box, DLC lines, reviews); overlay.fill puts them in per request.
 """
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -21,7 +23,7 @@ from flask import g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from . import cache
+from . import cache, overlay, ratings
 from ..web.i18n import current_locale
 
 CSRF_PLACEHOLDER = "%%csrf-token%%"
@@ -31,7 +33,6 @@ HEADER = "X-Page-Cache"  # hit | miss | bypass, for operators and tests
 def usable(canonical: str) -> bool:
     """May this request be answered from (and fill) the shared page cache?"""
     return (request.method == "GET"
-            and not current_user.is_authenticated
             and "_flashes" not in session
             and _asked_for(canonical))
 
@@ -44,27 +45,35 @@ def _asked_for(canonical: str) -> bool:
             and sorted(request.args.items(multi=True)) == sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
-def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = ""):
+def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = "",
+         slots: dict | None = None):
     """The response for a store-front page: `render()` (the page's HTML) when the cache
     may not be used, else the shared copy for `canonical`, rendered once per change.
     `ttl` (seconds, or a function returning them) is only asked when rendering;
-    `variant` names what else, the same for many visitors, changes the page."""
+    `variant` names what else, the same for many visitors, changes the page; `slots`
+    renders the page's own per-visitor parts for a logged-in visitor (overlay.fill).
+    `render` must read the viewer's own state only when `overlay.active()` is false."""
     if not usable(canonical):
         response = make_response(render())
         response.headers[HEADER] = "bypass"
         return response
     rendered = []
 
+    member = current_user.is_authenticated
+
     def render_shareable():
-        body = render()
+        body = overlay.shared(render) if member else render()
         rendered.append(True)
         token = g.get("csrf_token")
         return body.replace(token, CSRF_PLACEHOLDER) if token else body
 
-    key = f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{canonical}"
+    audience = f"member-{ratings.audience()}:" if member else ""
+    key = f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{audience}{canonical}"
     body = cache.single_flight(key, ttl, render_shareable, facts=facts)  # Redis down: rendered, not stored
-    if CSRF_PLACEHOLDER in body:
+    if CSRF_PLACEHOLDER in body:  # before the visitor's parts, which carry the token already
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    if member:
+        body = overlay.fill(body, slots or {})
     response = make_response(body)
     response.headers[HEADER] = "miss" if rendered else "hit"
     return response

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..timeutil import utcnow
-from . import cache, card_states, pagecache, pagehead, rankings, storefront, wishlist
+from . import cache, card_states, overlay, pagecache, pagehead, rankings, storefront, wishlist
 from .blueprint import bp
 from .models import Game
 from .services import dlc_of, find_game
@@ -74,8 +74,9 @@ def browse():
         result = storefront.browse(query, now)
         canonical = url_for("catalog.browse", **query.to_args(page=result.page if result.page > 1 else None))
         pushed.append(canonical)
+        viewer = None if overlay.active() else current_user  # shared copy: overlay.fill adds the visitor's
         context = dict(result=result, query=query, canonical=canonical, now=now,
-                       cart_states=card_states.states(current_user, result.games))
+                       cart_states=card_states.states(viewer, result.games))
         if partial:
             return (render_template("catalog/_game_list.html", **context)
                     + render_template("catalog/_sort.html", oob=True, **context))
@@ -117,9 +118,15 @@ def game_page(slug):
         abort(404)
     game_id = game.id
     rankings.record_view(game_id, _visitor())
-    state = card_states.states(current_user, [game])[game_id]
+    # The buy state anyone sees (sold out, coming soon...); a visitor's own (in cart, owned)
+    # is put in by the buy box slot, or by render() when the page is not shared.
+    shared_state = card_states.states(None, [game])[game_id]
     now = utcnow()
     loaded = [game]
+
+    def purchase():
+        return dict(state=card_states.states(current_user, [game])[game_id],
+                    wishlisted=wishlist.is_wishlisted(current_user, game_id))
 
     def render():
         ttl = storefront.price_ttl(now, game)
@@ -128,17 +135,20 @@ def game_page(slug):
                 f"catalog/_game_{part}.html", game=game, now=now, description=render_markdown(game.description))))
             for part in ("detail", "price", "body")
         }
-        dlcs = dlc_of(game)  # logged-in visitors bypass the cache: their DLC states are their own
-        states = card_states.states(current_user, [game, *dlcs])
-        return render_template("catalog/game.html", game=game, parts=parts, state=state,
-                               wishlisted=wishlist.is_wishlisted(current_user, game.id), dlcs=dlcs,
-                               dlc_states=states, base_game=game.base_game if game.base_game_id else None)
+        dlcs = dlc_of(game)
+        shared = overlay.active()  # DLC ownership, the buy box and reviews are the visitor's (overlay.fill)
+        states = card_states.states(None if shared else current_user, [game, *dlcs])
+        return render_template("catalog/game.html", game=game, parts=parts, dlcs=dlcs, dlc_states=states,
+                               base_game=game.base_game if game.base_game_id else None,
+                               **({"state": shared_state} if shared else purchase()))
 
-    # Keyed by the buy state too (sold out, or in this visitor's cart): the rest is the same for everyone.
+    slots = {"buy": lambda: render_template("catalog/_purchase.html", game=game, **purchase()),
+             "reviews": lambda: render_template("catalog/_game_reviews.html", game=game)}
     response = pagecache.page(canonical, [cache.game_generation_key(game_id)],
-                              lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(), variant=state)
+                              lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(),
+                              variant=shared_state, slots=slots)
     if not current_user.is_authenticated and response.headers.get(pagecache.HEADER) != "bypass":
-        pagehead.remember(canonical, game, state)  # the next anonymous visitor skips the database
+        pagehead.remember(canonical, game, shared_state)  # the next anonymous visitor skips the database
     return response
 
 

@@ -27,7 +27,7 @@ def test_the_added_to_cart_htmx_answer_in_korean(app, korean):
     html = korean.add(game_id).get_data(as_text=True)
     assert "<html" not in html
     control = re.search(rf'<div class="cart-control" id="cart-control-{game_id}">.*?</div>', html, re.S).group(0)
-    assert "장바구니에 있음 — 결제하기" in control and "In cart" not in control
+    assert "담김 · 결제하기" in control and "In cart" not in control
     assert 'aria-label="장바구니, 1개"' in html  # the badge, out of band
     again = korean.add(game_id).get_data(as_text=True)
     assert "Celeste은(는) 이미 장바구니에 있습니다." in again

@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""CPU and database cost of the logged-in store-front pages, one request at a time and
+in-process (Flask's test client, no server, no concurrency): the median milliseconds of
+--runs warm requests per page for one logged-in member (a game in their cart), beside
+an anonymous /games and /healthz. Steadier than wrk's requests/s on a shared machine.
+
+    .venv/bin/python bench/member_pages.py --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pt_x_bench \
+        --redis-url redis://127.0.0.1:6471/0
+
+Uses a catalog bench/storefront.py seeded in that database (it seeds none itself).
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USER_AGENT = "member-pages-bench"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-url", required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--runs", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    from sqlalchemy import func, select
+
+    from bench.harness import bulk_users
+    from shop import create_app
+    from shop.cart.models import CartItem
+    from shop.catalog.models import Game, Tag
+    from shop.config import ProductionConfig
+    from shop.extensions import db
+
+    app = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=args.pg_url, REDIS_URL=args.redis_url,
+                     SECRET_KEY="member-pages-bench-secret", SESSION_COOKIE_SECURE=False, SERVER_NAME=None)
+    with app.app_context():
+        games = db.session.scalar(select(func.count()).select_from(Game))
+        tag = db.session.scalar(select(Tag.slug).order_by(Tag.id))
+        slug, other = db.session.execute(select(Game.slug, Game.id).where(Game.status == "listed")
+                                         .order_by(Game.sales_count.desc()).limit(1)).one()
+        db.session.execute(db.text("DELETE FROM cart_items WHERE user_id >= 9200000"))
+        db.session.execute(db.text("DELETE FROM users WHERE id >= 9200000"))
+        db.session.commit()
+    [member] = bulk_users(app, 1, 9_200_000, "memberpages", USER_AGENT)
+    with app.app_context():
+        db.session.add(CartItem(user_id=member.id, game_id=other))
+        db.session.commit()
+    headers = {"User-Agent": USER_AGENT, "Accept-Language": "en"}
+    pages = [("/healthz", "/healthz", False), ("/games, anonymous", "/games", False),
+             ("home, logged in", "/", True), ("/games, logged in", "/games", True),
+             ("tag page, logged in", f"/games?tag={tag}", True), ("game page, logged in", f"/games/{slug}", True),
+             ("cart, logged in", "/cart", True)]
+    print(f"{games:,} games; median of {args.runs} warm requests, one at a time, in-process")
+    for label, path, logged_in in pages:
+        client = app.test_client()
+        if logged_in:
+            client.set_cookie("session", member.cookie)
+        get = lambda: client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})  # noqa: E731
+        for _ in range(3):
+            status = get().status_code
+        samples = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            get()
+            samples.append((time.perf_counter() - started) * 1000)
+        print(f"{label:22} {status} {statistics.median(samples):7.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
