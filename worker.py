@@ -3,6 +3,7 @@
   python worker.py               RQ worker (emails, jobs)
   python worker.py --scheduler   rq-scheduler with the store's cron entries
   python worker.py --coupons     coupon persistence: drains claim streams into the database
+  python worker.py --admissions  waiting-room admission: advances every enabled room each second
 """
 import logging
 import sys
@@ -21,6 +22,10 @@ def main(argv):
         run_scheduler(app)
     elif "--coupons" in argv:
         from shop.coupons.consumer import run_forever
+
+        run_forever(app)
+    elif "--admissions" in argv:
+        from shop.waiting.ticker import run_forever
 
         run_forever(app)
     else:

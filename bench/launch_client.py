@@ -16,6 +16,7 @@ import re
 import time
 
 NUMBER = re.compile(rb'"number": (\d+)')
+SOLD_OUT = re.compile(rb'"stock": 0[,}]')  # the page's settings when it opened on a sold-out drop
 
 
 class Response:
@@ -104,19 +105,31 @@ async def events(conn: Connection):
                 yield time.time(), name, "\n".join(data)
 
 
+async def enter(conn: Connection, room: int, event: int, cookies: dict, out: dict) -> Response:
+    """GET the waiting page until it answers with a place (200 with a number, or "sold
+    out") or a pass (303). A busy node's page (200, no number, Retry-After) is asked
+    again after that many seconds, as its refresh does; the ticket cookie is kept."""
+    while True:
+        page = await conn.request("GET", f"/waiting/{room}?next=/coupons/{event}", cookies)
+        out["statuses"].append(page.status)
+        if page.status != 200 or NUMBER.search(page.body):
+            return page
+        out["busy"] += 1
+        await asyncio.sleep(float(page.header("retry-after") or 3))
+
+
 async def visitor(spec: dict, plan: dict, seen: dict):
     room, event = plan["room"], plan["event"]
     port = plan["ports"][spec["n"] % len(plan["ports"])]
     cookies = {plan["session_cookie"]: spec["cookie"]}
     out = {"user": spec["id"], "number": None, "statuses": [], "got": [], "sold_out_at": None,
-           "outcome": None, "claimed_at": None, "error": None,
+           "outcome": None, "claimed_at": None, "error": None, "busy": 0,
            "opened_at": None, "left_at": None}
     seen[spec["id"]] = out
     await asyncio.sleep(max(plan["t0"] + spec["arrive"] - time.time(), 0))
     conn = Connection(port)
     try:
-        page = await conn.request("GET", f"/waiting/{room}?next=/coupons/{event}", cookies)
-        out["statuses"].append(page.status)
+        page = await enter(conn, room, event, cookies, out)
         if page.status == 200:
             out["number"] = number = int(NUMBER.search(page.body).group(1))
             conn.close()  # only the stream stays open while waiting
@@ -142,16 +155,23 @@ async def visitor(spec: dict, plan: dict, seen: dict):
             out["left_at"] = time.time()
             if not admitted:
                 return out
-            page = await conn.request("GET", f"/waiting/{room}?next=/coupons/{event}", cookies)
-            out["statuses"].append(page.status)
+            page = await enter(conn, room, event, cookies, out)
+        if page.status == 200 and SOLD_OUT.search(page.body):  # sold out before its pass was picked up
+            out["sold_out_at"] = time.time()
+            return out
         if page.status != 303:
             out["error"] = f"no pass: {page.status}"
             return out
         body = f"csrf_token={spec['csrf']}".encode()
-        claim = await conn.request("POST", f"/coupons/{event}/claim", cookies,
-                                   "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n",
-                                   body)
-        out["statuses"].append(claim.status)
+        while True:  # a busy node answers 429 + Retry-After: press again then, as a person would
+            claim = await conn.request("POST", f"/coupons/{event}/claim", cookies,
+                                       "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+                                       body)
+            out["statuses"].append(claim.status)
+            if claim.status != 429:
+                break
+            out["busy"] += 1
+            await asyncio.sleep(float(claim.header("retry-after") or 2))
         out["claimed_at"] = time.time()
         out["outcome"] = json.loads(claim.body).get("outcome") if claim.body.startswith(b"{") else None
     except Exception as exc:  # noqa: BLE001 - recorded, counted, shown

@@ -54,6 +54,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--client-procs", type=int, default=2)
     p.add_argument("--store-rps", type=float, default=10.0, help="home/game page fetches per second")
     p.add_argument("--deadline", type=float, default=240.0, help="seconds the visitors get in all")
+    p.add_argument("--store-nodes", type=int, default=0,
+                   help="extra nodes serving only the store's pages (the load balancer routes /waiting/ and the "
+                        "drop to the two line nodes); 0: the store load goes to the line nodes too")
+    p.add_argument("--admissions", choices=("process", "web"), default="process",
+                   help="who runs the admission loop: `worker.py --admissions` (the web nodes' loop off), "
+                        "or a greenlet in each web node")
     p.add_argument("--json", help="write the figures here too")
     return p.parse_args()
 
@@ -65,6 +71,20 @@ def node_rss(cluster) -> int:
         try:
             proc = psutil.Process(node.proc.pid)
             total += sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+        except psutil.Error:
+            pass
+    return total
+
+
+def cpu_seconds(procs) -> float:
+    """User + system CPU time of these processes and their children (gunicorn workers)."""
+    total = 0.0
+    for pid in procs:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
         except psutil.Error:
             pass
     return total
@@ -131,21 +151,33 @@ def main():
     if not postgres_url():
         sys.exit("needs PostgreSQL: set TEST_DATABASE_URL (or PLAYCATION_PG_URL) to a postgresql+psycopg:// URL")
     raise_nofile(1 << 20)
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="launch-day-")), postgres_url(), "launch_day_bench",
-                      WEB_CONCURRENCY="1", TRUSTED_PROXIES="0")
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="launch-day-")), postgres_url(),
+                      os.environ.get("BENCH_DB_NAME", "launch_day_bench"), WEB_CONCURRENCY="1", TRUSTED_PROXIES="0",
+                      WAITING_ADMISSION_LOOP="0" if args.admissions == "process" else "1",
+                      WEB_NODES=str(2 + args.store_nodes), WORKER_PROCESSES="2")
     figures = {"host": host(), "args": vars(args)}
     try:
         cluster.start_infrastructure()
-        cluster.start_nodes(2)
+        cluster.start_nodes(2 + args.store_nodes)
         cluster.wait_consumer(cluster.start_consumer("coupons"))
+        admissions = cluster.start_admissions() if args.admissions == "process" else None
+        if admissions is not None:
+            cluster.wait_admissions(admissions)
         app, game, users, event_id, room_id = setup(cluster, args)
-        ports = [n.port for n in cluster.nodes]
+        ports = [n.port for n in cluster.nodes[:2]]  # the line's nodes
+        store_ports = [n.port for n in cluster.nodes[2:]] or ports
         paths = ["/", f"/games/{game.slug}"]
-        log(f"{args.visitors} visitors, {args.coupons} coupons, room {room_id} at {args.rate}/min; nodes {ports}")
-        wait_for(lambda: all(asyncio.run(timed_get(p, f"/coupons/{event_id}"))[1] == 302 for p in ports),
+        log(f"{args.visitors} visitors, {args.coupons} coupons, room {room_id} at {args.rate}/min; "
+            f"line nodes {ports}, store pages on {store_ports}")
+        wait_for(lambda: all(asyncio.run(timed_get(p, f"/coupons/{event_id}"))[1] == 302
+                             for p in ports + store_ports),
                  "both nodes hold the drop", timeout=15)
-        base_lat, _ = asyncio.run(store_load(ports, paths, args.store_rps, 5))
+        base_lat, _ = asyncio.run(store_load(store_ports, paths, args.store_rps, 5))
         rss_start = node_rss(cluster)
+        line_pids = [n.proc.pid for n in cluster.nodes[:2]]
+        store_pids = [n.proc.pid for n in cluster.nodes[2:]]
+        other_pids = [admissions.pid] if admissions is not None else []
+        cpu_start = [cpu_seconds(line_pids), cpu_seconds(store_pids), cpu_seconds(other_pids)]
         redis = cluster.redis_raw()
         broadcasts = Broadcasts(redis, f"broadcast:waiting:{room_id}")
         broadcasts.start()
@@ -166,15 +198,21 @@ def main():
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.client_procs) as pool:
             pending = pool.starmap_async(run_slice, [(s, plan) for s in slices])
-            load_lat, load_status = asyncio.run(store_load(ports, paths, args.store_rps,
+            load_lat, load_status = asyncio.run(store_load(store_ports, paths, args.store_rps,
                                                            max(plan["t0"] + args.arrive_seconds + 20 - time.time(), 5)))
             results = [r for part in pending.get(args.deadline + 60) for r in part]
+        cpu_end = [cpu_seconds(line_pids), cpu_seconds(store_pids), cpu_seconds(other_pids)]
         time.sleep(3)  # streams closed: let the nodes settle
         rss_end = node_rss(cluster)
         stop.set()
         broadcasts.stop.set()
         figures.update(report(cluster, args, results, broadcasts.seen, base_lat, load_lat, load_status,
                               rss_start, rss_samples, rss_end, event_id, room_id, redis))
+        figures["cpu_seconds"] = dict(zip(("line_nodes", "store_nodes", "admissions"),
+                                          (round(b - a, 1) for a, b in zip(cpu_start, cpu_end))))
+        if admissions is not None:
+            figures["admissions_log"] = [line for line in admissions.output().splitlines() if "ticks in" in line]
+        figures["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         cluster.stop()
     print(json.dumps(figures, indent=2))
@@ -217,6 +255,10 @@ def report(cluster, args, results, published, base_lat, load_lat, load_status, r
     never_told = sum(1 for r in results if r["outcome"] is None and r["sold_out_at"] is None)
     statuses = [s for r in results for s in r["statuses"]] + load_status
     errors = [r["error"] for r in results if r["error"]]
+    # How often the room's news went out while the line moved: the admission loop's
+    # punctuality as the waiters see it (a broadcast per tick when "through" moved).
+    times = sorted(published.values())
+    gaps = [b - a for a, b in zip(times, times[1:])]
     peak = max((v for _, v in rss_samples), default=rss_start)
     out = {
         "issued_redis": int(redis.scard(f"coupon:{{{event_id}}}:claimed")),
@@ -224,6 +266,9 @@ def report(cluster, args, results, published, base_lat, load_lat, load_status, r
         "claimed_answers": len(claimed), "outcomes": _count(r["outcome"] for r in results),
         "fifo": fifo, "waited_with_ticket": len(numbered),
         "broadcasts_published": len(published), "updates_missed": missed,
+        "broadcast_gap_s": {"p50": round(percentile(gaps, 50), 2) if gaps else None,
+                            "max": round(max(gaps), 2) if gaps else None},
+        "busy_answers": sum(r.get("busy", 0) for r in results),
         "position_update_delay_s": latency_summary(delays, digits=3),
         "sold_out_after_last_coupon_s": latency_summary(sold_out, digits=3), "never_told": never_told,
         "store_baseline_ms": latency_summary(base_lat, 1000), "store_during_ms": latency_summary(load_lat, 1000),

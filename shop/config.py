@@ -119,6 +119,13 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = connection_budget(SQLALCHEMY_DATABASE_URI)  # pool per process
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200)  # per process; callers wait beyond it
+    REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10)  # seconds a caller waits for a free one (PoolBusy)
+    # Waiting rooms (shop/waiting): whether each web process runs the admission loop too
+    # (false where `worker.py --admissions` runs), the loops' period, and how long a
+    # process trusts its snapshot of the enabled rooms.
+    WAITING_ADMISSION_LOOP = env_bool("WAITING_ADMISSION_LOOP", True)
+    WAITING_ADVANCE_SECONDS = float(env("WAITING_ADVANCE_SECONDS", 1))
+    WAITING_ROOM_CACHE_SECONDS = float(env("WAITING_ROOM_CACHE_SECONDS", 2))
     RQ_QUEUE = env("RQ_QUEUE", "default")
     # Korean first (shop/web/i18n.py); compiled by `make` from translations/ko/LC_MESSAGES/messages.po
     BABEL_DEFAULT_LOCALE = "ko"

@@ -48,7 +48,7 @@ MESSAGES = {
     500: _l("An unexpected error happened on our side. It has been logged."),
     503: _l("Part of the store is down for a moment. Your data is safe; please try again shortly."),
 }
-
+BUSY = _l("Many visitors are here at once. Please try again in a moment.")
 
 # Errors that mean "the database or Redis is unavailable right now", answered with 503.
 # PoolTimeout: every connection of this process's pool stayed busy for pool_timeout
@@ -135,6 +135,17 @@ def register_error_pages(app):
     @app.errorhandler(429)
     def too_many(e):
         return render_error(429)
+
+    from .infra.redisconn import PoolBusy
+
+    @app.errorhandler(PoolBusy)
+    def redis_busy(e):
+        """Every Redis connection of this process stayed in use: busy, not down."""
+        log.warning("redis pool busy: %s", e)
+        body, status = render_error(429, BUSY)
+        response = current_app.make_response((body, status))
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)

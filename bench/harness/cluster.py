@@ -32,7 +32,26 @@ SECRET_KEY = "reliability-secret-key-0123456789abcdef"
 PASSWORD = "a long passphrase 1"
 
 
+_claimed_ports: set[int] = set()
+
+
 def free_port() -> int:
+    """A free TCP port: from BENCH_PORTS ("6421-6469") when set, so benches sharing a
+    machine stay in their own ranges, else one the kernel picks."""
+    span = os.environ.get("BENCH_PORTS", "")
+    if span:
+        low, _, high = span.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            if port in _claimed_ports:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _claimed_ports.add(port)
+            return port
+        raise RuntimeError(f"no free port left in BENCH_PORTS={span}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -354,6 +373,14 @@ class Cluster:
 
     def start_consumer(self, name: str | None = None, **env) -> Proc:
         return self._spawn(name or f"coupons{len(self.procs)}", [PY, "worker.py", "--coupons"], **env)
+
+    def start_admissions(self, name: str = "admissions", **env) -> Proc:
+        """`worker.py --admissions`: the waiting rooms' admission loop in a process of its own."""
+        return self._spawn(name, [PY, "worker.py", "--admissions"], **env)
+
+    def wait_admissions(self, proc: "Proc", timeout: float = 60.0):
+        wait_for(lambda: proc.alive and "admissions started" in proc.output(), f"{proc.name} started",
+                 timeout=timeout, interval=0.2)
 
     def stop_proc(self, proc: Proc):
         proc.stop()

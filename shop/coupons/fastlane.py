@@ -47,6 +47,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
 
 from ..infra.metrics import count_claim
+from ..infra.redisconn import PoolBusy
 from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
 from ..web.i18n import LOCALES
 from ..web.security import BASE_HEADERS
@@ -225,8 +226,16 @@ class ClaimFastLane:
         user_id, token, sid = ids
         if not self._csrf_ok(environ, session, form_token, cfg) or not self._identity_ok(environ, session, cfg):
             return None
-        services = self.services
         wants_json = self._wants_json(environ.get("HTTP_ACCEPT"))
+        try:
+            return self._claim(environ, event_id, user_id, sid, token, wants_json, session)
+        except PoolBusy:  # this process's Redis connections all stayed busy: not an outage, try again
+            return 429, "busy", user_id, wants_json, session
+
+    def _claim(self, environ, event_id: int, user_id: int, sid: str, token: str, wants_json: bool, session):
+        """The claim once the request is known good; None hands it to Flask. Raises
+        PoolBusy (the caller answers 429 "busy")."""
+        services = self.services
         if services.sold_out_cached(event_id):
             return 200, "sold_out", user_id, wants_json, session
         cached = self._auth_copy(user_id, sid)
@@ -369,6 +378,8 @@ class ClaimFastLane:
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
                        (REQUEST_ID_HEADER, request_id), *BASE_HEADERS,
                        ("Content-Security-Policy", self.csp), ("Vary", "HX-Request, Cookie")]
+        if outcome == "busy":
+            headers.append(("Retry-After", "2"))
         start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
         count_claim(outcome, "fast")
         log_request(request_id, "POST", environ["PATH_INFO"], "coupons.claim", status, started,

@@ -27,6 +27,7 @@ MESSAGES = {
     "not_open": _l("Not open yet. Come back when the drop starts."),
     "closed": _l("This drop has ended."),
     "rate_limited": _l("Too many attempts. Wait a second and try again."),
+    "busy": _l("Many visitors are claiming at once. Wait a second and try again."),
     "unverified": _l("Verify your email to claim coupons."),
 }
 LOGIN_REQUIRED = _l("Log in to claim coupons.")

@@ -90,6 +90,7 @@ def main() -> int:
         "worker": f"{sys.executable} worker.py",
         "scheduler": f"{sys.executable} worker.py --scheduler",
         "coupons": f"{sys.executable} worker.py --coupons",
+        "admissions": f"{sys.executable} worker.py --admissions",
     }
     run_env = {"PLAYCATION_RUN_PID": str(os.getpid())}
 

@@ -6,6 +6,7 @@ TCP-only keywords (`socket_keepalive`, `socket_keepalive_options`) with a TypeEr
 a client built with them works over TCP and dies on the socket. Every client in the
 app is built here, with only the options its scheme accepts.
 """
+from queue import Empty, LifoQueue
 from urllib.parse import urlsplit
 
 import redis
@@ -14,6 +15,27 @@ from flask import current_app
 SCHEMES = ("redis", "rediss", "unix")
 # Only meaningful on a TCP socket; UnixDomainSocketConnection raises TypeError for them.
 TCP_ONLY = ("socket_keepalive", "socket_keepalive_options")
+
+
+class PoolBusy(redis.exceptions.ConnectionError):
+    """Every connection of this process's pool stayed in use for the pool's whole wait:
+    the process is busy, Redis is not down. A ConnectionError (so code that only knows
+    "Redis failed" still fails safely), but code that can tell a visitor to wait a moment
+    catches it first: a busy pool is no outage (shop/waiting/views.py)."""
+
+
+class _Slots(LifoQueue):
+    """BlockingConnectionPool's queue of free connections, raising PoolBusy instead of
+    the pool's generic ConnectionError("No connection available.") when a wait runs out,
+    so the two are told apart by class, not by message."""
+
+    def get(self, block=True, timeout=None):
+        try:
+            return super().get(block, timeout)
+        except Empty:
+            if not block:
+                raise
+            raise PoolBusy(f"all {self.maxsize} Redis connections of this process stayed busy for {timeout} s") from None
 
 
 def scheme(url: str) -> str:
@@ -35,11 +57,11 @@ def client(url: str, *, blocking: bool = False, max_connections: int | None = No
            pool_timeout: float | None = None, **options) -> redis.Redis:
     """A client for `url`. `blocking=True` gives a pool whose callers wait up to
     `pool_timeout` seconds for one of `max_connections` (gevent workers may have
-    hundreds of greenlets asking at once) instead of failing."""
+    hundreds of greenlets asking at once) instead of failing, and then raise PoolBusy."""
     options = options_for(url, **options)
     if blocking:
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections or 50, timeout=pool_timeout or 5, **options)
+            url, max_connections=max_connections or 50, timeout=pool_timeout or 5, queue_class=_Slots, **options)
     else:
         if max_connections:
             options["max_connections"] = max_connections
@@ -61,10 +83,13 @@ class RedisClients:
     def init_app(self, app):
         url = app.config["REDIS_URL"]
         opts = dict(socket_connect_timeout=2, socket_timeout=5, health_check_interval=30, socket_keepalive=True,
-                    blocking=True, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)), pool_timeout=5)
+                    blocking=True, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)),
+                    pool_timeout=float(app.config.get("REDIS_POOL_TIMEOUT", 10)))
         # A blocking pool: under gevent hundreds of greenlets may want a connection at
         # once; redis-py's default pool raises "Too many connections" past its limit, this
-        # one makes them wait (up to 5 s) for one of max_connections per process.
+        # one makes them wait (REDIS_POOL_TIMEOUT, 10 s) for one of max_connections per
+        # process, then raises PoolBusy. Only the socket timeouts (connect 2 s, reply 5 s)
+        # and refused connections mean Redis is down.
         app.extensions["redis_store"] = client(url, decode_responses=True, **opts)
         app.extensions["redis_raw"] = client(url, **opts)
 

@@ -23,6 +23,8 @@ import secrets
 
 from redis.exceptions import RedisError  # noqa: F401  (callers catch it from here)
 
+from ..coupons.redis_state import keys as coupon_keys
+
 KEEP_SECONDS = 2 * 86400  # a room's keys outlive its last activity by this much
 
 JOIN = """
@@ -114,7 +116,8 @@ return {picked, tostring(through), waiting, changed}
 # A waiting-page load, in one round trip: find the visitor's ticket (or give a new one at
 # the back), advance the room, and pick up the pass if the ticket is admitted.
 # KEYS: seq, queue, admitted, active, state. ARGV: the cookie's ticket id ('' if none),
-# a new ticket id, a random draw ('' for FIFO), mode, rate, cap, session ms, opens ms, keep.
+# a new ticket id, a random draw ('' for FIFO), mode, rate, cap, session ms, opens ms, keep,
+# the drop's stock as the page just read it ('' for a room without one, '?' if unknown).
 # Returns {'in' or 'wait', ticket, new number (-1 if the ticket was known), through,
 # waiting, rank (random order, else -1), changed, stock}.
 VISIT = STEP + """
@@ -132,7 +135,7 @@ if ticket == '' then
   redis.call('EXPIRE', KEYS[1], ARGV[9])
 end
 local picked, through, waiting, changed, stock = advance(KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[4],
-  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], '?')
+  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10])
 if redis.call('ZREM', KEYS[3], ticket) == 1 then
   return {'in', ticket, number, tostring(through), waiting, -1, changed, stock}
 end
@@ -189,16 +192,19 @@ class RoomRedis:
                   int(room.opens_at.timestamp() * 1000), KEEP_SECONDS, "" if stock is None else stock])
         return int(picked), int(float(through)), int(waiting), bool(changed)
 
-    def visit(self, room, ticket: str | None) -> dict:
+    def visit(self, room, ticket: str | None, stock: int | None | str = "?") -> dict:
         """A waiting-page load (VISIT): {state: 'in'|'wait', ticket, number (None if the
-        ticket was known), through, waiting, rank (random order), changed, stock}."""
+        ticket was known), through, waiting, rank (random order), changed, stock}.
+        `stock`: the drop's stock just read (None: the room guards no drop), or "?" to go
+        by the one last seen."""
         k = keys(room.id)
         random_order = room.queue_order == "random"
         draw = str(secrets.randbelow(10**12)) if random_order else ""
         got = self._visit(keys=[k["seq"], k["queue"], k["admitted"], k["active"], k["state"]],
                           args=[ticket or "", new_ticket_id(), draw if random_order else "", room.mode,
                                 room.rate_per_minute, room.active_cap, room.session_minutes * 60000,
-                                int(room.opens_at.timestamp() * 1000), KEEP_SECONDS])
+                                int(room.opens_at.timestamp() * 1000), KEEP_SECONDS,
+                                "" if stock is None else stock])
         state, ticket_id, number, through, waiting, rank, changed, stock = (
             v.decode() if isinstance(v, bytes) else v for v in got)
         return {"state": state, "ticket": ticket_id, "number": None if int(number) < 0 else int(number),
@@ -212,15 +218,21 @@ class RoomRedis:
             return True
         return self.client.get(key) == str(user_id)
 
-    def summary(self, room_id: int) -> dict:
-        """through, waiting, admitted, abandoned: the broadcast's numbers and the metrics'."""
+    def summary(self, room_id: int, coupon_event_id: int | None = None) -> dict:
+        """through, waiting, admitted, abandoned, stock (as last seen by admission): the
+        broadcast's numbers and the metrics'. With the guarded drop's id, also
+        `live_stock`, the drop's stock read now, in the same round trip."""
         k = keys(room_id)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hmget(k["state"], "through", "admitted", "abandoned", "stock")
             pipe.zcard(k["queue"])
-            (through, admitted, abandoned, stock), waiting = pipe.execute()
-        return {"through": int(float(through or 0)), "waiting": int(waiting), "admitted": int(admitted or 0),
-                "abandoned": int(abandoned or 0), "stock": int(stock) if stock not in (None, "") else None}
+            if coupon_event_id is not None:
+                pipe.get(coupon_keys(coupon_event_id)["stock"])
+            (through, admitted, abandoned, stock), waiting, *live = pipe.execute()
+        found = {"through": int(float(through or 0)), "waiting": int(waiting), "admitted": int(admitted or 0),
+                 "abandoned": int(abandoned or 0), "stock": int(stock) if stock not in (None, "") else None}
+        found["live_stock"] = int(live[0]) if live and live[0] is not None else None
+        return found
 
     def clear(self, room_id: int):
         self.client.delete(*keys(room_id).values())

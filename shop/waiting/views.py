@@ -6,21 +6,25 @@ on, or shows the place in line. The page reloads itself without JavaScript; with
 listens to /waiting/<R>/stream, where every waiter gets the same broadcast ("now
 admitting up to ticket N", waiting, stock left) and works out its own place."""
 import json
+import random
 
 from flask import Blueprint, abort, current_app, make_response, redirect, request
 from flask_babel import force_locale
 from redis.exceptions import RedisError
 
 from ..coupons.claim_locale import claim_locale
-
+from ..infra.redisconn import PoolBusy
 from ..web import sse
 from ..web.urls import safe_next
 from . import rooms, state
 from .passes import pass_cookie, signer, ticket_cookie
-from .services import room_redis
+from .services import coupon_stock, room_redis
 from .ticker import ensure_running
 
 bp = Blueprint("waiting", __name__)
+# A busy process's "try again" (the visitor's ticket cookie is kept), spread over a few
+# seconds so a crowd turned away together doesn't come back together.
+BUSY_RETRY_SECONDS = (3, 8)
 
 
 def _render(name: str, **context) -> str:
@@ -66,27 +70,48 @@ def _room(room_id):
         return redirect(target)
     held = sign.read_ticket(found.id, request.cookies.get(ticket_cookie(found.id)))
     try:
-        seen = room_redis().visit(found, held[0] if held else None)  # one round trip; the loop broadcasts
-    except RedisError as exc:  # down, or this process's pool of connections exhausted
+        rr = room_redis()
+        stock = coupon_stock(found, rr.client)  # read now: a sold-out drop is told at once
+        if stock == 0:
+            return _page(found, target, held[1] if held else 0, None, {"through": 0, "waiting": 0, "stock": 0})
+        seen = rr.visit(found, held[0] if held else None, stock)  # one round trip; the loop broadcasts
+    except PoolBusy as exc:  # every connection of this process in use: busy, not down
+        current_app.logger.info("waiting room %s: %s; the visitor tries again", found.id, exc)
+        return _try_again(found, target, 200, random.randint(*BUSY_RETRY_SECONDS))
+    except RedisError as exc:  # Redis down: refused, or no answer within the socket timeouts
         current_app.logger.warning("waiting room %s: Redis unreachable (%s), failing %s", found.id, exc,
                                    found.on_redis_down)
         if found.on_redis_down == "open":
             return _go_in(found, state.new_ticket_id(), target)
-        response = make_response(_render("waiting/unavailable.html", room=found, target=target), 503)
-        response.headers["Retry-After"] = "10"
-        return response
+        return _try_again(found, target, 503, 10)
     if seen["state"] == "in":
         return _go_in(found, seen["ticket"], target)
     number = seen["number"] if seen["number"] is not None else held[1]
-    numbers = seen
-    position = seen["rank"] + 1 if seen["rank"] is not None else max(number - seen["through"], 1)
+    response = _page(found, target, number, seen["rank"], seen)
+    _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, seen["ticket"], number), None)
+    return response
+
+
+def _try_again(found, target: str, status: int, seconds: int):
+    """The page that reloads itself in `seconds`: 200 for a busy process (the ticket
+    cookie is left as it was), 503 for Redis down."""
+    response = make_response(_render("waiting/unavailable.html", room=found, target=target, busy=status == 200,
+                                     retry=seconds), status)
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(found, target: str, number: int, rank: int | None, numbers: dict):
+    """The line page: the place (number − "through", or the draw's rank), the wait, and
+    the drop's stock (0: the sold-out notice instead)."""
+    position = rank + 1 if rank is not None else max(number - numbers["through"], 1)
     rate = found.admissions_per_minute
     response = make_response(_render(
         "waiting/room.html", room=found, target=target, number=number, position=position,
         minutes=max(round((position - 1) / rate), 0), waiting=numbers["waiting"], stock=numbers["stock"],
         settings=json.dumps({"number": number, "random": found.queue_order == "random", "rate": rate,
                              "through": numbers["through"], "stock": numbers["stock"]})))
-    _cookie(response, ticket_cookie(found.id), sign.ticket(found.id, seen["ticket"], number), None)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -97,13 +122,24 @@ def stream(room_id):
     found = rooms.get(room_id)
     if found is None:
         abort(404)
+    ensure_running(current_app._get_current_object())
 
     def first():
+        """Where the room stands now, with the drop's stock read now: a stream opened (or
+        reopened) after the sold-out broadcast hears "sold out" at once."""
         try:
-            summary = room_redis().summary(found.id)
+            rr = room_redis()
+            summary = rr.summary(found.id, found.coupon_event_id)
         except RedisError:
             return ""
-        return sse.frame(state.message(summary["through"], summary["waiting"], summary["stock"],
+        stock = summary["live_stock"] if summary["live_stock"] is not None else summary["stock"]
+        return sse.frame(state.message(summary["through"], summary["waiting"], stock,
                                        found.admissions_per_minute), "admit")
 
-    return sse.stream([state.channel(found.id)], lambda _channel, data: sse.frame(data, "admit"), first=first)
+    return sse.stream([state.channel(found.id)], shared=_admit_frame, first=first)
+
+
+def _admit_frame(_channel: str, data: str) -> str:
+    """The broadcast as an `admit` event: made once per process, the same bytes to every
+    waiter (no per-stream app context or formatting)."""
+    return sse.frame(data, "admit")

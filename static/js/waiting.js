@@ -6,6 +6,7 @@
   var main = document.querySelector("main[data-stream]");
   if (!main || !window.EventSource) return;
   var settings = JSON.parse(document.getElementById("waiting-settings").textContent);
+  if (settings.stock === 0) return;  // sold out already: nothing to listen for
   var words = JSON.parse(document.getElementById("waiting-i18n").textContent);
   var format = new Intl.NumberFormat(words.locale);
   var entering = false;

@@ -141,3 +141,19 @@ def test_an_idle_hub_stops_its_listener_when_redis_goes_and_starts_it_for_the_ne
         sub.close()
         proc.kill()
         proc.wait(10)
+
+
+def test_a_busy_pool_raises_pool_busy_and_serves_once_a_connection_is_back(redis_url, tmp_path):
+    """The app's clients wait for a free connection, and past the wait raise PoolBusy (a
+    ConnectionError, told apart from Redis being down by its class) on every URL form."""
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=redis_url,
+                     UPLOAD_DIR=str(tmp_path), REDIS_MAX_CONNECTIONS=1, REDIS_POOL_TIMEOUT=0.05)
+    with app.app_context():
+        pool = redis_clients.store.connection_pool
+        held = pool.get_connection()
+        with pytest.raises(redisconn.PoolBusy) as busy:
+            redis_clients.store.get("k")
+        assert isinstance(busy.value, redis_lib.ConnectionError)
+        pool.release(held)
+        redis_clients.store.set("k", "back")
+        assert redis_clients.store.get("k") == "back"
