@@ -54,7 +54,11 @@ def localized(key: str, locale: str | None = None, audience: str | None = None) 
 
 def generations(keys: list[str]) -> str:
     """A stamp of the current generations of `keys` ("3.17"); changes when any is bumped."""
-    return ".".join(v or "0" for v in redis_clients.store.mget(keys))
+    return _stamp(redis_clients.store.mget(keys))
+
+
+def _stamp(values) -> str:
+    return ".".join(v or "0" for v in values)
 
 
 def get_or_render(key: str, ttl: int, render) -> str:
@@ -63,16 +67,18 @@ def get_or_render(key: str, ttl: int, render) -> str:
     return single_flight(localized(key), ttl, render)
 
 
-def single_flight(key: str, ttl, render, stamp: str = "") -> str:
-    """The value at `key` if it is fresh (and carries `stamp`), else rendered by one
-    request while the others serve the previous copy. `ttl` is seconds, or a function
-    returning them, called only when rendering."""
+def single_flight(key: str, ttl, render, facts: list[str] = ()) -> str:
+    """The value at `key` if it is fresh (and stamped with the current generations of
+    `facts`), else rendered by one request while the others serve the previous copy.
+    The generations, the value and its stale copy come in one MGET: a hit is one round
+    trip. `ttl` is seconds, or a function returning them, called only when rendering."""
     r = redis_clients.store
     try:
-        fresh, stale = r.mget(key, STALE + key)
+        *current, fresh, stale = r.mget(*facts, key, STALE + key)
     except RedisError:
         log.warning("cache unavailable; rendering %s fresh", key)
         return render()
+    stamp = _stamp(current) if facts else ""
     if fresh is not None and _stamped(fresh, stamp):
         return _body(fresh, stamp)
     previous = fresh if fresh is not None else stale

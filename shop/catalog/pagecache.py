@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from flask import g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from redis.exceptions import RedisError
 
 from . import cache, overlay, ratings
 from ..web.i18n import current_locale
@@ -70,13 +69,7 @@ def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, v
 
     audience = f"member-{ratings.audience()}:" if member else ""
     key = f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{audience}{canonical}"
-    try:
-        stamp = cache.generations(facts)
-    except RedisError:  # Redis down: the page is rendered for this request only
-        response = make_response(render())
-        response.headers[HEADER] = "bypass"
-        return response
-    body = cache.single_flight(key, ttl, render_shareable, stamp=stamp)
+    body = cache.single_flight(key, ttl, render_shareable, facts=facts)  # Redis down: rendered, not stored
     if CSRF_PLACEHOLDER in body:  # before the visitor's parts, which carry the token already
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
     if member:

@@ -88,18 +88,32 @@ def record_sale(game_id: int, quantity: int = 1) -> None:
 def record_view(game_id: int, visitor: str | None = None, now: datetime | None = None) -> bool:
     """Count one page view for today's trending. With a `visitor` identity, that visitor
     counts at most once per game per day. Returns whether the view counted."""
-    now = now or utcnow()
-    views = day_key(now)
-    seen = f"{SEEN_PREFIX}{views[len(VIEWS_PREFIX):]}:{game_id}:{visitor_hash(visitor)}" if visitor else ""
-    r = redis_clients.store
     try:
-        script = current_app.extensions.get("rankings_record_view")
-        if script is None:
-            script = current_app.extensions["rankings_record_view"] = r.register_script(_RECORD_VIEW)
-        return bool(script(keys=[views, seen or views], args=[game_id, "1" if visitor else "", VIEWS_KEEP_SECONDS]))
+        return bool(_record_view_script()(**_view_arguments(game_id, visitor, now)))
     except RedisError:
         log.warning("rankings unavailable; view of game %s not counted", game_id)
         return False
+
+
+def queue_view(pipe, game_id: int, visitor: str) -> None:
+    """Add record_view's command to a pipeline `pipe`, to count the view in a round trip
+    the caller makes anyway. Its result is a NoScriptError when Redis has not seen the
+    script yet: then call record_view (a visitor counts once a day, so nothing doubles)."""
+    script, arguments = _record_view_script(), _view_arguments(game_id, visitor, None)
+    pipe.evalsha(script.sha, len(arguments["keys"]), *arguments["keys"], *arguments["args"])
+
+
+def _record_view_script():
+    script = current_app.extensions.get("rankings_record_view")
+    if script is None:
+        script = current_app.extensions["rankings_record_view"] = redis_clients.store.register_script(_RECORD_VIEW)
+    return script
+
+
+def _view_arguments(game_id: int, visitor: str | None, now: datetime | None) -> dict:
+    views = day_key(now or utcnow())
+    seen = f"{SEEN_PREFIX}{views[len(VIEWS_PREFIX):]}:{game_id}:{visitor_hash(visitor)}" if visitor else ""
+    return {"keys": [views, seen or views], "args": [game_id, "1" if visitor else "", VIEWS_KEEP_SECONDS]}
 
 
 def top_sellers(n: int = 10) -> list[int]:

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..timeutil import utcnow
 from .blueprint import bp
 from .models import Game
-from . import typos
+from . import cache, pagecache, storefront, typos
 from .search import MAX_RESULTS, query_terms
 from .views import is_partial
 
@@ -42,19 +42,40 @@ def games_by_ids(ids: list[int]) -> list[Game]:
     return [found[i] for i in ids if i in found]
 
 
+class _PastTheEnd(Exception):
+    """The asked page is past the last one: `last` is where to go instead."""
+
+    def __init__(self, last: int):
+        super().__init__(last)
+        self.last = last
+
+
 @bp.route("/search")
 def search_page():
+    """Results for `q`, page by page. Anonymous visitors at the canonical URL get the
+    shared cached copy (pagecache), stamped with the catalog's generation: results show
+    prices, ranks and listings, and any game change bumps it."""
     q, page = _query(), _page()
-    # No hits: the corrected query's, under "did you mean" (typos.py); paging follows it.
-    hits, suggestion = typos.search(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
-    if page > 1 and not hits.ids:  # past the last page: go to the last one (the count is exact here)
-        last = max(1, -(-hits.total // PAGE_SIZE))
-        return redirect(url_for("catalog.search_page", q=q, page=last if last > 1 else None))
-    context = dict(q=q, suggestion=suggestion, results_q=suggestion.query if suggestion else q, page=page,
-                   games=games_by_ids(hits.ids), has_more=hits.has_more, total=hits.total, max_results=MAX_RESULTS,
-                   searchable=bool(query_terms(q)), first=(page - 1) * PAGE_SIZE + 1, now=utcnow())
-    template = "catalog/_search_results.html" if is_partial() else "catalog/search.html"
-    return render_template(template, **context)
+    partial = is_partial()
+
+    def render():
+        # No hits: the corrected query's, under "did you mean" (typos.py); paging follows it.
+        hits, suggestion = typos.search(q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, count=True)
+        if page > 1 and not hits.ids:  # past the last page (the count is exact here)
+            raise _PastTheEnd(max(1, -(-hits.total // PAGE_SIZE)))
+        context = dict(q=q, suggestion=suggestion, results_q=suggestion.query if suggestion else q, page=page,
+                       games=games_by_ids(hits.ids), has_more=hits.has_more, total=hits.total,
+                       max_results=MAX_RESULTS, searchable=bool(query_terms(q)),
+                       first=(page - 1) * PAGE_SIZE + 1, now=now)
+        return render_template("catalog/_search_results.html" if partial else "catalog/search.html", **context)
+
+    now = utcnow()
+    canonical = url_for("catalog.search_page", q=q or None, page=page if page > 1 else None)
+    try:
+        return pagecache.page(canonical, [cache.GENERATION], lambda: storefront.price_ttl(now), render,
+                              partial=partial)
+    except _PastTheEnd as past:  # go to the last page
+        return redirect(url_for("catalog.search_page", q=q, page=past.last if past.last > 1 else None))
 
 
 @bp.route("/search/live")

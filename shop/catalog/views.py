@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..timeutil import utcnow
-from . import cache, card_states, overlay, pagecache, rankings, storefront, wishlist
+from . import cache, card_states, overlay, pagecache, pagehead, rankings, storefront, wishlist
 from .blueprint import bp
 from .models import Game
 from .services import dlc_of, find_game
@@ -100,11 +100,16 @@ def find_listed(slug: str):
 
 @bp.route("/games/<slug>")
 def game_page(slug):
-    """A listed game's page. Before the page cache is asked, the game is looked up by its
-    slug (one index read) for its buy state, which the rules read from the game itself
-    (release date, age rating, base game); the page is rendered only on a cache miss."""
+    """A listed game's page. An anonymous visitor whose shared copy is current is served
+    from Redis alone (pagehead). Otherwise the game is looked up by its slug (one index
+    read) for its buy state, which the rules read from the game itself (release date,
+    age rating, base game); the page is rendered only on a cache miss."""
     if len(slug) > 200 or not slug.isprintable():
         abort(404)
+    canonical = url_for("catalog.game_page", slug=slug)
+    served = pagehead.serve(canonical, is_partial(), _visitor())
+    if served is not None:
+        return served
     game = db.session.scalar(select(Game).where(Game.slug == slug, Game.status == "listed"))
     if game is None:
         game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
@@ -139,9 +144,12 @@ def game_page(slug):
 
     slots = {"buy": lambda: render_template("catalog/_purchase.html", game=game, **purchase()),
              "reviews": lambda: render_template("catalog/_game_reviews.html", game=game)}
-    return pagecache.page(url_for("catalog.game_page", slug=slug), [cache.game_generation_key(game_id)],
-                          lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(),
-                          variant=shared_state, slots=slots)
+    response = pagecache.page(canonical, [cache.game_generation_key(game_id)],
+                              lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(),
+                              variant=shared_state, slots=slots)
+    if not current_user.is_authenticated and response.headers.get(pagecache.HEADER) != "bypass":
+        pagehead.remember(canonical, game, shared_state)  # the next anonymous visitor skips the database
+    return response
 
 
 def _visitor() -> str:

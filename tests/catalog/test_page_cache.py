@@ -12,7 +12,7 @@ from ..support.browser import Browser, run_jobs
 from .test_storefront import shop  # noqa: F401  (fixture)
 
 TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
-PAGES = ("/", "/games", "/games?tag=puzzle", "/games?page=2")
+PAGES = ("/", "/games", "/games?tag=puzzle", "/games?page=2", "/search?q=amber+lantern")
 
 
 def _token(res) -> str:

@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.catalog import services
+from shop.catalog import cache, services
 from shop.catalog.models import Game, Tag
 from shop.catalog.search import MAX_RESULTS, search_ids
 from shop.extensions import db
 from shop.timeutil import utcnow
 
 from ..support.accounts import make_user
+from ..support.browser import run_jobs
 
 
 @pytest.fixture
@@ -138,11 +139,13 @@ def test_delisted_games_are_not_found(client, shelf, app):
     with app.app_context():
         game = db.session.get(Game, game_id)
         services.set_listed(db.session.get(User, game.publisher_id), game, False)
+    run_jobs(app)  # after_game_change: cached pages showing it are dropped
     assert _titles(client.get("/search?q=hidden").get_data(as_text=True)) == []
     assert _titles(client.get("/search/live?q=hidden").get_data(as_text=True)) == []
     with app.app_context():
         game = db.session.get(Game, game_id)
         services.set_listed(db.session.get(User, game.publisher_id), game, True)
+    run_jobs(app)
     assert _titles(client.get("/search?q=hidden").get_data(as_text=True)) == ["Hidden Gem"]
 
 
@@ -167,6 +170,7 @@ def test_popularity_changes_reorder_results(client, shelf, app):
     with app.app_context():
         db.session.get(Game, b).sales_count = 11
         db.session.commit()
+        cache.invalidate_game(b)  # as the order's job does (orders/tasks.py)
     assert _titles(client.get("/search?q=racer").get_data(as_text=True)) == ["Racer Two", "Racer One"]
 
 
@@ -176,6 +180,7 @@ def test_renamed_games_are_found_by_their_new_title_only(client, shelf, app):
         game = db.session.get(Game, game_id)
         services.update_game(db.session.get(User, game.publisher_id), game,
                              services.GameInput(title="Moth Keeper", price=16500))
+    run_jobs(app)
     assert _titles(client.get("/search?q=lantern").get_data(as_text=True)) == []
     assert _titles(client.get("/search?q=moth").get_data(as_text=True)) == ["Moth Keeper"]
 
