@@ -30,9 +30,8 @@ def main(argv=None) -> int:
 
     from sqlalchemy import func, select
 
-    from bench.harness import bulk_users
+    from bench.storefront import member_with_cart
     from shop import create_app
-    from shop.cart.models import CartItem
     from shop.catalog.models import Game, Tag
     from shop.config import ProductionConfig
     from shop.extensions import db
@@ -44,13 +43,7 @@ def main(argv=None) -> int:
         tag = db.session.scalar(select(Tag.slug).order_by(Tag.id))
         slug, other = db.session.execute(select(Game.slug, Game.id).where(Game.status == "listed")
                                          .order_by(Game.sales_count.desc()).limit(1)).one()
-        db.session.execute(db.text("DELETE FROM cart_items WHERE user_id >= 9200000"))
-        db.session.execute(db.text("DELETE FROM users WHERE id >= 9200000"))
-        db.session.commit()
-    [member] = bulk_users(app, 1, 9_200_000, "memberpages", USER_AGENT)
-    with app.app_context():
-        db.session.add(CartItem(user_id=member.id, game_id=other))
-        db.session.commit()
+    member = member_with_cart(app, 9_200_000, "memberpages", USER_AGENT, other)
     headers = {"User-Agent": USER_AGENT, "Accept-Language": "en"}
     pages = [("/healthz", "/healthz", False), ("/games, anonymous", "/games", False),
              ("home, logged in", "/", True), ("/games, logged in", "/games", True),

@@ -124,7 +124,6 @@ def prepare(url: str, redis_url: str, games: int, results: dict):
     from sqlalchemy import func, select
 
     from shop import create_app
-    from shop.cart.models import CartItem
     from shop.catalog.models import Game, Tag
     from shop.config import ProductionConfig
     from shop.dev.seed_games import seed_games
@@ -145,13 +144,8 @@ def prepare(url: str, redis_url: str, games: int, results: dict):
         tag = db.session.scalar(select(Tag.slug).order_by(Tag.id))
         game = db.session.scalar(select(Game).where(Game.status == "listed").order_by(Game.sales_count.desc()))
         slug, other = game.slug, db.session.scalar(select(Game.id).where(Game.status == "listed", Game.id != game.id))
-        db.session.execute(db.text("DELETE FROM cart_items WHERE user_id >= 9000000"))
-        db.session.execute(db.text("DELETE FROM users WHERE id >= 9000000"))
-        db.session.commit()
-    [member] = bulk_users(app, 1, 9_000_000, "storefront", USER_AGENT)
+    member = member_with_cart(app, 9_000_000, "storefront", USER_AGENT, other)
     with app.app_context():
-        db.session.add(CartItem(user_id=member.id, game_id=other))
-        db.session.commit()
         db.session.remove()
         db.engine.dispose()
     targets = [("home", "/"), ("/games", "/games"), ("tag page", f"/games?tag={tag}"),
@@ -163,6 +157,23 @@ def prepare(url: str, redis_url: str, games: int, results: dict):
 # The kinds of bench/search.py's query mix, one query each, as a visitor types them.
 SEARCHES = [("rare word", "axolotl"), ("common word", "indie"), ("two words", "dark knight"),
             ("Korean", "기사"), ("typo", "kinght")]
+
+
+def member_with_cart(app, first_id: int, prefix: str, user_agent: str, game_id: int):
+    """One bench member (users from `first_id` on, earlier runs' dropped), with `game_id`
+    in the cart; its minted session cookie is `member.cookie`."""
+    from shop.cart.models import CartItem
+    from shop.extensions import db
+
+    with app.app_context():
+        db.session.execute(db.text("DELETE FROM cart_items WHERE user_id >= :first"), {"first": first_id})
+        db.session.execute(db.text("DELETE FROM users WHERE id >= :first"), {"first": first_id})
+        db.session.commit()
+    [member] = bulk_users(app, 1, first_id, prefix, user_agent)
+    with app.app_context():
+        db.session.add(CartItem(user_id=member.id, game_id=game_id))
+        db.session.commit()
+    return member
 
 
 WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
