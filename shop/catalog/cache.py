@@ -79,8 +79,8 @@ def single_flight(key: str, ttl, render, facts: list[str] = ()) -> str:
         log.warning("cache unavailable; rendering %s fresh", key)
         return render()
     stamp = _stamp(current) if facts else ""
-    if fresh is not None and _stamped(fresh, stamp):
-        return _body(fresh, stamp)
+    if fresh is not None and is_stamped(fresh, stamp):
+        return body_of(fresh, stamp)
     previous = fresh if fresh is not None else stale
     try:
         leader = r.set(LOCK + key, "1", nx=True, ex=LOCK_SECONDS)
@@ -92,7 +92,7 @@ def single_flight(key: str, ttl, render, facts: list[str] = ()) -> str:
         finally:
             _quietly(r.delete, LOCK + key)
     if previous is not None:
-        return _body(previous, _stamp_of(previous) if stamp else "")
+        return body_of(previous, _stamp_of(previous) if stamp else "")
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.02)
@@ -100,8 +100,8 @@ def single_flight(key: str, ttl, render, facts: list[str] = ()) -> str:
             fresh = r.get(key)
         except RedisError:
             break
-        if fresh is not None and _stamped(fresh, stamp):
-            return _body(fresh, stamp)
+        if fresh is not None and is_stamped(fresh, stamp):
+            return body_of(fresh, stamp)
     return render()
 
 
@@ -119,7 +119,8 @@ def _store(r, key, ttl, render, stamp) -> str:
     return body
 
 
-def _stamped(value: str, stamp: str) -> bool:
+def is_stamped(value: str, stamp: str) -> bool:
+    """Does the cached `value` carry `stamp` (any value does when there is no stamp)?"""
     return not stamp or value.startswith(stamp + "\x00")
 
 
@@ -127,7 +128,8 @@ def _stamp_of(value: str) -> str:
     return value.split("\x00", 1)[0] if "\x00" in value else ""
 
 
-def _body(value: str, stamp: str) -> str:
+def body_of(value: str, stamp: str) -> str:
+    """The cached `value` without its stamp."""
     return value[len(stamp) + 1:] if stamp else value
 
 

@@ -45,6 +45,16 @@ def _asked_for(canonical: str) -> bool:
             and sorted(request.args.items(multi=True)) == sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
+def page_key(canonical: str, partial: bool, variant: str, audience: str = "") -> str:
+    """Where the shared copy of `canonical` is kept, for this request's language."""
+    return f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{audience}{canonical}"
+
+
+def with_csrf(body: str) -> str:
+    """A shared copy with this visitor's CSRF token where the copy holds the placeholder."""
+    return body.replace(CSRF_PLACEHOLDER, generate_csrf()) if CSRF_PLACEHOLDER in body else body
+
+
 def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = "",
          slots: dict | None = None):
     """The response for a store-front page: `render()` (the page's HTML) when the cache
@@ -68,10 +78,9 @@ def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, v
         return body.replace(token, CSRF_PLACEHOLDER) if token else body
 
     audience = f"member-{ratings.audience()}:" if member else ""
-    key = f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{audience}{canonical}"
-    body = cache.single_flight(key, ttl, render_shareable, facts=facts)  # Redis down: rendered, not stored
-    if CSRF_PLACEHOLDER in body:  # before the visitor's parts, which carry the token already
-        body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    body = cache.single_flight(page_key(canonical, partial, variant, audience), ttl, render_shareable,
+                               facts=facts)  # Redis down: rendered, not stored
+    body = with_csrf(body)  # before the visitor's parts, which carry the token already
     if member:
         body = overlay.fill(body, slots or {})
     response = make_response(body)

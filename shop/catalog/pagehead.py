@@ -17,21 +17,14 @@ from time import monotonic
 
 from flask import current_app, make_response
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from redis.exceptions import NoScriptError, RedisError
 
 from ..infra.redisconn import redis_clients
 from ..timeutil import SEOUL, utcnow
-from ..web.i18n import current_locale
 from . import cache, pagecache, rankings, ratings
 
 PREFIX = "pagehead:"
 MEMO_SIZE = 10_000  # heads each process keeps (about 100 bytes each); past it the memo starts over
-
-
-def anonymous_key(canonical: str, partial: bool, variant: str) -> str:
-    """The key pagecache.page stores an anonymous visitor's copy under."""
-    return f"page:{current_locale()}:{'part' if partial else 'full'}:{variant}:{canonical}"
 
 
 def serve(canonical: str, partial: bool, visitor: str):
@@ -47,21 +40,18 @@ def serve(canonical: str, partial: bool, visitor: str):
             return None
         game_id, generation, state = head.split(":", 2)
         pipe = r.pipeline(transaction=False)
-        pipe.mget(cache.game_generation_key(int(game_id)), anonymous_key(canonical, partial, state))
+        pipe.mget(cache.game_generation_key(int(game_id)), pagecache.page_key(canonical, partial, state))
         rankings.queue_view(pipe, int(game_id), visitor)
         (current, fresh), counted = pipe.execute(raise_on_error=False)
     except (RedisError, ValueError):
         return None
     stamp = current or "0"
-    if stamp != generation or fresh is None or not fresh.startswith(stamp + "\x00"):
+    if stamp != generation or fresh is None or not cache.is_stamped(fresh, stamp):
         _memo().pop(canonical, None)
         return None
     if isinstance(counted, NoScriptError):
         rankings.record_view(int(game_id), visitor)
-    body = fresh[len(stamp) + 1:]
-    if pagecache.CSRF_PLACEHOLDER in body:
-        body = body.replace(pagecache.CSRF_PLACEHOLDER, generate_csrf())
-    response = make_response(body)
+    response = make_response(pagecache.with_csrf(cache.body_of(fresh, stamp)))
     response.headers[pagecache.HEADER] = "hit"
     return response
 

@@ -47,7 +47,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
 from werkzeug.sansio.utils import get_host
 
 from ..infra.metrics import count_claim
-from ..infra.redisconn import PoolBusy
+from ..errors import PoolBusy
 from ..infra.requestlog import REQUEST_ID_HEADER, log_request, request_id_from
 from ..web.i18n import LOCALES
 from ..web.security import BASE_HEADERS

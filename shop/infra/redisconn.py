@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import current_app
 
-from ..errors import PoolBusy  # noqa: F401  (raised here; the waiting room and the fast lane import it from here)
+from ..errors import PoolBusy
 
 SCHEMES = ("redis", "rediss", "unix")
 # Only meaningful on a TCP socket; UnixDomainSocketConnection raises TypeError for them.

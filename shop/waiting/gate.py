@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 from werkzeug.http import parse_cookie
 
-from ..infra.redisconn import PoolBusy
+from ..errors import PoolBusy
 from .passes import pass_cookie, signer
 from .rooms import room_for
 

@@ -13,7 +13,7 @@ from flask_babel import force_locale
 from redis.exceptions import RedisError
 
 from ..coupons.claim_locale import claim_locale
-from ..infra.redisconn import PoolBusy
+from ..errors import PoolBusy
 from ..web import sse
 from ..web.urls import safe_next
 from . import rooms, state

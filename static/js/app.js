@@ -23,9 +23,10 @@
     // Bubbling, so htmx (on the form itself) has already prevented the forms it sends.
     if (!event.defaultPrevented && !(form.getAttribute && form.getAttribute("target"))) submittedAt = Date.now();
   });
+  function leaving() { return Date.now() - submittedAt < 10000; }
   window.addEventListener("pageshow", function () { submittedAt = 0; });
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (Date.now() - submittedAt < 10000) event.detail.shouldSwap = false;
+    if (leaving()) event.detail.shouldSwap = false;
   });
 
   // <form data-swap-statuses="403 429">: htmx 2 drops 4xx answers as errors; swap these
@@ -33,7 +34,7 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     var holder = elt && elt.closest && elt.closest("[data-swap-statuses]");
-    if (!holder || Date.now() - submittedAt < 10000) return;
+    if (!holder || leaving()) return;
     var statuses = holder.getAttribute("data-swap-statuses").split(/\s+/);
     if (statuses.indexOf(String(event.detail.xhr.status)) !== -1) {
       event.detail.shouldSwap = true;
