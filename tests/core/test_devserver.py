@@ -1,6 +1,7 @@
 """`make run`'s launcher and the embedded Redis: everything comes up, Ctrl-C stops it all."""
 import os
 import re
+import smtplib
 import signal
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path):
         tree[:] = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "gunicorn" in names and "worker.py" in names and "--scheduler" in names
-        assert "shop.dev.mail" in names  # redis-server daemonizes, so it is checked by pid below
+        # The SMTP sink runs in the launcher itself (bound before anyone is told its port);
+        # redis-server daemonizes, so it is checked by pid below.
+        mail_port = int(re.search(r"^MAIL_PORT=(\d+)$", (instance / "run.env").read_text(), re.M).group(1))
+        with smtplib.SMTP("127.0.0.1", mail_port, timeout=10) as smtp:
+            assert smtp.noop()[0] == 250
         # live metrics: the web workers write their samples under <instance>/metrics, and the
         # scrape from this host sums them (tests/core/test_metrics.py covers the details)
         scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
