@@ -22,7 +22,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, USERS, _new_page, shots_in
+from .conftest import DESKTOP, USERS, _new_page, log_in, shots_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
@@ -76,13 +76,8 @@ def gift_shots(lang):
 def _open(chromium, live_server, lang, role):
     context, page = _new_page(chromium, live_server, DESKTOP, lang)
     context.set_default_timeout(TIMEOUT_MS)
-    user, say = USERS[role], page.lang
-    page.goto("/login")
-    form = page.get_by_role("main").locator("form").first
-    _field(form, "email").fill(user["email"])
-    _field(form, "password").fill(user["password"])
-    form.get_by_role("button", name=say("Log in")).click()
-    expect(_flashes(page)).to_contain_text(say("Logged in as %(nickname)s.", nickname=user["nickname"]))
+    user = USERS[role]
+    log_in(page, user["email"], user["password"], user["nickname"])
     return context, page
 
 

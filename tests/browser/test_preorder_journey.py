@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, _new_page, shots_in
+from .conftest import DESKTOP, _new_page, log_in, shots_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
@@ -59,12 +59,7 @@ def stocked(live_cli, lang):
 def _open(chromium, live_server, lang, user):
     context, page = _new_page(chromium, live_server, DESKTOP, lang)
     context.set_default_timeout(15_000)
-    page.goto("/login")
-    form = page.get_by_role("main").locator("form").first
-    form.locator("[name=email]").fill(user["email"])
-    form.locator("[name=password]").fill(PASSWORD)
-    form.get_by_role("button", name=lang("Log in")).click()
-    expect(page.locator("#flashes")).to_contain_text(lang("Logged in as %(nickname)s.", nickname=user["nickname"]))
+    log_in(page, user["email"], PASSWORD, user["nickname"])
     return context, page
 
 

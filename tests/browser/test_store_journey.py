@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, USERS, _new_page, shots_in
+from .conftest import DESKTOP, USERS, _new_page, log_in, shots_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db_isolation]
 
@@ -108,12 +108,7 @@ def _open(chromium, live_server, lang, role=None):
 def _log_in(page, role, user=None):
     """The login form, as `role` of the demo accounts (or `user`), in the page's language."""
     user, say = user or USERS[role], page.lang
-    page.goto("/login")
-    form = page.get_by_role("main").locator("form").first
-    _field(form, "email").fill(user["email"])
-    _field(form, "password").fill(user["password"])
-    form.get_by_role("button", name=say("Log in")).click()
-    expect(_flashes(page)).to_contain_text(say("Logged in as %(nickname)s.", nickname=user["nickname"]))
+    log_in(page, user["email"], user["password"], user["nickname"])
     expect(page.locator("html")).to_have_attribute("lang", say.code)
     expect(page.get_by_role("banner").locator("summary.user-chip")).to_contain_text(user["nickname"])
 
