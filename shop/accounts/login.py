@@ -5,13 +5,14 @@ through log_in, every log-out through log_out, and Flask-Login loads users with 
 import hmac
 import logging
 
-from flask import after_this_request, current_app, request, session
+from flask import after_this_request, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_login.utils import decode_cookie
 
 from ..extensions import db
 from ..web.i18n import COOKIE, COOKIE_AGE, normalize
-from . import services, sessions
+from ..infra import memberview
+from . import services, sessions, user_cache
 from .models import User
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,20 @@ def load_user(login_id: str) -> User | None:
     if ids is None:
         return None
     uid, token, sid = ids
-    if not sessions.check(uid, sid, request.remote_addr):
+    alive, (copy, mine, everyone) = sessions.check(uid, sid, request.remote_addr, also=(
+        user_cache.key(uid), memberview.generation_key(uid), memberview.ALL))
+    if not alive:
         return None
-    user = db.session.get(User, uid)
+    stamp = memberview.stamp((mine, everyone))  # what this member's cached parts must match
+    user = user_cache.load(copy, stamp)
+    if user is None:
+        user = db.session.get(User, uid)
+        if user is not None:
+            user_cache.remember(user, stamp)
     if user is None or not hmac.compare_digest(user.session_token, token):
         return None
     user.login_session_id = sid
+    g.member_view = stamp
     return user
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 
 ROLES = ("customer", "publisher", "admin")
@@ -83,3 +84,6 @@ class User(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<User {self.id} {self.email} {self.role}>"
+
+
+memberview.watch(User.__table__, "id")  # a member's cached header and marks (overlay)

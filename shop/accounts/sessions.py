@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import redis
 from flask import current_app
+from redis.exceptions import NoScriptError
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
@@ -155,27 +156,43 @@ def start(user: User, *, user_agent: str | None = None, remote_addr: str | None 
     return sid
 
 
-def _touch(keys, args):
-    store = redis_clients.store
+def _touch_script():
     script = current_app.extensions.get("login_session_touch")
     if script is None:  # EVALSHA from then on (redis-py loads the script when Redis lacks it)
-        script = current_app.extensions["login_session_touch"] = store.register_script(_TOUCH)
-    return script(keys=keys, args=args, client=store)
+        script = current_app.extensions["login_session_touch"] = redis_clients.store.register_script(_TOUCH)
+    return script
 
 
-def check(user_id: int, sid: str, remote_addr: str | None) -> bool:
+def _touch(keys, args):
+    return _touch_script()(keys=keys, args=args, client=redis_clients.store)
+
+
+def check(user_id: int, sid: str, remote_addr: str | None, also=()) -> tuple[bool, list]:
     """Whether the login is still alive; notes it was seen (one write a minute at most).
+    In the same round trip, the values of the keys `also` names (None where missing).
 
     If Redis cannot be reached, the record cannot be read: the login is taken as alive,
     so the signed cookie and the user's session token (checked against the database by
-    the caller) decide, as they did before records existed. See docs/accounts.md."""
+    the caller) decide, as they did before records existed, and `also` reads as missing.
+    See docs/accounts.md."""
+    store, keys = redis_clients.store, [record_key(user_id, sid), index_key(user_id)]
+    args = [int(time.time()), SEEN_EVERY, _ttl(), coarse_ip(remote_addr)]
     try:
-        alive = _touch([record_key(user_id, sid), index_key(user_id)],
-                       [int(time.time()), SEEN_EVERY, _ttl(), coarse_ip(remote_addr)])
+        with store.pipeline(transaction=False) as pipe:
+            # EVALSHA in the pipeline itself: a Script would ask SCRIPT EXISTS first, a round trip
+            pipe.evalsha(_touch_script().sha, len(keys), *keys, *args)
+            if also:
+                pipe.mget(list(also))
+            replies = pipe.execute(raise_on_error=False)
+        if isinstance(replies[0], NoScriptError):  # Redis restarted: load it, once
+            replies[0] = _touch(keys, args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
     except redis.RedisError as exc:
         log.warning("login session store unavailable; trusting the signed cookie and its token: %s", exc)
-        return True
-    return bool(alive)
+        return True, [None] * len(also)
+    return bool(replies[0]), (replies[1] if also else [])
 
 
 def end(user_id: int, sid: str) -> bool:

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 
 
@@ -15,3 +16,6 @@ class CartItem(db.Model):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     game = relationship("Game", lazy="joined")
+
+
+memberview.watch(CartItem.__table__, "user_id")  # a member's cached header and marks (overlay)

@@ -102,16 +102,28 @@ def cart_states(user, games) -> dict[int, str]:
     return states
 
 
-def owned_or_carted(user, game_ids: list[int]) -> dict[int, str]:
+def owned_or_carted(user, game_ids: list[int] | None) -> dict[int, str] | None:
     """`{game id: "owned" | "in_cart"}` for those of `game_ids` the user owns or has in the
-    cart (two indexed queries): the viewer's part of cart_states, for cached pages."""
+    cart (two indexed queries): the viewer's part of cart_states, for cached pages.
+    `game_ids=None`: every game the user owns or has in the cart, or None past
+    ALL_MARKS_CAP of them (the caller then asks page by page)."""
     from ..library.services import owned_game_ids
 
-    carted = db.session.scalars(select(CartItem.game_id).where(
-        CartItem.user_id == user.id, CartItem.game_id.in_(game_ids)))
+    if game_ids is None:
+        carted = db.session.scalars(select(CartItem.game_id).where(CartItem.user_id == user.id))
+        owned = owned_game_ids(user.id, None, limit=ALL_MARKS_CAP + 1)
+        if len(owned) > ALL_MARKS_CAP:
+            return None
+    else:
+        carted = db.session.scalars(select(CartItem.game_id).where(
+            CartItem.user_id == user.id, CartItem.game_id.in_(game_ids)))
+        owned = owned_game_ids(user.id, game_ids)
     marks = {game_id: "in_cart" for game_id in carted}
-    marks.update((game_id, "owned") for game_id in owned_game_ids(user.id, game_ids))
+    marks.update((game_id, "owned") for game_id in owned)
     return marks
+
+
+ALL_MARKS_CAP = 5000
 
 
 def add_to_cart(user, game: Game) -> CartItem:

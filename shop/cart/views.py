@@ -4,10 +4,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..web.urls import safe_next
-from ..catalog import card_states
+from ..catalog import cache, card_states, pagecache, storefront
 from ..catalog.models import Game
 from ..web.htmx import wants_fragment
 from ..extensions import db
+from ..timeutil import utcnow
 from .pricing import discount_label, quote_games
 from . import services
 
@@ -28,9 +29,16 @@ def _back() -> str:
 @bp.route("/cart")
 @login_required
 def cart_page():
-    games = services.cart_games(current_user)
-    quote = quote_games(games, current_user)
-    return render_template("cart/cart.html", games=games, quote=quote)
+    """Kept for the member until their cart or anything in the catalog changes, or a
+    price in it is due to change (a sale starting or ending)."""
+    now, games = utcnow(), []
+
+    def render():
+        games.extend(services.cart_games(current_user))
+        return render_template("cart/cart.html", games=games, quote=quote_games(games, current_user))
+
+    return pagecache.member_page("cart", [cache.GENERATION], lambda: min(
+        [storefront.price_ttl(now, game) for game in games] or [storefront.cache_ttl()]), render)
 
 
 @bp.route("/cart/<int:game_id>", methods=["POST"])

@@ -15,10 +15,12 @@ def register(provider, marks=None):
     _provider, _marks = provider, marks
 
 
-def viewer_marks(user, game_ids) -> dict[int, str]:
-    """Which of `game_ids` the user owns or has in the cart (nothing when no one registered)."""
-    game_ids = list(game_ids)
-    if _marks is None or not game_ids or not getattr(user, "is_authenticated", False):
+def viewer_marks(user, game_ids) -> dict[int, str] | None:
+    """Which of `game_ids` the user owns or has in the cart (nothing when no one registered).
+    `game_ids=None`: all of them, or None when there are too many to keep."""
+    if game_ids is not None:
+        game_ids = list(game_ids)
+    if _marks is None or game_ids == [] or not getattr(user, "is_authenticated", False):
         return {}
     return _marks(user, game_ids)
 

@@ -6,6 +6,7 @@ from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 from ..web.i18n import current_locale
 
@@ -187,3 +188,6 @@ class GameDailyViews(db.Model):
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+memberview.watch(WishlistItem.__table__)  # a member's cached parts of a page (overlay)

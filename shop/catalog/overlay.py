@@ -18,15 +18,23 @@ visitor's own part goes (`active()` is true while they render):
 (card_states.viewer_marks) and substitutes; the markers never reach the browser.
 Game titles and other text are HTML-escaped, so no stored text can forge a marker.
 """
+import json
 import re
 from types import SimpleNamespace
 
 from flask import g, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from redis.exceptions import RedisError
 
+from ..infra import memberview
+from ..infra.redisconn import redis_clients
+from ..web.i18n import current_locale
 from . import card_states, ratings
+
+CSRF_PLACEHOLDER = "%%csrf-token%%"  # where a cached copy had its CSRF token
 
 SLOT = re.compile(r"<!--overlay:(\w+)-->")
 GAME = re.compile(r"<!--overlay:(cart|dlc):(\d+)(?::(\w+):(\w+))?-->(.*?)<!--/overlay-->", re.S)
@@ -74,11 +82,16 @@ def shared(render) -> str:
             g._login_user = real
 
 
-def fill(body: str, slots: dict) -> str:
+def fill(body: str, slots: dict, scope: tuple[str, list[str]] | None = None) -> str:
     """The shared `body` with the current visitor's parts put in. `slots` maps a marker
-    name to a function returning its HTML; the header and stream slots are built in."""
+    name to a function returning its HTML; the header and stream slots are built in, and
+    come with the visitor's marks from their cached parts (member_parts). With `scope`,
+    (a name, the Redis keys of the facts they show), the page's own slots are cached for
+    the visitor under that name too, trusted while those facts are unchanged."""
     ids = [int(m.group(2)) for m in GAME.finditer(body)]
-    marks = card_states.viewer_marks(current_user, sorted(set(ids))) if ids else {}
+    own = member_parts(slots, scope)
+    marks = own["marks"] if own["marks"] is not None else (
+        card_states.viewer_marks(current_user, sorted(set(ids))) if ids else {})
     adult = ratings.viewer_is_adult()
     buttons = {}
 
@@ -97,9 +110,72 @@ def fill(body: str, slots: dict) -> str:
         return buttons[mark].replace("__game__", game_id)
 
     body = GAME.sub(game_part, body)
-    parts = {"header": lambda: render_template("_site_header.html"),
-             "toasts": lambda: render_template("notifications/_toasts.html"), **slots}
-    return SLOT.sub(lambda m: parts[m.group(1)]() if m.group(1) in parts else "", body)
+    return SLOT.sub(lambda m: own["slots"].get(m.group(1), ""), body)
+
+
+def member_parts(slots: dict, scope: tuple[str, list[str]] | None = None) -> dict:
+    """The visitor's own parts: `slots` (the page's, rendered: {name: HTML}, with the
+    header and live-notification stream), and their marks (every game they own or have
+    in the cart, {id: "owned" | "in_cart"}, or None when there are too many to keep).
+
+    Cached under their view generation (infra/memberview.py) and language: the header,
+    stream and marks once for all pages, a page's slots per `scope` (see fill). One MGET
+    when nothing changed. CSRF tokens are kept out of the copies."""
+    stamp = g.get("member_view")
+    uid, locale = current_user.id, current_locale()
+    keys = [f"mview:parts:{uid}:{stamp}:{locale}"]
+    if scope is not None:
+        keys += [f"mview:slots:{uid}:{stamp}:{locale}:{ratings.audience()}:{scope[0]}", *scope[1]]
+    values = [None] * len(keys)
+    if stamp is not None:
+        try:
+            values = redis_clients.store.mget(keys)
+        except RedisError:
+            stamp = None  # Redis is down: render, keep nothing
+    token = generate_csrf()
+    writes = {}
+    common = decoded(values[0], token)
+    if common is None:
+        common = {"header": render_template("_site_header.html"),
+                  "toasts": render_template("notifications/_toasts.html"),
+                  "marks": card_states.viewer_marks(current_user, None)}
+        writes[keys[0]] = common
+    elif common["marks"] is not None:
+        common["marks"] = {int(k): v for k, v in common["marks"].items()}
+    own = {"header": common["header"], "toasts": common["toasts"]}
+    mine = {name: render for name, render in slots.items() if name not in own}
+    if scope is not None:
+        facts = [v or "0" for v in values[2:]]
+        cached = decoded(values[1], token)
+        if cached is not None and cached.get("facts") == facts:
+            own.update(cached["slots"])
+            mine = {}
+        elif mine:
+            rendered = {name: render() for name, render in mine.items()}
+            writes[keys[1]] = {"facts": facts, "slots": rendered}
+            own.update(rendered)
+            mine = {}
+    own.update((name, render()) for name, render in mine.items())
+    if writes and stamp is not None:
+        try:
+            with redis_clients.store.pipeline(transaction=False) as pipe:
+                for key, value in writes.items():
+                    pipe.set(key, json.dumps(value, separators=(",", ":")).replace(token, CSRF_PLACEHOLDER),
+                             ex=memberview.TTL)
+                pipe.execute()
+        except RedisError:
+            pass
+    return {"slots": own, "marks": common["marks"]}
+
+
+def decoded(copy: str | None, token: str):
+    """A cached copy (JSON, CSRF placeholders given this visitor's token), or None."""
+    if copy is None:
+        return None
+    try:
+        return json.loads(copy.replace(CSRF_PLACEHOLDER, token))
+    except ValueError:
+        return None  # not a copy this code wrote: make a new one
 
 
 def _owned_badge() -> str:

@@ -17,16 +17,19 @@ What one visitor must never see of another:
   shows), rendered for no one in particular with markers where each visitor's own parts go
   (header, cart buttons, buy box, DLC lines, reviews); overlay.fill puts them in per request.
 """
+import json
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flask import g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from redis.exceptions import RedisError
 
+from ..infra.redisconn import redis_clients
 from . import cache, overlay, ratings
+from .overlay import CSRF_PLACEHOLDER
 from ..web.i18n import current_locale
 
-CSRF_PLACEHOLDER = "%%csrf-token%%"
 HEADER = "X-Page-Cache"  # hit | miss | bypass, for operators and tests
 
 
@@ -56,12 +59,13 @@ def with_csrf(body: str) -> str:
 
 
 def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, variant: str = "",
-         slots: dict | None = None):
+         slots: dict | None = None, scope: str | None = None):
     """The response for a store-front page: `render()` (the page's HTML) when the cache
     may not be used, else the shared copy for `canonical`, rendered once per change.
     `ttl` (seconds, or a function returning them) is only asked when rendering;
     `variant` names what else, the same for many visitors, changes the page; `slots`
-    renders the page's own per-visitor parts for a logged-in visitor (overlay.fill).
+    renders the page's own per-visitor parts for a logged-in visitor (overlay.fill),
+    kept for that visitor under `scope` (a name) while `facts` are unchanged.
     `render` must read the viewer's own state only when `overlay.active()` is false."""
     if not usable(canonical):
         response = make_response(render())
@@ -82,7 +86,41 @@ def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, v
                                facts=facts)  # Redis down: rendered, not stored
     body = with_csrf(body)  # before the visitor's parts, which carry the token already
     if member:
-        body = overlay.fill(body, slots or {})
+        body = overlay.fill(body, slots or {}, (scope, facts) if scope else None)
     response = make_response(body)
     response.headers[HEADER] = "miss" if rendered else "hit"
+    return response
+
+
+def member_page(name: str, facts: list[str], ttl, render):
+    """A logged-in visitor's own page (e.g. the cart), kept for them under their view
+    generation (infra/memberview.py), language and audience, and trusted while `facts`
+    (Redis keys, e.g. the catalog's generation) are unchanged: one MGET when nothing
+    changed. `ttl()` (seconds, asked when rendering) bounds what time alone changes, such
+    as a sale's start. Not kept with flash messages pending or Redis down."""
+    stamp = g.get("member_view")
+    if request.method != "GET" or "_flashes" in session or stamp is None:
+        return make_response(render())
+    key = f"mview:page:{current_user.id}:{stamp}:{current_locale()}:{ratings.audience()}:{name}"
+    r = redis_clients.store
+    try:
+        copy, *now = r.mget([key, *facts])
+    except RedisError:
+        return make_response(render())
+    now = [value or "0" for value in now]
+    stored = overlay.decoded(copy, generate_csrf())
+    if stored is not None and stored.get("facts") == now:
+        response = make_response(stored["body"])
+        response.headers[HEADER] = "hit"
+        return response
+    body = render()
+    if "_flashes" not in session:  # the render took them: they are shown once
+        token = g.get("csrf_token")
+        value = json.dumps({"facts": now, "body": body}, separators=(",", ":"))
+        try:
+            r.set(key, value.replace(token, CSRF_PLACEHOLDER) if token else value, ex=max(1, int(ttl())))
+        except RedisError:
+            pass
+    response = make_response(body)
+    response.headers[HEADER] = "miss"
     return response

@@ -56,6 +56,25 @@ def serve(canonical: str, partial: bool, visitor: str):
     return response
 
 
+def current(canonical: str) -> tuple[int, str] | None:
+    """(game id, shared buy state) of the page at `canonical` while its head is current
+    (for a logged-in visitor, whose page is the shared copy plus their own parts), else
+    None (go the long way). One round trip for the game's generation (two when this
+    process does not know the head yet)."""
+    r = redis_clients.store
+    try:
+        head = _head(r, canonical)
+        if head is None:
+            return None
+        game_id, generation, state = head.split(":", 2)
+        if (r.get(cache.game_generation_key(int(game_id))) or "0") != generation:
+            _memo().pop(canonical, None)
+            return None
+        return int(game_id), state
+    except (RedisError, ValueError):
+        return None
+
+
 def _head(r, canonical: str) -> str | None:
     """The head at `canonical`: this process's copy while it lasts, else Redis's."""
     head, expires = _memo().get(canonical, (None, 0.0))

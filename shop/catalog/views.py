@@ -101,34 +101,50 @@ def find_listed(slug: str):
 @bp.route("/games/<slug>")
 def game_page(slug):
     """A listed game's page. An anonymous visitor whose shared copy is current is served
-    from Redis alone (pagehead). Otherwise the game is looked up by its slug (one index
-    read) for its buy state, which the rules read from the game itself (release date,
-    age rating, base game); the page is rendered only on a cache miss."""
+    from Redis alone (pagehead). A logged-in one finds the game's id and shared buy state
+    there too, and the game is read only to render what is not cached. Otherwise the
+    game is looked up by its slug (one index read) for its buy state, which the rules
+    read from the game itself (release date, age rating, base game)."""
     if len(slug) > 200 or not slug.isprintable():
         abort(404)
     canonical = url_for("catalog.game_page", slug=slug)
     served = pagehead.serve(canonical, is_partial(), _visitor())
     if served is not None:
         return served
-    game = db.session.scalar(select(Game).where(Game.slug == slug, Game.status == "listed"))
-    if game is None:
-        game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
-        if current_slug:
-            return redirect(url_for("catalog.game_page", slug=current_slug), 301)
-        abort(404)
-    game_id = game.id
+    head = pagehead.current(canonical) if current_user.is_authenticated and pagecache.usable(canonical) else None
+    if head is not None:
+        game_id, shared_state = head
+        loaded = []
+    else:
+        game = db.session.scalar(select(Game).where(Game.slug == slug, Game.status == "listed"))
+        if game is None:
+            game, current_slug = find_game(slug)  # an old slug redirects; the rest is 404
+            if current_slug:
+                return redirect(url_for("catalog.game_page", slug=current_slug), 301)
+            abort(404)
+        game_id, loaded = game.id, [game]
+        # The buy state anyone sees (sold out, coming soon...); a visitor's own (in cart,
+        # owned) is put in by the buy box slot, or by render() when the page is not shared.
+        shared_state = card_states.states(None, [game])[game_id]
     rankings.record_view(game_id, _visitor())
-    # The buy state anyone sees (sold out, coming soon...); a visitor's own (in cart, owned)
-    # is put in by the buy box slot, or by render() when the page is not shared.
-    shared_state = card_states.states(None, [game])[game_id]
     now = utcnow()
-    loaded = [game]
+
+    def the_game() -> Game:
+        """The game, read when something must be rendered (the head said it is listed)."""
+        if not loaded:
+            found = db.session.scalar(select(Game).where(Game.id == game_id, Game.status == "listed"))
+            if found is None:
+                abort(404)
+            loaded.append(found)
+        return loaded[0]
 
     def purchase():
+        game = the_game()
         return dict(state=card_states.states(current_user, [game])[game_id],
                     wishlisted=wishlist.is_wishlisted(current_user, game_id))
 
     def render():
+        game = the_game()
         ttl = storefront.price_ttl(now, game)
         parts = {
             part: Markup(cache.get_or_render(cache.game_key(game.id, part), ttl, lambda part=part: render_template(
@@ -142,13 +158,13 @@ def game_page(slug):
                                base_game=game.base_game if game.base_game_id else None,
                                **({"state": shared_state} if shared else purchase()))
 
-    slots = {"buy": lambda: render_template("catalog/_purchase.html", game=game, **purchase()),
-             "reviews": lambda: render_template("catalog/_game_reviews.html", game=game)}
+    slots = {"buy": lambda: render_template("catalog/_purchase.html", game=the_game(), **purchase()),
+             "reviews": lambda: render_template("catalog/_game_reviews.html", game=the_game())}
     response = pagecache.page(canonical, [cache.game_generation_key(game_id)],
-                              lambda: storefront.price_ttl(now, loaded[0]), render, partial=is_partial(),
-                              variant=shared_state, slots=slots)
-    if not current_user.is_authenticated and response.headers.get(pagecache.HEADER) != "bypass":
-        pagehead.remember(canonical, game, shared_state)  # the next anonymous visitor skips the database
+                              lambda: storefront.price_ttl(now, the_game()), render, partial=is_partial(),
+                              variant=shared_state, slots=slots, scope=f"game:{game_id}")
+    if head is None and response.headers.get(pagecache.HEADER) != "bypass":
+        pagehead.remember(canonical, loaded[0], shared_state)  # the next visitor skips the game's row
     return response
 
 

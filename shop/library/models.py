@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 
 
@@ -48,3 +49,6 @@ class ProductKey(db.Model):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 from .build_models import Build, Download  # noqa: E402,F401  (registered with the models above)
+
+
+memberview.watch(LibraryEntry.__table__, "user_id")  # a member's cached header and marks (overlay)

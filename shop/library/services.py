@@ -20,12 +20,14 @@ def owns(user_id: int, game_id: int) -> bool:
     return bool(owned_game_ids(user_id, [game_id]))
 
 
-def owned_game_ids(user_id: int, game_ids: list[int]) -> set[int]:
-    """Which of `game_ids` the user owns (one query)."""
-    if not game_ids:
+def owned_game_ids(user_id: int, game_ids: list[int] | None, limit: int | None = None) -> set[int]:
+    """Which of `game_ids` the user owns (one query); `None`: all they own, at most `limit`."""
+    if game_ids is not None and not game_ids:
         return set()
-    return set(db.session.scalars(select(LibraryEntry.game_id).where(
-        LibraryEntry.user_id == user_id, LibraryEntry.game_id.in_(game_ids), LibraryEntry.revoked_at.is_(None))))
+    q = select(LibraryEntry.game_id).where(LibraryEntry.user_id == user_id, LibraryEntry.revoked_at.is_(None))
+    if game_ids is not None:
+        q = q.where(LibraryEntry.game_id.in_(game_ids))
+    return set(db.session.scalars(q.limit(limit) if limit else q))
 
 
 def revoked_owner_ids(game_id: int, user_ids: list[int]) -> set[int]:

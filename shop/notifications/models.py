@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 from .messages import text_of
 
@@ -27,3 +28,6 @@ class Notification(db.Model):
     def text(self) -> str:
         """What it says, in the language in force."""
         return text_of(self)
+
+
+memberview.watch(Notification.__table__, "user_id")  # a member's cached header and marks (overlay)

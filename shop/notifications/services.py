@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import JSON, func, insert, literal, select, update
 
 from ..extensions import db
+from ..infra import memberview
 from ..infra.redisconn import redis_clients
 from ..infra.jobs import call_after_commit
 from ..timeutil import UTCDateTime, utcnow
@@ -37,7 +38,9 @@ def notify_query(user_ids_select, kind: str, params: dict, link: str | None = No
         select(user_ids_select.c[0], literal(kind), literal(check(kind, params), JSON()), literal(link),
                literal(utcnow(), UTCDateTime())),
     ).returning(Notification.user_id, Notification.id)
-    rows = db.session.execute(stmt).all()  # rowcount of INSERT…SELECT is -1 on psycopg
+    # rowcount of INSERT…SELECT is -1 on psycopg; the recipients' cached headers are named here
+    rows = db.session.execute(stmt, execution_options={"member_views_named": True}).all()
+    memberview.changed(r[0] for r in rows)
     publish_after_commit([(r[0], r[1]) for r in rows])
     return len(rows)
 

@@ -5,6 +5,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import UTCDateTime, utcnow
 
 
@@ -37,3 +38,9 @@ class ReviewLike(db.Model):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+memberview.watch(Review.__table__)  # a member's cached parts of a page (overlay)
+
+
+memberview.watch(ReviewLike.__table__)  # a member's cached parts of a page (overlay)

@@ -1,0 +1,167 @@
+"""A member's own parts of a page are cached under their view generation
+(shop/infra/memberview.py, shop/catalog/overlay.member_parts) and their user row under
+auth:row (shop/accounts/user_cache.py): a repeat visit asks the database nothing, and
+every change a member can see reaches their next page."""
+import json
+
+import pytest
+from sqlalchemy import update
+
+from shop.accounts import user_cache
+from shop.accounts.models import User
+from shop.cart.models import CartItem
+from shop.extensions import db
+from shop.infra import memberview
+from shop.library.models import LibraryEntry
+from shop.notifications.models import Notification
+from shop.notifications.services import notify
+
+from ..support.browser import run_jobs
+from ..support.orders import grant
+from .test_page_head import Statements
+from .test_page_overlay import _card_control, _member, store  # noqa: F401  (fixture)
+from .test_storefront import shop  # noqa: F401  (fixture)
+
+
+def _page(browser, path):
+    return browser.get(path).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/games", "/games?tag=puzzle", "game", "/cart"])
+def test_a_members_repeat_visit_asks_the_database_nothing(app, store, path):
+    user, browser = _member(app, "Quiet Reader")
+    browser.post(f"/cart/{store['harbor'].id}", htmx=True)
+    path = f"/games/{store['lantern'].slug}" if path == "game" else path
+    browser.get(path)
+    with Statements(app) as statements:
+        res = browser.get(path)
+    body = res.get_data(as_text=True)
+    assert res.status_code == 200 and "Quiet Reader" in body and 'aria-label="Cart, 1 item"' in body
+    assert "%%csrf" not in body and "<!--overlay" not in body
+    assert statements.count == 0
+
+
+def test_the_header_follows_the_cart_the_bell_and_the_profile(app, store):
+    user, browser = _member(app, "Bell Ringer")
+    lantern = store["lantern"]
+    _page(browser, "/")
+    assert 'aria-label="Cart, 0 items"' in _page(browser, "/")
+    browser.post(f"/cart/{lantern.id}", htmx=True)
+    assert 'aria-label="Cart, 1 item"' in _page(browser, "/")
+    browser.post(f"/cart/{lantern.id}/remove", htmx=True)
+    assert 'aria-label="Cart, 0 items"' in _page(browser, "/games")
+    with app.app_context():  # another process (a job) tells the member something
+        notify(user.id, "wishlist_sale", {"title": "Amber Lantern", "price": 9000, "percent": 10}, "/")
+        db.session.commit()
+    assert "Notifications, 1 unread" in _page(browser, "/")
+    browser.post("/notifications/read-all")
+    assert "Notifications, 0 unread" in _page(browser, "/")
+    with app.app_context():
+        db.session.get(User, user.id).nickname = "Bell Renamed"
+        db.session.commit()
+    page = _page(browser, "/")
+    assert "Bell Renamed" in page and "Bell Ringer" not in page
+
+
+def test_a_game_granted_elsewhere_shows_as_owned_on_the_next_list(app, store):
+    user, browser = _member(app, "Late Owner")
+    harbor = store["harbor"]
+    _page(browser, "/games")
+    assert "Add to cart" in _card_control(_page(browser, "/games"), harbor.id)
+    grant(app, user.id, harbor.id)
+    assert "In your library" in _card_control(_page(browser, "/games"), harbor.id)
+
+
+def test_the_game_pages_own_parts_follow_the_members_wishlist_and_review(app, store):
+    user, browser = _member(app, "Page Keeper")
+    lantern = store["lantern"]
+    path = f"/games/{lantern.slug}"
+    _page(browser, path)
+    assert "Only players who own this game can review it." in _page(browser, path)
+    browser.post(f"{path}/wishlist", {"wanted": "1"}, htmx=True)
+    assert 'name="wanted" value="0"' in _page(browser, path)  # the button now removes it
+    grant(app, user.id, lantern.id)
+    page = _page(browser, path)
+    assert "Review Amber Lantern" in page and "In your library" in _card_control(page, lantern.id)
+    browser.post(f"{path}/reviews", {"rating": "5", "body": "Warm and bright all the way through."})
+    run_jobs(app)
+    page = _page(browser, path)
+    assert "You reviewed this game." in page and "Warm and bright" in page
+
+
+def test_the_cart_page_follows_the_cart_and_the_catalog(app, shop, store):  # noqa: F811
+    _, browser = _member(app, "Cart Watcher")
+    lantern, harbor = store["lantern"], store["harbor"]
+    browser.post(f"/cart/{lantern.id}", htmx=True)
+    browser.get("/cart")
+    res = browser.get("/cart")
+    assert res.headers["X-Page-Cache"] == "hit" and "₩12,000" in res.get_data(as_text=True)
+    shop.update(lantern.id, price=11000)
+    run_jobs(app)  # after_game_change bumps the catalog's generation
+    assert "₩11,000" in _page(browser, "/cart")
+    browser.post(f"/cart/{harbor.id}", htmx=True)
+    page = _page(browser, "/cart")
+    assert "Quiet Harbor" in page and "₩20,000" in page  # 11,000 + 9,000
+
+
+def test_one_members_cached_parts_never_reach_another(app, store):
+    _, ann = _member(app, "Ann Private")
+    _, bob = _member(app, "Bob Private")
+    ann.post(f"/cart/{store['pool'].id}", htmx=True)
+    for path in ("/", f"/games/{store['pool'].slug}", "/cart"):
+        for _ in range(2):
+            ann_page, bob_page = _page(ann, path), _page(bob, path)
+            assert "Ann Private" in ann_page and "Bob Private" not in ann_page, path
+            assert "Bob Private" in bob_page and "Ann Private" not in bob_page, path
+            assert 'aria-label="Cart, 0 items"' in bob_page, path
+
+
+def test_a_copy_is_trusted_only_under_the_generation_it_was_read(app, store, redis):
+    user, browser = _member(app, "Row Reader")
+    _page(browser, "/")
+    _page(browser, "/")
+    copy = json.loads(redis.get(user_cache.key(user.id)))
+    assert copy["nickname"] == "Row Reader"
+    redis.set(user_cache.key(user.id), json.dumps(dict(copy, nickname="Copy Name")))
+    assert "Copy Name" in _page(browser, "/account")  # the copy is what the request knows of the user
+    with app.app_context():  # the row changes behind the copy's back (no ORM event)
+        db.session.execute(update(User).where(User.id == user.id).values(nickname="Row Name"))
+        db.session.commit()
+    page = _page(browser, "/account")
+    assert "Row Name" in page and "Copy Name" not in page
+    assert json.loads(redis.get(user_cache.key(user.id)))["nickname"] == "Row Name"
+
+
+def test_signing_out_everywhere_ends_a_login_whose_user_is_cached(app, store):
+    from ..support.browser import Browser
+
+    user, first = _member(app, "Two Devices")
+    second = Browser(app)
+    second.login(user.email)
+    assert "Two Devices" in _page(first, "/") and "Two Devices" in _page(first, "/")
+    second.post("/account/sessions/revoke")
+    assert "Two Devices" not in _page(first, "/")
+
+
+def test_statements_name_their_members_or_bump_everyone(app, make_user, redis):
+    ann, bob = make_user(nickname="Ann Gen"), make_user(nickname="Bob Gen")
+
+    def generations():
+        return [int(redis.get(k) or 0) for k in (memberview.generation_key(ann.id),
+                                                  memberview.generation_key(bob.id), memberview.ALL)]
+
+    with app.app_context():
+        before = generations()
+        db.session.execute(update(Notification).where(Notification.user_id == ann.id).values(read_at=None))
+        db.session.commit()
+        assert generations() == [before[0] + 1, before[1], before[2]]
+        db.session.execute(CartItem.__table__.delete().where(CartItem.user_id.in_([ann.id, bob.id])))
+        db.session.commit()
+        assert generations() == [before[0] + 2, before[1] + 1, before[2]]
+        db.session.execute(update(LibraryEntry).where(LibraryEntry.order_id == 1).values(revoked_at=None))
+        db.session.commit()
+        assert generations() == [before[0] + 2, before[1] + 1, before[2] + 1]  # no member named: everyone
+        db.session.execute(update(Notification).where(Notification.user_id == bob.id).values(read_at=None))
+        db.session.rollback()
+        db.session.commit()
+        assert generations() == [before[0] + 2, before[1] + 1, before[2] + 1]  # rolled back: nothing
