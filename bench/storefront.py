@@ -142,7 +142,7 @@ def prepare(url: str, redis_url: str, games: int, results: dict):
             log(f"seeded in {time.monotonic() - started:.0f}s")
         results["games"] = db.session.scalar(select(func.count()).select_from(Game))
         tag = db.session.scalar(select(Tag.slug).order_by(Tag.id))
-        game = db.session.scalar(select(Game).where(Game.status == "listed").order_by(Game.sales_count.desc()))
+        game = db.session.scalar(select(Game).where(Game.status == "listed").order_by(Game.sales_count.desc()).limit(1))
         slug, other = game.slug, db.session.scalar(select(Game.id).where(Game.status == "listed", Game.id != game.id))
     member = member_with_cart(app, 9_000_000, "storefront", USER_AGENT, other)
     with app.app_context():

@@ -12,7 +12,7 @@ from flask_login.utils import decode_cookie
 from ..extensions import db
 from ..web.i18n import COOKIE, COOKIE_AGE, normalize
 from ..infra import memberview
-from . import services, sessions, user_cache
+from . import services, sessions, user_row
 from .models import User
 
 log = logging.getLogger(__name__)
@@ -36,20 +36,15 @@ def load_user(login_id: str) -> User | None:
     if ids is None:
         return None
     uid, token, sid = ids
-    alive, (copy, mine, everyone) = sessions.check(uid, sid, request.remote_addr, also=(
-        user_cache.key(uid), memberview.generation_key(uid), memberview.ALL))
+    alive, generations = sessions.check(uid, sid, request.remote_addr,
+                                        also=(memberview.generation_key(uid), memberview.ALL))
     if not alive:
         return None
-    stamp = memberview.stamp((mine, everyone))  # what this member's cached parts must match
-    user = user_cache.load(copy, stamp)
-    if user is None:
-        user = db.session.get(User, uid)
-        if user is not None:
-            user_cache.remember(user, stamp)
+    user = user_row.read(uid)
     if user is None or not hmac.compare_digest(user.session_token, token):
         return None
     user.login_session_id = sid
-    g.member_view = stamp
+    g.member_view = memberview.stamp(generations)  # what the member's cached parts must match
     return user
 
 

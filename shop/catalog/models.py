@@ -20,6 +20,7 @@ game_tags = Table(
 # Listed games with a sale price: the rows of the sale-boundary indexes that tell the
 # store front when the next price changes (storefront.sale_boundary_queries).
 SALE_INDEX_WHERE = text("games.status = 'listed' AND games.sale_price IS NOT NULL")
+_LISTED_INDEX_SQL = "status = 'listed'"
 _SALE_INDEX_SQL = "status = 'listed' AND sale_price IS NOT NULL"
 # Listed games the staff featured, by sales (storefront.featured), the same way.
 FEATURED_INDEX_WHERE = text("games.status = 'listed' AND games.featured")
@@ -71,6 +72,12 @@ class Game(db.Model):
               sqlite_where=text(_FEATURED_INDEX_SQL), postgresql_where=text(_FEATURED_INDEX_SQL)),
         Index("ix_games_sale_discount", text("((price - sale_price) * 1000 / price) DESC"),
               sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
+        # /games in its default order, page N's ids from the index alone; the ids of listed
+        # games, for a tag page's count (migration 0024_list_pages)
+        Index("ix_games_listed_bestselling", text("sales_count DESC"), "title", "id", "status",
+              sqlite_where=text(_LISTED_INDEX_SQL), postgresql_where=text(_LISTED_INDEX_SQL)),
+        Index("ix_games_listed_id", "id", "status",
+              sqlite_where=text(_LISTED_INDEX_SQL), postgresql_where=text(_LISTED_INDEX_SQL)),
         # The release job's work list: games whose release nobody was told about yet.
         Index("ix_games_unannounced_release", "release_date",
               sqlite_where=text("release_announced_at IS NULL"), postgresql_where=text("release_announced_at IS NULL")),

@@ -59,15 +59,17 @@ def serve(canonical: str, partial: bool, visitor: str):
 def current(canonical: str) -> tuple[int, str] | None:
     """(game id, shared buy state) of the page at `canonical` while its head is current
     (for a logged-in visitor, whose page is the shared copy plus their own parts), else
-    None (go the long way). One round trip for the game's generation (two when this
-    process does not know the head yet)."""
+    None (go the long way). The head this process knows is checked against Redis's in
+    the same round trip as the game's generation, so a head Redis no longer has (it
+    restarted empty) is never trusted."""
     r = redis_clients.store
     try:
         head = _head(r, canonical)
         if head is None:
             return None
         game_id, generation, state = head.split(":", 2)
-        if (r.get(cache.game_generation_key(int(game_id))) or "0") != generation:
+        stored, current_generation = r.mget(PREFIX + canonical, cache.game_generation_key(int(game_id)))
+        if stored != head or (current_generation or "0") != generation:
             _memo().pop(canonical, None)
             return None
         return int(game_id), state

@@ -286,9 +286,14 @@ def browse(query: BrowseQuery, now: datetime | None = None) -> BrowsePage:
         select(Game.id).where(where).limit(reachable + 1).subquery())) or 0
     pages = max(1, -(-min(counted, reachable) // PAGE_SIZE))
     page = min(query.page, pages)
-    games = list(db.session.scalars(
-        select(Game).where(where).order_by(*_order(query.effective_sort, now, hit_ids))
+    # The page's ids first, then its games: in the default order the ids come from a
+    # covering index alone (ix_games_listed_bestselling), so a deep page reads index
+    # entries, not the rows it skips.
+    ids = list(db.session.scalars(
+        select(Game.id).where(where).order_by(*_order(query.effective_sort, now, hit_ids))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    found = {game.id: game for game in db.session.scalars(select(Game).where(Game.id.in_(ids)))} if ids else {}
+    games = [found[game_id] for game_id in ids if game_id in found]
     more = counted > COUNT_CAP
     return BrowsePage(query=query, games=games, total=COUNT_CAP if more else counted, page=page, pages=pages,
                       category=category, tags=tags, more=more)

@@ -145,3 +145,18 @@ def test_lists_count_at_most_what_their_pages_reach(app, seeded):
         page = storefront.browse(storefront.BrowseQuery.from_args(_Args(page="5000")), utcnow())
         assert page.more and page.total == storefront.COUNT_CAP  # shown as "10,000+ games"
         assert page.page == page.pages == storefront.MAX_PAGE and len(page.games) == storefront.PAGE_SIZE
+
+
+def test_a_deep_page_in_the_default_order_reads_its_ids_from_an_index_alone(app, seeded):
+    with app.app_context():
+        now = utcnow()
+        page = storefront.browse(storefront.BrowseQuery.from_args(_Args(page="500")), now)
+        assert len(page.games) == storefront.PAGE_SIZE
+        sales = [game.sales_count for game in page.games]
+        assert sales == sorted(sales, reverse=True)  # the rows come back in the ids' order
+        executed = _executed(lambda: storefront.browse(storefront.BrowseQuery.from_args(_Args(page="500")), now))
+        plans = [_plan(statement, parameters) for statement, parameters in executed
+                 if "OFFSET" in statement.upper() and "ORDER BY" in statement.upper()]
+        assert plans, "no page query"
+        for plan in plans:
+            assert "ix_games_listed_bestselling" in plan and ("Index Only Scan" in plan or "COVERING INDEX" in plan), plan
