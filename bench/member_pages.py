@@ -63,6 +63,22 @@ def main(argv=None) -> int:
             get()
             samples.append((time.perf_counter() - started) * 1000)
         print(f"{label:22} {status} {statistics.median(samples):7.2f} ms")
+    # A member's first visit to each of --runs games whose shared member copy is already
+    # cached (another member saw it): only their own buy box and reviews are rendered.
+    with app.app_context():
+        slugs = list(db.session.scalars(select(Game.slug).where(Game.status == "listed")
+                                        .order_by(Game.sales_count.desc()).offset(1).limit(args.runs)))
+    other_member = member_with_cart(app, 9_300_000, "memberpages2", USER_AGENT, other)
+    first, client = app.test_client(), app.test_client()
+    first.set_cookie("session", other_member.cookie)
+    client.set_cookie("session", member.cookie)
+    samples = []
+    for game_slug in slugs:
+        first.get(f"/games/{game_slug}", headers=headers)
+        started = time.perf_counter()
+        client.get(f"/games/{game_slug}", headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+    print(f"{'game page, first visit':22}     {statistics.median(samples):7.2f} ms  (the member's own parts rendered)")
     return 0
 
 

@@ -82,14 +82,14 @@ def shared(render) -> str:
             g._login_user = real
 
 
-def fill(body: str, slots: dict, scope: tuple[str, list[str]] | None = None) -> str:
+def fill(body: str, slots: dict, scope: tuple[str, list[str]] | None = None, prefetched: dict | None = None) -> str:
     """The shared `body` with the current visitor's parts put in. `slots` maps a marker
     name to a function returning its HTML; the header and stream slots are built in, and
     come with the visitor's marks from their cached parts (member_parts). With `scope`,
     (a name, the Redis keys of the facts they show), the page's own slots are cached for
     the visitor under that name too, trusted while those facts are unchanged."""
     ids = [int(m.group(2)) for m in GAME.finditer(body)]
-    own = member_parts(slots, scope)
+    own = member_parts(slots, scope, prefetched)
     marks = own["marks"] if own["marks"] is not None else (
         card_states.viewer_marks(current_user, sorted(set(ids))) if ids else {})
     adult = ratings.viewer_is_adult()
@@ -113,21 +113,30 @@ def fill(body: str, slots: dict, scope: tuple[str, list[str]] | None = None) -> 
     return SLOT.sub(lambda m: own["slots"].get(m.group(1), ""), body)
 
 
-def member_parts(slots: dict, scope: tuple[str, list[str]] | None = None) -> dict:
+def member_keys(scope: tuple[str, list[str]] | None = None) -> list[str]:
+    """Where member_parts finds the visitor's parts (and the facts a page's slots show)."""
+    uid, stamp, locale = current_user.id, g.get("member_view"), current_locale()
+    keys = [f"mview:parts:{uid}:{stamp}:{locale}"]
+    if scope is not None:
+        keys += [f"mview:slots:{uid}:{stamp}:{locale}:{ratings.audience()}:{scope[0]}", *scope[1]]
+    return keys
+
+
+def member_parts(slots: dict, scope: tuple[str, list[str]] | None = None, prefetched: dict | None = None) -> dict:
     """The visitor's own parts: `slots` (the page's, rendered: {name: HTML}, with the
     header and live-notification stream), and their marks (every game they own or have
     in the cart, {id: "owned" | "in_cart"}, or None when there are too many to keep).
 
     Cached under their view generation (infra/memberview.py) and language: the header,
     stream and marks once for all pages, a page's slots per `scope` (see fill). One MGET
-    when nothing changed. CSRF tokens are kept out of the copies."""
+    when nothing changed, none when the caller `prefetched` the values of member_keys
+    (with the page's own copy). CSRF tokens are kept out of the copies."""
     stamp = g.get("member_view")
-    uid, locale = current_user.id, current_locale()
-    keys = [f"mview:parts:{uid}:{stamp}:{locale}"]
-    if scope is not None:
-        keys += [f"mview:slots:{uid}:{stamp}:{locale}:{ratings.audience()}:{scope[0]}", *scope[1]]
+    keys = member_keys(scope)
     values = [None] * len(keys)
-    if stamp is not None:
+    if prefetched is not None and all(key in prefetched for key in keys):
+        values = [prefetched[key] for key in keys]
+    elif stamp is not None:
         try:
             values = redis_clients.store.mget(keys)
         except RedisError:

@@ -82,11 +82,13 @@ def page(canonical: str, facts: list[str], ttl, render, partial: bool = False, v
         return body.replace(token, CSRF_PLACEHOLDER) if token else body
 
     audience = f"member-{ratings.audience()}:" if member else ""
+    own = (scope, facts) if scope else None
+    prefetched = dict.fromkeys(overlay.member_keys(own)) if member and g.get("member_view") else None
     body = cache.single_flight(page_key(canonical, partial, variant, audience), ttl, render_shareable,
-                               facts=facts)  # Redis down: rendered, not stored
+                               facts=facts, also=prefetched)  # Redis down: rendered, not stored
     body = with_csrf(body)  # before the visitor's parts, which carry the token already
     if member:
-        body = overlay.fill(body, slots or {}, (scope, facts) if scope else None)
+        body = overlay.fill(body, slots or {}, own, prefetched)
     response = make_response(body)
     response.headers[HEADER] = "miss" if rendered else "hit"
     return response
