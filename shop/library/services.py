@@ -5,12 +5,13 @@ A copy bought before its game's release date is a pre-order: owned (it counts fo
 Downloads and product keys ask `playable(entry)` / `released(game)`."""
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
 from ..accounts.age import is_adult
 from ..catalog import ratings
 from ..catalog.models import Game
 from ..extensions import db
+from ..infra import memberview
 from ..timeutil import seoul_today
 from .models import LibraryEntry
 
@@ -59,16 +60,19 @@ def grant(user_id: int, order_id: int, game_ids: list[int], now: datetime):
 
 def revoke(order_id: int, now: datetime):
     """Take back what an order granted (a refund), in the caller's transaction."""
-    db.session.execute(update(LibraryEntry).where(
-        LibraryEntry.order_id == order_id, LibraryEntry.revoked_at.is_(None)).values(revoked_at=now)
-        .execution_options(synchronize_session=False))
+    _revoke(LibraryEntry.order_id == order_id, now)
 
 
 def revoke_game(order_id: int, game_id: int, now: datetime):
     """Take back one game an order granted (a per-game refund), in the caller's transaction."""
-    db.session.execute(update(LibraryEntry).where(
-        LibraryEntry.order_id == order_id, LibraryEntry.game_id == game_id, LibraryEntry.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False))
+    _revoke(and_(LibraryEntry.order_id == order_id, LibraryEntry.game_id == game_id), now)
+
+
+def _revoke(which, now: datetime):
+    owners = db.session.scalars(update(LibraryEntry).where(which, LibraryEntry.revoked_at.is_(None))
+                                .values(revoked_at=now).returning(LibraryEntry.user_id)
+                                .execution_options(synchronize_session=False, member_views_named=True)).all()
+    memberview.changed(owners)  # their cached marks say "owned"
 
 
 def entries(user_id: int) -> list[LibraryEntry]:

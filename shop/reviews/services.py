@@ -125,8 +125,11 @@ def toggle_like(user, review: Review) -> bool:
     else:
         db.session.delete(existing)
         delta, liked = -1, False
+    # the count is the review's, seen by everyone alike: no one member's cached parts change
+    # (the liker's own do, by their ReviewLike row)
     db.session.execute(update(Review).where(Review.id == review.id)
-                       .values(likes_count=Review.likes_count + delta).execution_options(synchronize_session=False))
+                       .values(likes_count=Review.likes_count + delta)
+                       .execution_options(synchronize_session=False, member_views_named=True))
     db.session.commit()
     db.session.refresh(review)
     return liked

@@ -174,3 +174,21 @@ def test_a_head_this_process_remembers_is_checked_against_redis(app, store, redi
     page = _page(browser, path)
     assert "<h1>Amber Lantern</h1>" in page or "Amber Lantern</h1>" in page
     assert "Quiet Harbor</h1>" not in page
+
+
+def test_a_refund_takes_the_game_off_the_members_cached_marks(app, store, redis):
+    from shop.library.services import revoke
+    from shop.timeutil import utcnow
+
+    user, browser = _member(app, "Refunded Owner")
+    harbor = store["harbor"]
+    grant(app, user.id, harbor.id)
+    _page(browser, "/games")
+    assert "In your library" in _card_control(_page(browser, "/games"), harbor.id)
+    everyone = redis.get(memberview.ALL)
+    with app.app_context():
+        order_id = db.session.scalar(db.select(LibraryEntry.order_id).where(LibraryEntry.user_id == user.id))
+        revoke(order_id, utcnow())
+        db.session.commit()
+    assert redis.get(memberview.ALL) == everyone  # the refund named its owner: no one else's parts go
+    assert "Add to cart" in _card_control(_page(browser, "/games"), harbor.id)
