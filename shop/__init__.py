@@ -42,6 +42,11 @@ def create_app(config=None, **overrides) -> Flask:
     metrics.init_app(app)
 
     db.init_app(app)
+    with app.app_context():
+        from .infra import dbpool
+
+        for engine in db.engines.values():
+            dbpool.install(engine)  # a connection is pinged only when it sat idle
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -87,7 +87,7 @@ def connection_budget(database_url: str, environ=None) -> dict:
         except ValueError:
             raise RuntimeError(f"{name} must be a number, not {raw!r}") from None
 
-    options = {"pool_pre_ping": True}
+    options = {"pool_pre_ping": False}  # infra/dbpool.py pings a connection that sat idle
     if not database_url.startswith("postgresql"):
         return options
     limit = number("DB_MAX_CONNECTIONS", 100)
@@ -103,7 +103,8 @@ def connection_budget(database_url: str, environ=None) -> dict:
     # coercion, which makes pool_timeout an int.
     # Connections stay open between requests (pool_size, no overflow) and are replaced
     # after DB_POOL_RECYCLE seconds (30 minutes), before a proxy or the server's idle
-    # timeout cuts them; pool_pre_ping finds one the server closed anyway.
+    # timeout cuts them; one idle for more than a moment is pinged at checkout
+    # (infra/dbpool.py) and replaced when the server closed it anyway.
     options.update(pool_size=per_process, max_overflow=0, pool_timeout=number("DB_POOL_TIMEOUT", 3),
                    pool_recycle=number("DB_POOL_RECYCLE", 1800))
     return options

@@ -19,7 +19,7 @@ def test_budget_divides_the_limit_across_every_process():
     # 2 nodes x 4 workers + 4 background processes share 100 - 10 connections: 7 each,
     # 84 in all, where SQLAlchemy's defaults (5 + 10 overflow) allowed 180.
     opts = connection_budget(PG, {"DB_MAX_CONNECTIONS": "100", "WEB_NODES": "2", "WEB_CONCURRENCY": "4"})
-    assert opts == {"pool_pre_ping": True, "pool_size": 7, "max_overflow": 0, "pool_timeout": 3,
+    assert opts == {"pool_pre_ping": False, "pool_size": 7, "max_overflow": 0, "pool_timeout": 3,
                     "pool_recycle": 1800}
     assert (2 * 4 + 4) * opts["pool_size"] <= 100 - 10
 
@@ -43,7 +43,7 @@ def test_budget_setting_not_a_number_is_named():
 
 
 def test_sqlite_keeps_sqlalchemy_defaults():
-    assert connection_budget("sqlite:////tmp/x.db", {"DB_MAX_CONNECTIONS": "1"}) == {"pool_pre_ping": True}
+    assert connection_budget("sqlite:////tmp/x.db", {"DB_MAX_CONNECTIONS": "1"}) == {"pool_pre_ping": False}
 
 
 # --- error pages without the database ---------------------------------------------------
@@ -134,3 +134,43 @@ def test_error_page_shows_the_loaded_user_without_a_query(app, make_user):
     text = res.get_data(as_text=True)
     assert "Wanderer" in text and "Log in</a>" not in text
     assert not [s for s in statements if "cart_items" in s or "notifications" in s], statements
+
+
+def test_a_connection_is_pinged_only_after_sitting_idle(app, tmp_path):
+    """infra/dbpool.py: no SELECT 1 before a query on a connection just returned; one
+    on a connection idle past IDLE_SECONDS; a connection that fails its ping is replaced."""
+    from sqlalchemy import create_engine, event, text
+    from sqlalchemy.pool import QueuePool
+
+    from shop.infra import dbpool
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}", poolclass=QueuePool, pool_size=1)
+    dbpool.install(engine)
+    seen = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    pings = []
+    original = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda dbapi_connection: pings.append(1) or original(dbapi_connection)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 2"))
+    assert len(pings) == 1  # a new connection: checked once
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 3"))
+    assert len(pings) == 1  # returned a moment ago: no ping
+    record = engine.pool._pool.queue[0]
+    record.info[dbpool._RETURNED] -= dbpool.IDLE_SECONDS + 1
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 4"))
+    assert len(pings) == 2  # sat idle: pinged
+    record = engine.pool._pool.queue[0]
+    record.info[dbpool._RETURNED] -= dbpool.IDLE_SECONDS + 1
+    failing = engine.dialect.do_ping
+
+    def dead(dbapi_connection):
+        engine.dialect.do_ping = failing  # the next connection answers
+        raise RuntimeError("server closed the connection")
+
+    engine.dialect.do_ping = dead
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 5")).scalar() == 5
+    assert [s for s in seen if s.startswith("SELECT")] == ["SELECT 2", "SELECT 3", "SELECT 4", "SELECT 5"]
