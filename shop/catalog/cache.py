@@ -70,25 +70,26 @@ def get_or_render(key: str, ttl: int, render) -> str:
 def single_flight(key: str, ttl, render, facts: list[str] = (), also: dict | None = None) -> str:
     """The value at `key` if it is fresh (and stamped with the current generations of
     `facts`), else rendered by one request while the others serve the previous copy.
-    The generations, the value and its stale copy come in one MGET: a hit is one round
-    trip. `ttl` is seconds, or a function returning them, called only when rendering.
-    `also` ({key: None}) gets the values of more keys from the same MGET."""
+    The generations and the value come in one MGET: a hit is one round trip. The stale
+    copy is asked for only when the value is missing or out of date. `ttl` is seconds, or
+    a function returning them, called only when rendering. `also` ({key: None}) gets the
+    values of more keys from the same MGET."""
     r = redis_clients.store
     extra = list(also or ())
     try:
-        values = r.mget(*facts, key, STALE + key, *extra)
+        values = r.mget(*facts, key, *extra)
     except RedisError:
         log.warning("cache unavailable; rendering %s fresh", key)
         return render()
     if extra:
         also.update(zip(extra, values[len(values) - len(extra):]))
         values = values[:len(values) - len(extra)]
-    *current, fresh, stale = values
+    *current, fresh = values
     stamp = _stamp(current) if facts else ""
     if fresh is not None and is_stamped(fresh, stamp):
         return body_of(fresh, stamp)
-    previous = fresh if fresh is not None else stale
     try:
+        previous = fresh if fresh is not None else r.get(STALE + key)
         leader = r.set(LOCK + key, "1", nx=True, ex=LOCK_SECONDS)
     except RedisError:
         return render()
