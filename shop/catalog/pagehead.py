@@ -33,24 +33,24 @@ def serve(canonical: str, partial: bool, visitor: str):
     round trip; None otherwise (go the long way)."""
     if current_user.is_authenticated or not pagecache.usable(canonical):
         return None
+    known = _known(canonical)
+    if known is None:
+        return None
+    _, game_id, generation, state = known
     r = redis_clients.store
     try:
-        head = _head(r, canonical)
-        if head is None:
-            return None
-        game_id, generation, state = head.split(":", 2)
         pipe = r.pipeline(transaction=False)
-        pipe.mget(cache.game_generation_key(int(game_id)), pagecache.page_key(canonical, partial, state))
-        rankings.queue_view(pipe, int(game_id), visitor)
+        pipe.mget(cache.game_generation_key(game_id), pagecache.page_key(canonical, partial, state))
+        rankings.queue_view(pipe, game_id, visitor)
         (current, fresh), counted = pipe.execute(raise_on_error=False)
-    except (RedisError, ValueError):
+    except RedisError:
         return None
     stamp = current or "0"
     if stamp != generation or fresh is None or not cache.is_stamped(fresh, stamp):
         _memo().pop(canonical, None)
         return None
     if isinstance(counted, NoScriptError):
-        rankings.record_view(int(game_id), visitor)
+        rankings.record_view(game_id, visitor)
     response = make_response(pagecache.with_csrf(cache.body_of(fresh, stamp)))
     response.headers[pagecache.HEADER] = "hit"
     return response
@@ -62,17 +62,30 @@ def current(canonical: str) -> tuple[int, str] | None:
     None (go the long way). The head this process knows is checked against Redis's in
     the same round trip as the game's generation, so a head Redis no longer has (it
     restarted empty) is never trusted."""
-    r = redis_clients.store
+    known = _known(canonical)
+    if known is None:
+        return None
+    head, game_id, generation, state = known
     try:
-        head = _head(r, canonical)
+        stored, current_generation = redis_clients.store.mget(PREFIX + canonical,
+                                                              cache.game_generation_key(game_id))
+    except RedisError:
+        return None
+    if stored != head or (current_generation or "0") != generation:
+        _memo().pop(canonical, None)
+        return None
+    return game_id, state
+
+
+def _known(canonical: str) -> tuple[str, int, str, str] | None:
+    """The head at `canonical` and its parts: (head, game id, generation, buy state), or
+    None (none kept, one of another shape, Redis unreachable)."""
+    try:
+        head = _head(redis_clients.store, canonical)
         if head is None:
             return None
         game_id, generation, state = head.split(":", 2)
-        stored, current_generation = r.mget(PREFIX + canonical, cache.game_generation_key(int(game_id)))
-        if stored != head or (current_generation or "0") != generation:
-            _memo().pop(canonical, None)
-            return None
-        return int(game_id), state
+        return head, int(game_id), generation, state
     except (RedisError, ValueError):
         return None
 
