@@ -70,8 +70,8 @@ class Game(db.Model):
               sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
         Index("ix_games_featured", "sales_count",
               sqlite_where=text(_FEATURED_INDEX_SQL), postgresql_where=text(_FEATURED_INDEX_SQL)),
-        Index("ix_games_sale_discount", text("((price - sale_price) * 1000 / price) DESC"),
-              sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
+        Index("ix_games_sale_discount", text("((price - sale_price) * 1000 / price) DESC"), text("sales_count DESC"),
+              "id", sqlite_where=text(_SALE_INDEX_SQL), postgresql_where=text(_SALE_INDEX_SQL)),
         # /games in its default order, page N's ids from the index alone; the ids of listed
         # games, for a tag page's count (migration 0024_list_pages)
         Index("ix_games_listed_bestselling", text("sales_count DESC"), "title", "id", "status",
