@@ -162,7 +162,7 @@ def game_page(slug):
              "reviews": lambda: render_template("catalog/_game_reviews.html", game=the_game())}
     response = pagecache.page(canonical, [cache.game_generation_key(game_id)],
                               lambda: storefront.price_ttl(now, the_game()), render, partial=is_partial(),
-                              variant=shared_state, slots=slots, scope=f"game:{game_id}")
+                              variant=shared_state, slots=slots, scope=f"game:{game_id}:{shared_state}")
     if head is None and response.headers.get(pagecache.HEADER) != "bypass":
         pagehead.remember(canonical, loaded[0], shared_state)  # the next visitor skips the game's row
     return response

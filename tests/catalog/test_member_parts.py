@@ -192,3 +192,22 @@ def test_a_refund_takes_the_game_off_the_members_cached_marks(app, store, redis)
         db.session.commit()
     assert redis.get(memberview.ALL) == everyone  # the refund named its owner: no one else's parts go
     assert "Add to cart" in _card_control(_page(browser, "/games"), harbor.id)
+
+
+def test_a_members_cached_buy_box_follows_the_calendar(app, store, redis):
+    from shop.catalog import pagehead
+    from shop.catalog.models import Game
+    from shop.timeutil import seoul_today
+
+    _, browser = _member(app, "Calendar Watcher")
+    soon = store["soon"]
+    path = f"/games/{soon.slug}"
+    _page(browser, path)
+    assert "Pre-order" in _card_control(_page(browser, path), soon.id)
+    with app.app_context():  # its release day comes: the calendar, not an edit (no generation bump)
+        db.session.execute(update(Game).where(Game.id == soon.id).values(release_date=seoul_today()))
+        db.session.commit()
+    redis.delete(pagehead.PREFIX + path)  # a coming-soon game's head ends when its release day starts
+    app.extensions["playcation.pagehead"].pop(path, None)
+    control = _card_control(_page(browser, path), soon.id)
+    assert "Add to cart" in control and "Pre-order" not in control
