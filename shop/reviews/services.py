@@ -85,6 +85,8 @@ def edit_review(user, review: Review, rating: int, body: str) -> Review:
     body = _check_text(rating, body)
     if rating != review.rating:
         _adjust(review.game_id, rating - review.rating, 0)
+    else:
+        _shown_changed(review.game_id)
     review.rating, review.body, review.updated_at = rating, body, utcnow()
     db.session.commit()
     return review
@@ -99,11 +101,16 @@ def delete_review(user, review: Review):
     db.session.commit()
 
 
-def _adjust(game_id: int, rating_delta: int, count_delta: int):
+def _shown_changed(game_id: int):
+    """The game's cached pages show its reviews (and rating): rebuild them after commit."""
     from ..catalog.tasks import after_game_change
     from ..infra.jobs import enqueue_after_commit
 
-    enqueue_after_commit(after_game_change, game_id)  # the cached game page shows the rating
+    enqueue_after_commit(after_game_change, game_id)
+
+
+def _adjust(game_id: int, rating_delta: int, count_delta: int):
+    _shown_changed(game_id)
     db.session.execute(update(Game).where(Game.id == game_id).values(
         rating_sum=Game.rating_sum + rating_delta, rating_count=Game.rating_count + count_delta)
         .execution_options(synchronize_session=False))
@@ -152,6 +159,7 @@ def reply(user, review: Review, body: str) -> Review:
         raise ReviewError(_("Replies are 2 to 2,000 characters."))
     first = review.reply_body is None
     review.reply_body, review.reply_at = body, utcnow()
+    _shown_changed(review.game_id)
     if first:
         notify(review.user_id, "review_reply", {"title": game.title}, f"/games/{game.slug}#review-{review.id}")
     db.session.commit()

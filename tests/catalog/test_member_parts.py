@@ -211,3 +211,28 @@ def test_a_members_cached_buy_box_follows_the_calendar(app, store, redis):
     app.extensions["playcation.pagehead"].pop(path, None)
     control = _card_control(_page(browser, path), soon.id)
     assert "Add to cart" in control and "Pre-order" not in control
+
+
+def test_a_publishers_reply_reaches_a_members_cached_reviews(app, shop, store, make_user):  # noqa: F811
+    from shop.accounts.models import User as Account
+    from shop.catalog.models import Game
+    from shop.reviews import services as reviews
+    from shop.reviews.models import Review
+
+    writer = make_user(nickname="Review Writer")
+    grant(app, writer.id, store["lantern"].id)
+    with app.app_context():
+        game = db.session.get(Game, store["lantern"].id)
+        review = reviews.post_review(db.session.get(Account, writer.id), game, 4, "Bright lanterns and a calm harbour.")
+        review_id = review.id
+    run_jobs(app)
+    _, browser = _member(app, "Review Reader")
+    path = f"/games/{store['lantern'].slug}"
+    _page(browser, path)
+    assert "Bright lanterns" in _page(browser, path)
+    with app.app_context():
+        row = db.session.get(Review, review_id)
+        reviews.reply(db.session.get(Account, db.session.get(Game, row.game_id).publisher_id), row,
+                      "Thank you for playing!")
+    run_jobs(app)
+    assert "Thank you for playing!" in _page(browser, path)
