@@ -24,16 +24,17 @@ COLUMNS = (("games", "release_announced_at"), ("users", "birth_date_verified_at"
 
 
 def upgrade():
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column in COLUMNS:
-        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE timestamp with time zone "
-                   f"USING {column} AT TIME ZONE current_setting('TimeZone')")
+    _retype("timestamp with time zone")
 
 
 def downgrade():
+    _retype("timestamp without time zone")
+
+
+def _retype(to: str):
+    """Each column as `to`, its values read (or written) in the server's TimeZone."""
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column in COLUMNS:
-        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE timestamp without time zone "
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {to} "
                    f"USING {column} AT TIME ZONE current_setting('TimeZone')")
